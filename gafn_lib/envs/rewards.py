@@ -1,0 +1,92 @@
+"""Extrinsic rewards of the hypergrid. Each reward states its formula and knows its modes."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+
+if TYPE_CHECKING:
+    from gafn_lib.envs.hypergrid import HypergridConfig
+
+GRID_REWARDS = ("sparse", "dense")
+
+
+class GridReward(Protocol):
+    def __call__(self, states: torch.Tensor) -> torch.Tensor: ...
+
+    def mode_states(self) -> torch.Tensor: ...
+
+
+class SparseGridReward:
+    """The paper's sparse reward (GAFN release, generalised to ``ndim`` dimensions).
+
+    ``R(x) = 1`` if ``x ∈ {1, H−2}^ndim`` and ``x ≠ (1, …, 1)``, else ``0``.
+
+    In 2-D these are the three goals ``(H−2, H−2)``, ``(H−2, 1)`` and ``(1, H−2)``; in ``ndim``
+    dimensions there are ``2^ndim − 1`` goals. The modes are exactly the goals.
+    """
+
+    def __init__(self, ndim: int, height: int):
+        self.ndim, self.height = ndim, height
+
+    def __call__(self, states: torch.Tensor) -> torch.Tensor:
+        lo, hi = 1, self.height - 2
+        on_goal_lattice = ((states == lo) | (states == hi)).all(dim=1)
+        all_ones_corner = (states == lo).all(dim=1)
+        return (on_goal_lattice & ~all_ones_corner).float()
+
+    def mode_states(self) -> torch.Tensor:
+        lo, hi = 1, self.height - 2
+        points = [p for p in itertools.product((lo, hi), repeat=self.ndim) if any(c == hi for c in p)]
+        return torch.tensor(sorted(set(points)), dtype=torch.long)
+
+
+class DenseGridReward:
+    """The classic hypergrid reward of Bengio et al. (2021).
+
+    With ``a_d = |s_d / (H−1) − 0.5|``:
+
+    ``R(x) = R0 + R1 · ∏_d 1[a_d > 0.25] + R2 · ∏_d 1[0.3 < a_d < 0.4]``.
+
+    The modes are the cells of maximal reward: the product over dimensions of the cells with
+    ``0.3 < a_d < 0.4`` (reward ``R0 + R1 + R2``), or, when ``H`` is too small for such cells to
+    exist, of the cells with ``a_d > 0.25``.
+    """
+
+    def __init__(self, ndim: int, height: int, r0: float, r1: float, r2: float):
+        self.ndim, self.height = ndim, height
+        self.r0, self.r1, self.r2 = r0, r1, r2
+
+    def _a(self, coords: torch.Tensor) -> torch.Tensor:
+        return (coords.double() / (self.height - 1) - 0.5).abs()
+
+    def __call__(self, states: torch.Tensor) -> torch.Tensor:
+        a = self._a(states)
+        band1 = (a > 0.25).all(dim=1).double()
+        band2 = ((a > 0.3) & (a < 0.4)).all(dim=1).double()
+        return (self.r0 + self.r1 * band1 + self.r2 * band2).float()
+
+    def mode_states(self) -> torch.Tensor:
+        coords_1d = torch.arange(self.height)
+        a = self._a(coords_1d)
+        best = coords_1d[(a > 0.3) & (a < 0.4)] if self.r2 > 0 else coords_1d[a > 0.25]
+        if best.numel() == 0:
+            best = coords_1d[a > 0.25]
+        points = list(itertools.product(best.tolist(), repeat=self.ndim))
+        return torch.tensor(points, dtype=torch.long).reshape(-1, self.ndim)
+
+
+def make_grid_reward(config: "HypergridConfig") -> GridReward:
+    """Build the reward named by ``config.reward`` (validates its constants)."""
+    if config.reward == "sparse":
+        return SparseGridReward(config.ndim, config.height)
+    if config.reward == "dense":
+        for name in ("r0", "r1", "r2"):
+            if getattr(config, name) < 0:
+                raise ValueError(f"{name} must be >= 0 for the dense reward, got {getattr(config, name)}")
+        if config.r0 + config.r1 + config.r2 <= 0:
+            raise ValueError("the dense reward needs r0 + r1 + r2 > 0")
+        return DenseGridReward(config.ndim, config.height, config.r0, config.r1, config.r2)
+    raise ValueError(f"reward must be one of {GRID_REWARDS}, got {config.reward!r}")
