@@ -101,6 +101,13 @@ class Hypergrid:
         """Size of the one-hot encoding: ``ndim · H``."""
         return self.ndim * self.height
 
+    @property
+    def max_moves(self) -> int:
+        """Longest possible number of moves (increments) in one trajectory."""
+        if self.termination == "edge":
+            return self.ndim * (self.height - 2) + 1
+        return self.ndim * (self.height - 1)
+
     def __repr__(self) -> str:
         c = self.config
         return f"Hypergrid(ndim={c.ndim}, height={c.height}, reward={c.reward!r}, termination={c.termination!r})"

@@ -1,0 +1,121 @@
+"""Typed run configurations with the paper's defaults, validated at construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from gafn_lib.augment import AUGMENT_MODES
+from gafn_lib.envs.hypergrid import TERMINATION_RULES, HypergridConfig
+from gafn_lib.envs.rewards import GRID_REWARDS
+from gafn_lib.intrinsic import INTRINSIC_REWARDS, PAPER_RND_ETA
+from gafn_lib.objectives import OBJECTIVES
+
+#: η used for grid heights the paper does not list.
+DEFAULT_RND_ETA = 0.005
+#: Default η of the count-based bonus η/√N(s): chosen so that a never-seen state gets a bonus of the
+#: same order as a fresh RND error times the paper's η (see docs/method.md).
+DEFAULT_COUNT_ETA = 0.01
+
+
+def _choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
+
+
+def _positive(name: str, value, strict: bool = True) -> None:
+    if value is None or (value <= 0 if strict else value < 0):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GridTrainConfig:
+    """A GFlowNet / GAFlowNet run on the hypergrid. Defaults are the paper's (GridWorld, §5.1).
+
+    Attributes:
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`HypergridConfig`).
+        objective: ``"tb"`` (paper), ``"db"``, ``"subtb"`` or ``"fm"``.
+        augment: ``"joint"`` (GAFlowNet), ``"edge"``, ``"node"`` or ``"none"`` (plain GFlowNet).
+        intrinsic: ``"rnd"`` (paper), ``"count"`` (η/√N(s)) or ``"none"``. ``None`` picks ``"rnd"``
+            when ``augment != "none"`` and ``"none"`` otherwise.
+        eta: intrinsic coefficient η. ``None``: the paper's value for ``height`` with RND
+            (8: 0.005, 16: 0.005, 32: 0.001, 64: 0.005, 128: 0.001; 0.005 otherwise), 0.01 for counts.
+        subtb_lambda: λ of SubTB(λ).
+        hidden, n_layers: policy MLP (paper: 2 × 256, LeakyReLU).
+        uniform_pb: fix P_B to uniform over valid parents (paper: learned).
+        lr, lr_logz: Adam learning rates of the networks (1e-3) and of log Z (0.1).
+        batch_size: trajectories per step (16). n_steps: training steps (20 000).
+        epsilon: ε-uniform exploration (paper: 0). temperature: sampling temperature (1).
+        log_every: evaluate and log metrics every this many steps (and at the last step).
+        seed: random seed. device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        threads: torch intra-op threads (``None``: ``$GAFN_NUM_THREADS``, default 1).
+    """
+
+    ndim: int = 2
+    height: int = 8
+    reward: str = "sparse"
+    termination: str = "edge"
+    r0: float = 0.1
+    r1: float = 0.5
+    r2: float = 2.0
+    objective: str = "tb"
+    augment: str = "joint"
+    intrinsic: str | None = None
+    eta: float | None = None
+    subtb_lambda: float = 0.9
+    hidden: int = 256
+    n_layers: int = 2
+    uniform_pb: bool = False
+    lr: float = 1e-3
+    lr_logz: float = 0.1
+    batch_size: int = 16
+    n_steps: int = 20_000
+    epsilon: float = 0.0
+    temperature: float = 1.0
+    log_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _choice("objective", self.objective, OBJECTIVES)
+        _choice("augment", self.augment, AUGMENT_MODES)
+        _choice("reward", self.reward, GRID_REWARDS)
+        _choice("termination", self.termination, TERMINATION_RULES)
+        if self.intrinsic is None:
+            object.__setattr__(self, "intrinsic", "rnd" if self.augment != "none" else "none")
+        _choice("intrinsic", self.intrinsic, INTRINSIC_REWARDS)
+        if self.augment != "none" and self.intrinsic == "none":
+            raise ValueError(f"augment={self.augment!r} needs an intrinsic reward: set intrinsic='rnd' or 'count', or augment='none'")
+        if self.augment == "none" and self.intrinsic != "none":
+            raise ValueError(f"intrinsic={self.intrinsic!r} has no effect with augment='none': choose an augment mode or intrinsic='none'")
+        if self.eta is None:
+            if self.intrinsic == "rnd":
+                object.__setattr__(self, "eta", PAPER_RND_ETA.get(self.height, DEFAULT_RND_ETA))
+            elif self.intrinsic == "count":
+                object.__setattr__(self, "eta", DEFAULT_COUNT_ETA)
+            else:
+                object.__setattr__(self, "eta", 0.0)
+        _positive("eta", self.eta, strict=False)
+        _positive("subtb_lambda", self.subtb_lambda)
+        for name in ("hidden", "n_layers", "batch_size", "n_steps", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        _positive("lr", self.lr)
+        _positive("lr_logz", self.lr_logz)
+        _positive("temperature", self.temperature)
+        if not 0 <= self.epsilon <= 1:
+            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+        self.grid_config()  # validates ndim, height and the reward constants
+
+    def grid_config(self) -> HypergridConfig:
+        return HypergridConfig(
+            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
+            r0=self.r0, r1=self.r1, r2=self.r2,
+        )
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,287 @@
+"""Training GFlowNets and GAFlowNets on the hypergrid.
+
+One training step, top to bottom:
+
+1. sample ``B`` trajectories with the current policy (no gradient, lockstep);
+2. one batched forward pass of the policy on every visited state → ``log P_F``, ``log P_B``,
+   ``log F`` (and, for FM, the edge flows of every parent);
+3. intrinsic reward of every visited state (detached) and the intrinsic model's own loss;
+4. :func:`gafn_lib.augment.augment` → the objective's loss;
+5. one Adam step (networks at ``lr``, ``log Z`` at ``lr_logz``);
+6. every ``log_every`` steps: metrics (cumulative-visit L1, exact-policy L1 by DP, modes).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gafn_lib.augment import augment
+from gafn_lib.config import GridTrainConfig
+from gafn_lib.envs.hypergrid import Hypergrid
+from gafn_lib.history import History
+from gafn_lib.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
+from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
+from gafn_lib.policies import MLPPolicy, masked_log_softmax
+from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.sampling import Trajectories, action_probabilities, sample_trajectories
+from gafn_lib.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
+from gafn_lib.tracking import GridMetricsTracker
+
+
+def make_intrinsic(config: GridTrainConfig, env: Hypergrid) -> IntrinsicReward:
+    """The intrinsic reward named by ``config.intrinsic``."""
+    if config.intrinsic == "rnd":
+        return RND(env.obs_dim, eta=config.eta)
+    if config.intrinsic == "count":
+        return CountBonus(env.n_states, eta=config.eta)
+    return ZeroIntrinsic()
+
+
+class GridTrainer:
+    """A (GA)FlowNet on the hypergrid, steppable, checkpointable (``state_dict``) and resumable.
+
+    Example:
+        >>> trainer = GridTrainer(GridTrainConfig(height=8, n_steps=500))
+        >>> history = trainer.train()
+        >>> history.final["modes_found"]
+    """
+
+    def __init__(self, config: GridTrainConfig):
+        self.config = config
+        configure_threads(config.threads)
+        seed_everything(config.seed)
+        self.device = resolve_device(config.device)
+        self.env = Hypergrid(config.grid_config(), device=self.device)
+        self.policy = MLPPolicy(
+            self.env.obs_dim, self.env.n_actions, self.env.ndim, config.hidden, config.n_layers, config.uniform_pb
+        ).to(self.device)
+        self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
+        self.intrinsic = make_intrinsic(config, self.env).to(self.device)
+        groups = [{"params": list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad], "lr": config.lr}]
+        if config.objective != "fm":  # FM has no log Z parameter: Z = Σ_a F(s_0 → a)
+            groups.append({"params": [self.log_z], "lr": config.lr_logz})
+        self.optimizer = torch.optim.Adam(groups)
+        self.tracker = GridMetricsTracker(self.env)
+        self.history = History.for_config(config)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+        self._last_losses: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ one step
+    def sample(self) -> Trajectories:
+        return sample_trajectories(
+            self.env, self.policy.forward_logits, self.config.batch_size, self.config.epsilon, self.config.temperature
+        )
+
+    def _intrinsic_terms(self, traj: Trajectories, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``log r`` of every state ``(B, T+1)`` (detached), the intrinsic loss, and the valid-state mask."""
+        batch, horizon = traj.mask.shape
+        valid = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=self.device), traj.mask], dim=1)  # s_0..s_n
+        flat_states = traj.states.reshape(batch * (horizon + 1), -1)
+        index = self.env.index(flat_states)
+        rows = valid.reshape(-1)
+        if isinstance(self.intrinsic, RND):
+            reward, loss = self.intrinsic.reward_and_loss(obs[rows])
+            r_all = torch.zeros(batch * (horizon + 1), device=self.device)
+            r_all[rows] = reward
+            # padding positions repeat x: give them x's reward (they are masked downstream anyway)
+            r_all = r_all.view(batch, horizon + 1)
+            r_all = r_all.gather(1, torch.minimum(torch.arange(horizon + 1, device=self.device).unsqueeze(0), traj.lengths.unsqueeze(1)))
+        else:
+            loss = self.intrinsic.update(obs[rows], index[rows])
+            r_all = self.intrinsic.reward(obs, index).view(batch, horizon + 1)
+        log_r = torch.log(r_all)  # log 0 = -inf: no bonus
+        mean_r = float(r_all[valid].mean())
+        return log_r, loss, valid, torch.tensor(mean_r)
+
+    def loss(self, traj: Trajectories) -> tuple[torch.Tensor, dict[str, float]]:
+        """The objective's loss (with augmentation) plus the intrinsic model's loss."""
+        cfg, env = self.config, self.env
+        batch, horizon = traj.mask.shape
+        flat_states = traj.states.reshape(batch * (horizon + 1), -1)
+        obs = env.encode(flat_states)
+        logits_pf, logits_pb, log_flow = self.policy(obs)
+        fmask = env.forward_mask(flat_states)
+        log_r, intrinsic_loss, _, mean_r = self._intrinsic_terms(traj, obs)
+        lengths, mask = traj.lengths, traj.mask
+        log_reward = env.log_reward(traj.terminal)
+        log_intrinsic = log_r[:, 1:].masked_fill(~mask, NEG_INF)
+        log_intrinsic_terminal = log_r.gather(1, lengths.unsqueeze(1)).squeeze(1)
+        actions = traj.actions.clamp_min(0).unsqueeze(2)
+
+        if cfg.objective == "fm":
+            log_edge = logits_pf.masked_fill(~fmask, NEG_INF).view(batch, horizon + 1, -1)
+            children = traj.states[:, 1:]  # (B, T, ndim)
+            parents, pmask = env.parents(children.reshape(batch * horizon, -1))  # (BT, P, ndim), (BT, P)
+            n_par = parents.shape[1]
+            parent_logits = self.policy.forward_logits(env.encode(parents.reshape(-1, env.ndim)))
+            parent_logits = parent_logits.view(batch * horizon, n_par, -1)
+            into_child = parent_logits.gather(2, torch.arange(n_par, device=self.device).view(1, -1, 1).expand(batch * horizon, -1, 1)).squeeze(2)
+            log_inflow = into_child.masked_fill(~pmask, NEG_INF).view(batch, horizon, n_par)
+            last = log_edge.gather(1, lengths.view(-1, 1, 1).expand(-1, 1, log_edge.shape[2])).squeeze(1)
+            terms = FlowMatchingTerms(
+                log_inflow=log_inflow,
+                log_outflow=log_edge[:, 1:],
+                log_stop_flow=torch.where(traj.forced, torch.full_like(log_reward, NEG_INF), last[:, env.stop_action]),
+                forced=traj.forced,
+                log_reward=log_reward,
+                mask=mask,
+                log_intrinsic=log_intrinsic,
+                log_intrinsic_terminal=log_intrinsic_terminal,
+            )
+            objective_loss = fm_loss(augment(terms, cfg.augment))
+        else:
+            lp_f = masked_log_softmax(logits_pf, fmask).view(batch, horizon + 1, -1)
+            lp_b = masked_log_softmax(logits_pb, env.backward_mask(flat_states)).view(batch, horizon + 1, -1)
+            zeros = torch.zeros_like(mask, dtype=lp_f.dtype)
+            log_pf = torch.where(mask, lp_f[:, :-1].gather(2, actions).squeeze(2), zeros)
+            log_pb = torch.where(mask, lp_b[:, 1:].gather(2, actions).squeeze(2), zeros)
+            stop = lp_f.gather(1, lengths.view(-1, 1, 1).expand(-1, 1, lp_f.shape[2])).squeeze(1)[:, env.stop_action]
+            terms = TrajectoryTerms(
+                log_pf=log_pf,
+                log_pb=log_pb,
+                log_flow=log_flow.view(batch, horizon + 1),
+                log_pf_stop=torch.where(traj.forced, torch.zeros_like(stop), stop),
+                log_reward=log_reward,
+                mask=mask,
+                log_intrinsic=log_intrinsic,
+                log_intrinsic_terminal=log_intrinsic_terminal,
+            )
+            terms = augment(terms, cfg.augment)
+            if cfg.objective == "tb":
+                objective_loss = tb_loss(terms, self.log_z)
+            elif cfg.objective == "db":
+                objective_loss = db_loss(terms, self.log_z)
+            else:
+                objective_loss = subtb_loss(terms, self.log_z, cfg.subtb_lambda)
+        total = objective_loss + intrinsic_loss
+        info = {
+            "loss": float(objective_loss.detach()),
+            "intrinsic_loss": float(intrinsic_loss.detach()),
+            "mean_intrinsic": float(mean_r),
+            "mean_length": float(lengths.float().mean()),
+        }
+        return total, info
+
+    def step(self) -> dict[str, float]:
+        """One training step (sample → loss → Adam). Returns the step's losses."""
+        start = time.perf_counter()
+        traj = self.sample()
+        total, info = self.loss(traj)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.tracker.record_terminals(traj.terminal)
+        self.step_count += 1
+        self.wall_seconds += time.perf_counter() - start
+        self._last_losses = info
+        return info
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def forward_probabilities(self) -> torch.Tensor:
+        """``P_F(·|s)`` of the current policy on every cell, ``(H^ndim, ndim+1)`` (ε and τ included)."""
+        states = self.env.all_states()
+        logits = self.policy.forward_logits(self.env.encode(states))
+        return action_probabilities(logits, self.env.forward_mask(states), self.config.epsilon, self.config.temperature)
+
+    @torch.no_grad()
+    def current_log_z(self) -> float:
+        if self.config.objective == "fm":
+            s0 = self.env.reset(1)
+            logits = self.policy.forward_logits(self.env.encode(s0))
+            return float(torch.logsumexp(logits.masked_fill(~self.env.forward_mask(s0), NEG_INF), dim=1))
+        return float(self.log_z)
+
+    def evaluate(self) -> dict:
+        """Metrics of the current state of training (one history row)."""
+        row = {"step": self.step_count}
+        row.update(self.tracker.row(self.forward_probabilities()))
+        row.update(log_z=self.current_log_z(), log_z_true=self.env.log_partition(), wall_seconds=self.wall_seconds)
+        row.update(self._last_losses)
+        return row
+
+    # ------------------------------------------------------------------ loop
+    def train(
+        self,
+        n_steps: int | None = None,
+        progress: bool = True,
+        on_log: Callable[["GridTrainer"], None] | None = None,
+    ) -> History:
+        """Run until ``n_steps`` (default ``config.n_steps``) steps are done in total.
+
+        Logs a row every ``log_every`` steps and at the last step; ``on_log(trainer)`` is called
+        after each logged row (the runner uses it to checkpoint).
+        """
+        from tqdm.auto import tqdm
+
+        target = self.config.n_steps if n_steps is None else n_steps
+        bar = tqdm(total=target, initial=self.step_count, disable=not progress, desc=self.describe(), leave=False)
+        while self.step_count < target:
+            self.step()
+            bar.update(1)
+            if self.step_count % self.config.log_every == 0 or self.step_count == target:
+                row = self.evaluate()
+                self.history.log(row)
+                bar.set_postfix(l1=f"{row['l1_mean_exact']:.2e}", modes=f"{row['modes_found']}/{row['n_modes']}")
+                if on_log is not None:
+                    on_log(self)
+        bar.close()
+        return self.history
+
+    def describe(self) -> str:
+        c = self.config
+        return f"{c.objective}/{c.augment}/{c.intrinsic} H={c.height} seed={c.seed}"
+
+    # ------------------------------------------------------------------ checkpointing
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-for-bit on CPU (tensors and plain containers only)."""
+        return {
+            "step_count": self.step_count,
+            "wall_seconds": self.wall_seconds,
+            "policy": self.policy.state_dict(),
+            "log_z": self.log_z.detach().clone(),
+            "intrinsic": self.intrinsic.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "history_rows": [dict(r) for r in self.history.rows],
+            "last_losses": dict(self._last_losses),
+            "rng_torch": torch.get_rng_state(),
+            "rng_numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
+            "rng_numpy_pos": int(np.random.get_state()[2]),
+            "rng_python": [int(x) for x in random.getstate()[1]],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count = int(state["step_count"])
+        self.wall_seconds = float(state["wall_seconds"])
+        self.policy.load_state_dict(state["policy"])
+        with torch.no_grad():
+            self.log_z.copy_(state["log_z"])
+        self.intrinsic.load_state_dict(state["intrinsic"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.history.rows = [dict(r) for r in state["history_rows"]]
+        self._last_losses = dict(state["last_losses"])
+        torch.set_rng_state(state["rng_torch"])
+        keys = np.frombuffer(state["rng_numpy"].numpy().tobytes(), dtype=np.uint32)
+        np.random.set_state(("MT19937", keys, int(state["rng_numpy_pos"]), 0, 0.0))
+        random.setstate((3, tuple(state["rng_python"]), None))
+
+
+def train(config: GridTrainConfig, progress: bool = True) -> History:
+    """Train a (GA)FlowNet on the hypergrid and return its :class:`History`."""
+    return GridTrainer(config).train(progress=progress)
+
+
+def summary(history: History) -> dict:
+    """The final metrics of a run, as the command line prints them."""
+    final = dict(history.final)
+    final["steps"] = final.pop("step")
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in final.items()}
