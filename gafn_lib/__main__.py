@@ -1,0 +1,3 @@
+from gafn_lib.cli import main
+
+raise SystemExit(main())
