@@ -135,7 +135,7 @@ class SEHProxy:
         root_convention: str = "pyg163",
         stem_mask: bool = True,
         device: str | torch.device = "cpu",
-        batch_size: int = 256,
+        batch_size: int = 128,
         cache: bool = True,
     ) -> None:
         if root_convention not in ROOT_CONVENTIONS:
@@ -178,7 +178,7 @@ class SEHProxy:
         root_convention: str = "pyg163",
         stem_mask: bool = True,
         device: str | torch.device = "cpu",
-        batch_size: int = 256,
+        batch_size: int = 128,
         cache: bool = True,
     ) -> "SEHProxy":
         """Load the 22 arrays ``p00..p21`` of the ``.npz`` (default ``data/seh_proxy_bengio2021_params.npz``)."""
