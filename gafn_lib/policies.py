@@ -57,3 +57,34 @@ class MLPPolicy(nn.Module):
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``log_softmax`` over the valid entries; masked entries get ``≈ -1e9`` (probability 0)."""
     return logits.masked_fill(~mask, MASKED_LOGIT).log_softmax(dim=-1)
+
+
+class TabularPolicy(nn.Module):
+    """A policy given as tables over the hypergrid's cells (for exact checks and teaching).
+
+    ``obs`` must be the environment's concatenated one-hot encoding; the cell is recovered from it,
+    and the tables' rows are returned: ``logits_pf (N, ndim+1)``, ``logits_pb (N, ndim)``,
+    ``log_flow (N,)`` with ``N = H^ndim`` in canonical-index order.
+    """
+
+    def __init__(self, env, logits_pf: torch.Tensor, logits_pb: torch.Tensor, log_flow: torch.Tensor):
+        super().__init__()
+        n = env.n_states
+        if logits_pf.shape != (n, env.n_actions) or logits_pb.shape != (n, env.ndim) or log_flow.shape != (n,):
+            raise ValueError("tables must have shapes (N, ndim+1), (N, ndim) and (N,) with N = H**ndim")
+        self.env = env
+        self.n_forward, self.n_backward, self.uniform_pb = env.n_actions, env.ndim, False
+        self.logits_pf = nn.Parameter(logits_pf.float().clone())
+        self.logits_pb = nn.Parameter(logits_pb.float().clone())
+        self.log_flow = nn.Parameter(log_flow.float().clone())
+
+    def _index(self, obs: torch.Tensor) -> torch.Tensor:
+        coords = obs.view(*obs.shape[:-1], self.env.ndim, self.env.height).argmax(dim=-1)
+        return self.env.index(coords.reshape(-1, self.env.ndim)).view(obs.shape[:-1])
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        idx = self._index(obs)
+        return self.logits_pf[idx], self.logits_pb[idx], self.log_flow[idx]
+
+    def forward_logits(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.logits_pf[self._index(obs)]

@@ -80,9 +80,9 @@ def sample_trajectories(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     states = env.reset(batch_size)
     max_moves = env.max_moves
-    states_buf = states.new_zeros((batch_size, max_moves + 1, *states.shape[1:]))
+    states_buf = states.new_zeros((batch_size, max_moves + 2, *states.shape[1:]))  # +1: a final stop-only iteration
     states_buf[:, 0] = states
-    actions_buf = torch.full((batch_size, max_moves), -1, dtype=torch.long, device=states.device)
+    actions_buf = torch.full((batch_size, max_moves + 1), -1, dtype=torch.long, device=states.device)
     lengths = torch.zeros(batch_size, dtype=torch.long, device=states.device)
     forced = torch.zeros(batch_size, dtype=torch.bool, device=states.device)
     active = torch.arange(batch_size, device=states.device)
