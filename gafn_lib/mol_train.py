@@ -143,7 +143,7 @@ class MolMetricsTracker:
             self.molecules[s] = (float(sc), float(r))
 
     def row(self) -> dict[str, float]:
-        top = heapq.nlargest(self.top_k, self.molecules.items(), key=lambda kv: (kv[1][1], kv[0]))
+        top = heapq.nlargest(self.top_k, self.molecules.items(), key=lambda kv: (kv[1][1], kv[1][0], kv[0]))  # reward, then score
         return {
             "top10_reward": float(np.mean([v[1] for _, v in top])) if top else math.nan,
             "top10_score": float(np.mean([v[0] for _, v in top])) if top else math.nan,
