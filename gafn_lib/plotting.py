@@ -1,0 +1,97 @@
+"""Figure style and the few plot types the notebooks share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+#: One colour per method, stable across every figure.
+METHOD_COLORS = {
+    "GAFlowNet": "#d62728",
+    "GFlowNet (TB)": "#1f77b4",
+    "MCMC": "#2ca02c",
+    "PPO": "#9467bd",
+    "PPO + RND": "#8c564b",
+}
+
+
+def set_style() -> None:
+    """A clean, paper-like style (seaborn's ticks theme, readable font sizes)."""
+    import seaborn as sns
+
+    sns.set_theme(style="ticks", context="notebook", font_scale=0.95)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.spines.top": False, "axes.spines.right": False})
+
+
+def save_figure(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") -> list[Path]:
+    """Save ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``; returns the two paths."""
+    out = Path(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    for path in paths:
+        fig.savefig(path, bbox_inches="tight")
+    return paths
+
+
+def mean_std(df: pd.DataFrame, x: str, y: str, by: Sequence[str]) -> pd.DataFrame:
+    """Mean and standard deviation of ``y`` over seeds, per ``by`` groups and ``x``."""
+    grouped = df.groupby([*by, x])[y].agg(["mean", "std", "count"]).reset_index()
+    grouped["std"] = grouped["std"].fillna(0.0)
+    return grouped
+
+
+def plot_curves(
+    df: pd.DataFrame,
+    y: str,
+    ax: plt.Axes,
+    x: str = "trajectories",
+    hue: str = "method",
+    logy: bool = False,
+    order: Iterable[str] | None = None,
+    ylabel: str | None = None,
+) -> None:
+    """Mean ± std (shaded) of ``y`` against ``x`` over seeds, one line per ``hue`` value."""
+    stats = mean_std(df, x, y, [hue])
+    labels = list(order) if order is not None else sorted(stats[hue].unique())
+    for label in labels:
+        part = stats[stats[hue] == label].sort_values(x)
+        if part.empty:
+            continue
+        color = METHOD_COLORS.get(label)
+        ax.plot(part[x], part["mean"], label=label, color=color, lw=1.8)
+        ax.fill_between(part[x], part["mean"] - part["std"], part["mean"] + part["std"], color=color, alpha=0.2, lw=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("visited states" if x == "trajectories" else x)
+    ax.set_ylabel(ylabel or y)
+
+
+def heatmap(p: np.ndarray, ax: plt.Axes, title: str, vmax: float | None = None) -> None:
+    """A 2-D distribution over the grid (``p[i, j]`` for cell ``(i, j)``), origin at the bottom left."""
+    im = ax.imshow(np.asarray(p).T, origin="lower", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
+def claims_table(claims: list[dict]) -> pd.DataFrame:
+    """A claims table: one row per claim with ``claim``, ``measured`` and ``supported`` columns."""
+    for claim in claims:
+        missing = {"claim", "measured", "supported"} - set(claim)
+        if missing:
+            raise ValueError(f"each claim needs the keys claim, measured, supported; missing {sorted(missing)}")
+    table = pd.DataFrame(claims)
+    table["supported"] = table["supported"].map(lambda ok: "yes" if ok else "no")
+    return table
+
+
+def fmt_mean_std(values: Iterable[float], digits: int = 3) -> str:
+    """``"mean ± std"`` of a sequence of numbers (std over seeds, ddof=1; 0 for a single value)."""
+    arr = np.asarray(list(values), dtype=float)
+    std = arr.std(ddof=1) if arr.size > 1 else 0.0
+    return f"{arr.mean():.{digits}g} ± {std:.{digits}g}"
