@@ -26,6 +26,7 @@ from gafn_lib.config import GridTrainConfig
 from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
+from gafn_lib.metrics import exact_terminal_distribution
 from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.policies import MLPPolicy, masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
@@ -206,6 +207,18 @@ class GridTrainer:
         row.update(log_z=self.current_log_z(), log_z_true=self.env.log_partition(), wall_seconds=self.wall_seconds)
         row.update(self._last_losses)
         return row
+
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """Final arrays worth keeping next to the metric table (the runner saves them as ``.npz``):
+        the exact terminal distribution of the policy, the visit histogram and the target,
+        each of shape ``(H,)*ndim``."""
+        shape = (self.env.height,) * self.env.ndim
+        p_exact = exact_terminal_distribution(self.env, self.forward_probabilities())
+        return {
+            "p_exact": p_exact.cpu().numpy().reshape(shape),
+            "visit_counts": self.tracker.histogram.counts.cpu().numpy().reshape(shape),
+            "p_true": self.tracker.p_true.cpu().numpy().reshape(shape),
+        }
 
     # ------------------------------------------------------------------ loop
     def train(
