@@ -82,3 +82,16 @@ def test_missing_file_raises_file_not_found(tmp_path: Path):
 def test_bad_convention_raises():
     with pytest.raises(ValueError, match="root_convention"):
         SEHProxy.load(root_convention="pyg3")
+
+
+def test_mdp_molecules_score_like_their_stem_marked_smiles(proxies):
+    """score_mols on MDP molecules == score_smiles on the atom-map-marked SMILES (same features)."""
+    from gafn_lib.envs.fragments import FragmentMDP
+
+    mdp = FragmentMDP()
+    rng = np.random.default_rng(5)
+    states = [mdp.random_trajectory(rng)[-1] for _ in range(40)]
+    proxy = SEHProxy.load(cache=False)
+    direct = proxy.score_mols([mdp.to_mol(s) for s in states], [mdp.stem_atoms(s) for s in states])
+    via_smiles = proxy.score_smiles([mdp.stem_smiles(s) for s in states])
+    assert np.abs(direct - via_smiles).max() < 1e-4
