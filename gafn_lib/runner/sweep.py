@@ -1,0 +1,254 @@
+"""Sweeps: run many independent configs serially, on a local process pool, or on Ray.
+
+An experiment is a named list of run configs (dataclass configs of any type registered in
+:mod:`gafn_lib.registry`: method × size × seed × ...). :func:`run_sweep` runs the ones not
+already complete in ``<results_dir>/<experiment>/`` and returns the combined tidy table of all of
+them (also written as ``<experiment>/results.csv``). See :mod:`gafn_lib.runner.store` for the
+layout and the run id, and :mod:`gafn_lib.runner.task` for checkpoint and resume.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from gafn_lib.registry import config_class, config_key
+from gafn_lib.runner.store import ExperimentStore, atomic_write_csv, describe_config, read_csv, run_id
+from gafn_lib.runner.task import RunOutcome, RunTask, execute_run, init_worker
+
+BACKENDS = ("process", "ray", "serial")
+
+
+class SweepError(RuntimeError):
+    """Some runs of a sweep failed. The others finished and are stored.
+
+    Attributes:
+        failures: run id → ``(config description, original traceback)``.
+        results: the combined table of the runs that did finish.
+    """
+
+    def __init__(self, experiment: str, n_runs: int, failures: dict[str, tuple[str, str]], results: pd.DataFrame):
+        self.failures = failures
+        self.results = results
+        lines = [
+            f"{len(failures)} of {n_runs} runs of experiment {experiment!r} failed "
+            "(the others are stored; running the sweep again retries only the failed runs):"
+        ]
+        for rid, (description, error) in failures.items():
+            lines.append(f"\n--- run {rid}: {description}\n{error.rstrip()}")
+        super().__init__("\n".join(lines))
+
+
+def default_workers() -> int:
+    """Cores this process may use (respects CPU affinity, e.g. under SLURM or taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def git_provenance() -> dict[str, Any]:
+    """``git_commit`` (None outside a git checkout) and ``git_dirty`` (tracked files modified)."""
+    import gafn_lib
+
+    root = Path(gafn_lib.__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return {"git_commit": None, "git_dirty": None}
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        )
+        return {"git_commit": head.stdout.strip(), "git_dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}
+
+
+# ------------------------------------------------------------------------------------- backends
+def _failed(task: RunTask, what: str, err: BaseException) -> RunOutcome:
+    # the exception (and its cause) without the local frames: one exception object may be
+    # re-raised for every queued run (a broken pool) and would accumulate frames at each raise
+    detail = "".join(traceback.format_exception(type(err), err, None))
+    return RunOutcome(task.run_id, False, 0.0, error=f"{what}:\n{detail}")
+
+
+def _run_serial(tasks: list[RunTask], on_done: Callable[[RunOutcome], None]) -> None:
+    for task in tasks:
+        on_done(execute_run(task))
+
+
+def _run_process(tasks: list[RunTask], workers: int, on_done: Callable[[RunOutcome], None]) -> None:
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
+    )
+    try:
+        futures = {pool.submit(execute_run, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except Exception as err:  # the worker process died (killed, out of memory) or could not unpickle
+                outcome = _failed(futures[future], "the worker process running this run failed", err)
+            on_done(outcome)
+    except BaseException:  # e.g. KeyboardInterrupt: drop the queued runs, let running ones finish and be stored
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_ray(tasks: list[RunTask], workers: int, address: str | None, on_done: Callable[[RunOutcome], None]) -> None:
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("backend='ray' needs Ray: pip install 'gafn[distributed]' (or pip install ray)") from err
+
+    started_here = False
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False)
+        started_here = True
+    try:
+        remote_run = ray.remote(num_cpus=1)(execute_run)
+        refs = {remote_run.remote(task): task for task in tasks}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                try:
+                    outcome = ray.get(ref)
+                except Exception as err:  # the Ray worker died or the task could not run
+                    outcome = _failed(refs[ref], "the Ray task running this run failed", err)
+                on_done(outcome)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ---------------------------------------------------------------------------------------- sweeps
+def run_sweep(
+    experiment_name: str,
+    configs: Iterable[Any],
+    results_dir: str | os.PathLike = "data/results",
+    workers: int | None = None,
+    backend: str = "process",
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    address: str | None = None,
+) -> pd.DataFrame:
+    """Run every config not yet complete and return the tidy table of all of them.
+
+    Args:
+        experiment_name: folder name under ``results_dir`` (no slashes).
+        configs: run configs (dataclass instances of registered types). Duplicates run once and
+            appear once in the table, in order of first appearance.
+        results_dir: root of the result store (relative paths resolve against the current folder;
+            on a cluster it must be on a file system every node sees).
+        workers: parallel runs (default: the cores available to this process). For ``"ray"``
+            with a local instance, its ``num_cpus``; ignored when connecting to a cluster.
+        backend: ``"process"`` (local pool, "spawn" start, one torch thread per worker),
+            ``"ray"`` (one remote task with ``num_cpus=1`` per run; connects to ``address`` or
+            ``$RAY_ADDRESS`` if given, uses an already initialised Ray as is, else starts a local
+            instance and shuts it down afterwards) or ``"serial"`` (in this process; for debugging
+            and notebooks).
+        checkpoint_every: save the trainer's state every this many steps (at logged steps) so a
+            killed run resumes where it stopped; ``None``: no checkpoints.
+        progress: one progress bar for the sweep (runs done / total).
+        address: Ray cluster address (``backend="ray"`` only).
+
+    Returns:
+        The combined table (one row per logged step of every run), also written to
+        ``<results_dir>/<experiment>/results.csv``.
+
+    Raises:
+        SweepError: after every run has been attempted, if any failed (listing their run ids and
+            original tracebacks); the finished runs are stored and are skipped next time.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
+    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+        raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {checkpoint_every!r}")
+    if address is not None and backend != "ray":
+        raise ValueError(f"address is only used with backend='ray', got backend={backend!r}")
+    store = ExperimentStore.open(experiment_name, results_dir)
+
+    runs: dict[str, Any] = {}
+    for config in configs:
+        config_class(config_key(config))  # raises ValueError for a config type without a trainer
+        runs.setdefault(run_id(config), config)
+    if not runs:
+        raise ValueError(f"experiment {experiment_name!r}: configs is empty")
+
+    pending = [rid for rid in runs if not store.is_complete(rid)]
+    provenance = git_provenance() if pending else {}
+    tasks = [
+        RunTask(
+            config=runs[rid], run_id=rid, experiment_dir=str(store.root), checkpoint_every=checkpoint_every,
+            single_thread=backend != "serial", backend=backend, provenance=provenance,
+        )
+        for rid in pending
+    ]
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=experiment_name, unit="run", disable=not progress)
+    failures: dict[str, tuple[str, str]] = {}
+
+    def on_done(outcome: RunOutcome) -> None:
+        bar.update(1)
+        if not outcome.finished:
+            description = describe_config(runs[outcome.run_id])
+            failures[outcome.run_id] = (description, outcome.error or "unknown error")
+            last_line = (outcome.error or "").strip().splitlines()[-1:] or ["?"]
+            bar.write(f"run {outcome.run_id} failed ({description}): {last_line[0]}")
+            bar.set_postfix(failed=len(failures))
+
+    try:
+        if tasks:
+            n_workers = workers or default_workers()
+            if backend == "serial":
+                _run_serial(tasks, on_done)
+            elif backend == "process":
+                _run_process(tasks, n_workers, on_done)
+            else:
+                _run_ray(tasks, n_workers, address, on_done)
+    finally:
+        bar.close()
+
+    done = [rid for rid in runs if rid not in failures]
+    frames = [store.read_table(rid) for rid in done]
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if failures:
+        raise SweepError(experiment_name, len(runs), failures, combined)
+    atomic_write_csv(store.results_path, combined)
+    return combined
+
+
+def load_results(
+    experiment_name: str, results_dir: str | os.PathLike = "data/results", configs: Iterable[Any] | None = None
+) -> pd.DataFrame:
+    """The stored table of an experiment without running anything.
+
+    With ``configs``: the tables of exactly those runs (raises ``FileNotFoundError`` naming the
+    missing ones); without: ``<experiment>/results.csv`` of the last complete sweep.
+    """
+    store = ExperimentStore.open(experiment_name, results_dir)
+    if configs is None:
+        if not store.results_path.exists():
+            raise FileNotFoundError(f"no combined results for experiment {experiment_name!r} at {store.results_path}: run run_sweep first")
+        return read_csv(store.results_path)
+    ids = list(dict.fromkeys(run_id(c) for c in configs))
+    missing = [rid for rid in ids if not store.is_complete(rid)]
+    if missing:
+        raise FileNotFoundError(f"experiment {experiment_name!r}: {len(missing)} of {len(ids)} runs are not complete ({', '.join(missing)}): run run_sweep first")
+    return pd.concat([store.read_table(rid) for rid in ids], ignore_index=True)

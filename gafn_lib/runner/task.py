@@ -1,0 +1,165 @@
+"""One run of a sweep, as executed by a worker (a pool process, a Ray task, or the caller itself).
+
+:func:`execute_run` never raises for a failure of the run itself: it records the error in the
+run's metadata and returns it (with the original traceback) so the sweep can keep going and
+report every failure at the end.
+
+Resume: with ``checkpoint_every=N`` the trainer's ``on_log`` hook saves ``trainer.state_dict()``
+atomically to ``checkpoints/<run_id>.pt`` at the first logged step at least ``N`` steps after the
+previous save. A re-run finds the file, loads it with ``torch.load(..., weights_only=True)``
+(tensors and plain containers only, no arbitrary pickles), calls ``trainer.load_state_dict`` and
+continues; trainers resume bit-for-bit on CPU, so the final table equals an uninterrupted run's
+(except the wall-clock columns). The checkpoint is deleted once the run's results are written.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from gafn_lib.registry import config_key, make_trainer
+from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
+from gafn_lib.runtime import THREADS_ENV_VAR, configure_threads
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs to execute one run (picklable)."""
+
+    config: Any
+    run_id: str
+    experiment_dir: str
+    checkpoint_every: int | None = None
+    single_thread: bool = False  # pool and Ray workers: one torch thread per run
+    backend: str = "serial"
+    provenance: dict[str, Any] = field(default_factory=dict)  # git commit etc., computed once by the sweep
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    finished: bool
+    wall_seconds: float
+    resumed_from_step: int = 0
+    error: str | None = None  # the original traceback, formatted
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    import numpy
+    import torch
+
+    import gafn_lib
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "gafn": gafn_lib.__version__,
+    }
+
+
+class Checkpointer:
+    """``on_log`` hook: save the trainer's state once ``every`` steps have passed since the last save."""
+
+    def __init__(self, store: ExperimentStore, run: str, every: int, start_step: int, final_step: int | None):
+        self.path = store.checkpoint_path(run)
+        self.every = every
+        self.last_saved = start_step
+        self.final_step = final_step
+        self.saves = 0
+
+    def __call__(self, trainer) -> None:
+        step = trainer.step_count
+        if self.final_step is not None and step >= self.final_step:  # the results are written right after: no checkpoint needed
+            return
+        if step - self.last_saved >= self.every:
+            atomic_torch_save(self.path, trainer.state_dict())
+            self.last_saved = step
+            self.saves += 1
+
+
+def _resume(trainer, store: ExperimentStore, run: str) -> int:
+    """Load the run's checkpoint into ``trainer`` if there is one; returns the step resumed from."""
+    import torch
+
+    path = store.checkpoint_path(run)
+    if not path.exists():
+        return 0
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        trainer.load_state_dict(state)
+    except Exception as err:  # e.g. a checkpoint written by an incompatible version of the code
+        warnings.warn(f"run {run}: could not resume from {path} ({type(err).__name__}: {err}); starting from step 0", stacklevel=2)
+        store.remove_checkpoint(run)
+        return 0
+    return int(trainer.step_count)
+
+
+def execute_run(task: RunTask) -> RunOutcome:
+    """Train one config (resuming from its checkpoint if any) and write its table and metadata."""
+    start = time.perf_counter()
+    store = ExperimentStore(task.experiment_dir)
+    run = task.run_id
+    metadata: dict[str, Any] = {
+        "run_id": run,
+        "experiment": store.name,
+        "config_class": config_key(task.config),
+        "config": config_fields(task.config),
+        "status": "running",
+        "finished": False,
+        "started_at": _now(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "backend": task.backend,
+        "versions": package_versions(),
+        **task.provenance,
+    }
+    resumed_from = 0
+    try:
+        if task.single_thread:
+            os.environ[THREADS_ENV_VAR] = "1"
+            configure_threads(1)
+        trainer = make_trainer(task.config)
+        resumed_from = _resume(trainer, store, run)
+        metadata["resumed_from_step"] = resumed_from
+        store.write_metadata(run, metadata)
+        on_log = None
+        if task.checkpoint_every:
+            final_step = getattr(task.config, "n_steps", None)
+            on_log = Checkpointer(store, run, task.checkpoint_every, resumed_from, final_step)
+        history = trainer.train(progress=False, on_log=on_log)
+        table = run_table(run, task.config, history.rows)
+        store.write_table(run, table)
+        wall = time.perf_counter() - start
+        metadata.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall, n_rows=len(table),
+                        steps=int(trainer.step_count))
+        store.write_metadata(run, metadata)  # the metadata is written last: it marks the run complete
+        store.remove_checkpoint(run)
+        return RunOutcome(run, True, wall, resumed_from)
+    except Exception:
+        error = traceback.format_exc()
+        wall = time.perf_counter() - start
+        metadata.update(status="failed", finished=False, failed_at=_now(), wall_seconds=wall, error=error)
+        try:
+            store.write_metadata(run, metadata)
+        except Exception:  # report the run's own error, not a secondary one
+            print(f"run {run}: could not write its metadata:\n{traceback.format_exc()}", file=sys.stderr)
+        return RunOutcome(run, False, wall, resumed_from, error)
+
+
+def init_worker() -> None:
+    """Pool initializer: one torch thread per worker process."""
+    os.environ[THREADS_ENV_VAR] = "1"
+    configure_threads(1)
