@@ -1,0 +1,143 @@
+"""Baselines on the hypergrid (paper §3): Metropolis–Hastings MCMC and PPO (optionally + RND).
+
+Both follow the trainer protocol of :class:`gafn_lib.train.GridTrainer` (see
+:mod:`gafn_lib.registry`) and log the same metric rows through
+:class:`gafn_lib.tracking.GridMetricsTracker`, on the same budget: 16 terminal states per step.
+
+- :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
+- :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``
+
+This package module also holds the plumbing both trainers share (the logging loop and the RNG
+snapshot used for bit-for-bit resume) and :func:`baseline_config_from_args` for the command line.
+The submodules are imported lazily, so ``import gafn_lib.baselines`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from gafn_lib.history import History
+
+BASELINE_ALGOS = ("mcmc", "ppo", "ppo_rnd")
+
+_LAZY = {
+    "MCMCConfig": "gafn_lib.baselines.mcmc",
+    "MCMCTrainer": "gafn_lib.baselines.mcmc",
+    "mcmc_transition_matrix": "gafn_lib.baselines.mcmc",
+    "PPOConfig": "gafn_lib.baselines.ppo",
+    "PPOTrainer": "gafn_lib.baselines.ppo",
+}
+
+__all__ = ["BASELINE_ALGOS", "baseline_config_from_args", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------- command line
+def baseline_config_from_args(args, common: dict):
+    """The config of ``--algo mcmc | ppo | ppo_rnd`` from parsed CLI arguments.
+
+    ``common`` holds the grid and run fields shared by every algorithm (ndim, height, reward,
+    termination, n_steps, batch_size, log_every, seed, device, threads). ``batch_size`` is the number
+    of MCMC chains, or of PPO trajectories per step. Flags that an algorithm does not use are
+    rejected when they differ from their defaults (``--epsilon``; ``--intrinsic``/``--eta`` for
+    MCMC), so a silently ignored option cannot masquerade as an experiment. Optional
+    algorithm-specific attributes, read with defaults when the parser does not define them:
+    ``mcmc_floor`` (MCMC relative reward floor), ``ppo_epochs``, ``ppo_clip``, ``ppo_entropy``.
+    """
+    algo = args.algo
+    if algo not in BASELINE_ALGOS:
+        raise ValueError(f"algo must be one of {BASELINE_ALGOS}, got {algo!r}")
+    if getattr(args, "epsilon", 0.0) not in (0, 0.0, None):
+        raise ValueError(f"--epsilon is not used by --algo {algo} (got {args.epsilon}); leave it at 0")
+    intrinsic = getattr(args, "intrinsic", None)
+    eta = getattr(args, "eta", None)
+    common = dict(common)
+
+    if algo == "mcmc":
+        from gafn_lib.baselines.mcmc import MCMCConfig
+
+        if intrinsic not in (None, "none") or eta is not None:
+            raise ValueError("--intrinsic and --eta are not used by --algo mcmc")
+        extra = {}
+        if getattr(args, "mcmc_floor", None) is not None:
+            extra["reward_floor"] = args.mcmc_floor
+        return MCMCConfig(n_chains=common.pop("batch_size"), **common, **extra)
+
+    from gafn_lib.baselines.ppo import PPOConfig
+
+    if algo == "ppo_rnd":
+        if intrinsic not in (None, "rnd"):
+            raise ValueError(f"--algo ppo_rnd uses the RND bonus; got --intrinsic {intrinsic}")
+        intrinsic = "rnd"
+    else:
+        if intrinsic not in (None, "none"):
+            raise ValueError(f"--algo ppo has no intrinsic reward (got --intrinsic {intrinsic}); use --algo ppo_rnd")
+        if eta is not None:
+            raise ValueError("--eta is only used by --algo ppo_rnd")
+        intrinsic = "none"
+    extra = {}
+    for flag, field in (("ppo_epochs", "epochs"), ("ppo_clip", "clip"), ("ppo_entropy", "entropy_coef")):
+        if getattr(args, flag, None) is not None:
+            extra[field] = getattr(args, flag)
+    return PPOConfig(intrinsic=intrinsic, eta=eta, lr=getattr(args, "lr", 1e-3), **common, **extra)
+
+
+# ---------------------------------------------------------------------- shared trainer plumbing
+def rng_state() -> dict:
+    """Snapshot of the torch (CPU), NumPy and Python RNGs as tensors and plain containers."""
+    np_state = np.random.get_state()
+    return {
+        "rng_torch": torch.get_rng_state(),
+        "rng_numpy": torch.from_numpy(np.frombuffer(np_state[1].tobytes(), dtype=np.uint8).copy()),
+        "rng_numpy_pos": int(np_state[2]),
+        "rng_python": [int(x) for x in random.getstate()[1]],
+    }
+
+
+def load_rng_state(state: dict) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["rng_torch"])
+    keys = np.frombuffer(state["rng_numpy"].numpy().tobytes(), dtype=np.uint32)
+    np.random.set_state(("MT19937", keys, int(state["rng_numpy_pos"]), 0, 0.0))
+    random.setstate((3, tuple(state["rng_python"]), None))
+
+
+def run_logged_loop(
+    trainer,
+    n_steps: int | None,
+    progress: bool,
+    on_log: Callable[[Any], None] | None,
+    postfix: Callable[[dict], dict],
+) -> History:
+    """The training loop of every baseline (same schedule as ``GridTrainer.train``).
+
+    Steps until ``trainer.step_count`` reaches ``n_steps`` (default ``trainer.config.n_steps``),
+    logging ``trainer.evaluate()`` every ``log_every`` steps and at the last step, then calling
+    ``on_log(trainer)``.
+    """
+    from tqdm.auto import tqdm
+
+    config = trainer.config
+    target = config.n_steps if n_steps is None else n_steps
+    bar = tqdm(total=target, initial=trainer.step_count, disable=not progress, desc=trainer.describe(), leave=False)
+    while trainer.step_count < target:
+        trainer.step()
+        bar.update(1)
+        if trainer.step_count % config.log_every == 0 or trainer.step_count == target:
+            row = trainer.evaluate()
+            trainer.history.log(row)
+            bar.set_postfix(**postfix(row))
+            if on_log is not None:
+                on_log(trainer)
+    bar.close()
+    return trainer.history

@@ -1,0 +1,366 @@
+"""PPO on the hypergrid MDP (paper §3, RL baseline), optionally with the GAFlowNet's RND bonus.
+
+The MDP is the GFlowNet's: start at the origin, actions = increment a coordinate or stop, the
+environment's termination rule (edge rule: reaching ``H−1`` ends the episode). A trajectory with
+``n`` moves has ``n + 1`` decisions (``n`` moves, then stop) or, when the last move was forced
+terminal, ``n`` decisions. Rewards, with **γ = 1**:
+
+- the extrinsic reward ``R(x)`` (the environment's, not its log) on the last decision;
+- ``ppo_rnd`` only: an intrinsic reward on every move, ``r_t = η · ‖f̂(s_{t+1}) − f(s_{t+1})‖₂``
+  (RND novelty of the child state, as the GAFlowNet's edge term ``r(s_t → s_{t+1}) := r(s_{t+1})``);
+  the stop decision adds none (its state was already credited by the move into it). The RND
+  predictor is trained once per batch on every visited state, on the same norm, with its own Adam
+  (same lr) — equivalent to adding its loss with weight 1 to one shared Adam, as the GAFlowNet does.
+
+Advantages: GAE with ``λ = gae_lambda`` (0.95; ``λ = 1`` gives plain Monte-Carlo advantages
+``G_t − V(s_t)``), ``δ_t = r_t + V(s_{t+1})·1[t < last] − V(s_t)``, ``A_t = Σ_k λ^k δ_{t+k}``,
+computed as one matrix product. Value targets ``G_t = A_t + V(s_t)``. Advantages are normalised
+over the whole batch (batches are small: 16 trajectories).
+
+Objective (Schulman et al. 2017), minimised over ``epochs`` passes of ``n_minibatches`` random
+minibatches of decisions:
+
+    ρ = π_θ(a|s) / π_old(a|s)
+    L = −E[min(ρ A, clip(ρ, 1−ε, 1+ε) A)] − c_H E[H(π_θ(·|s))] + c_V · ½ E[(V_θ(s) − G)²]
+
+with ε = 0.2, c_H = 0.1 (paper, grid), c_V = 0.5, gradient-norm clip 0.5 (CleanRL defaults).
+
+Network: the GFlowNet's :class:`gafn_lib.policies.MLPPolicy` (2 × 256, LeakyReLU, same size):
+the forward logits are the actor (masked to valid actions); the log-flow head, read as a raw
+scalar (not exponentiated), is the critic ``V(s)`` on the shared trunk; the backward head is unused.
+Exact-policy metrics use the actor's probabilities in :func:`exact_terminal_distribution`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import torch
+
+from gafn_lib.baselines import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.config import DEFAULT_RND_ETA, _choice, _positive
+from gafn_lib.envs.hypergrid import TERMINATION_RULES, Hypergrid, HypergridConfig
+from gafn_lib.envs.rewards import GRID_REWARDS
+from gafn_lib.history import History
+from gafn_lib.intrinsic import PAPER_RND_ETA, RND
+from gafn_lib.metrics import exact_terminal_distribution
+from gafn_lib.policies import MLPPolicy, masked_log_softmax
+from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.sampling import action_probabilities, sample_trajectories
+from gafn_lib.tracking import GridMetricsTracker
+
+PPO_INTRINSIC = ("none", "rnd")
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO (``intrinsic="none"``) or PPO + RND (``intrinsic="rnd"``) on the hypergrid.
+
+    Attributes:
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`HypergridConfig`).
+        intrinsic: ``"none"`` or ``"rnd"``. eta: RND coefficient η (``None``: the paper's by height
+            with RND, as the GAFlowNet; must stay unset/0 without RND).
+        hidden, n_layers: MLP (paper: 2 × 256). lr: Adam learning rate (1e-3).
+        batch_size: trajectories per step (16). n_steps: PPO iterations (20 000).
+        clip: PPO ratio clip ε (0.2). entropy_coef: c_H (0.1). value_coef: c_V (0.5).
+        epochs: passes over each batch (4). n_minibatches: minibatches per pass (4).
+        gae_lambda: GAE λ in [0, 1] (0.95; 1 = Monte-Carlo advantages). γ is fixed to 1.
+        normalize_advantages: standardise advantages over the batch (True).
+        max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
+        log_every, seed, device, threads: as :class:`gafn_lib.config.GridTrainConfig`.
+    """
+
+    ndim: int = 2
+    height: int = 8
+    reward: str = "sparse"
+    termination: str = "edge"
+    r0: float = 0.1
+    r1: float = 0.5
+    r2: float = 2.0
+    intrinsic: str = "none"
+    eta: float | None = None
+    hidden: int = 256
+    n_layers: int = 2
+    lr: float = 1e-3
+    batch_size: int = 16
+    n_steps: int = 20_000
+    clip: float = 0.2
+    entropy_coef: float = 0.1
+    value_coef: float = 0.5
+    epochs: int = 4
+    n_minibatches: int = 4
+    gae_lambda: float = 0.95
+    normalize_advantages: bool = True
+    max_grad_norm: float | None = 0.5
+    log_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _choice("reward", self.reward, GRID_REWARDS)
+        _choice("termination", self.termination, TERMINATION_RULES)
+        _choice("intrinsic", self.intrinsic, PPO_INTRINSIC)
+        if self.eta is None:
+            eta = PAPER_RND_ETA.get(self.height, DEFAULT_RND_ETA) if self.intrinsic == "rnd" else 0.0
+            object.__setattr__(self, "eta", eta)
+        _positive("eta", self.eta, strict=False)
+        if self.intrinsic == "none" and self.eta != 0:
+            raise ValueError(f"eta={self.eta!r} has no effect with intrinsic='none': use intrinsic='rnd' or leave eta unset")
+        for name in ("hidden", "n_layers", "batch_size", "n_steps", "epochs", "n_minibatches", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        _positive("lr", self.lr)
+        _positive("clip", self.clip)
+        _positive("entropy_coef", self.entropy_coef, strict=False)
+        _positive("value_coef", self.value_coef, strict=False)
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
+        if self.max_grad_norm is not None:
+            _positive("max_grad_norm", self.max_grad_norm)
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+        self.grid_config()
+
+    def grid_config(self) -> HypergridConfig:
+        return HypergridConfig(
+            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
+            r0=self.r0, r1=self.r1, r2=self.r2,
+        )
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One batch of decisions, flattened over (trajectory, time); ``N`` decisions in all."""
+
+    obs: torch.Tensor  # (N, ndim·H) one-hot states
+    action_mask: torch.Tensor  # (N, ndim+1) valid actions
+    actions: torch.Tensor  # (N,)
+    log_prob_old: torch.Tensor  # (N,) log π_old(a|s)
+    advantages: torch.Tensor  # (N,) normalised if configured
+    returns: torch.Tensor  # (N,) value targets G_t
+    terminal: torch.Tensor  # (B, ndim) the sampled terminal states x
+    info: dict
+
+
+def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tensor, lam: float) -> torch.Tensor:
+    """GAE with γ = 1 on padded decisions ``(B, T1)``; ``last (B,)`` is each trajectory's final decision.
+
+    ``δ_t = r_t + V_{t+1}·1[t < last] − V_t`` for ``t ≤ last`` (0 after), ``A = δ Λ`` with
+    ``Λ[k, t] = λ^(k−t)`` for ``k ≥ t`` (an upper-triangular discount matrix, no time loop).
+    """
+    horizon = rewards.shape[1]
+    pos = torch.arange(horizon, device=rewards.device).unsqueeze(0)
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+    nonterminal = (pos < last.unsqueeze(1)).to(values.dtype)
+    delta = (rewards + next_values * nonterminal - values) * (pos <= last.unsqueeze(1))
+    lag = pos.T - pos  # lag[k, t] = k − t
+    discount = torch.where(lag >= 0, torch.tensor(lam, dtype=values.dtype).pow(lag.clamp_min(0)), torch.zeros((), dtype=values.dtype))
+    return delta @ discount
+
+
+class PPOTrainer:
+    """PPO (+ optional RND) on the hypergrid, with the GridTrainer protocol.
+
+    Example:
+        >>> trainer = PPOTrainer(PPOConfig(height=8, n_steps=200))
+        >>> trainer.train().final["l1_mean_exact"]
+    """
+
+    def __init__(self, config: PPOConfig):
+        self.config = config
+        configure_threads(config.threads)
+        seed_everything(config.seed)
+        self.device = resolve_device(config.device)
+        self.env = Hypergrid(config.grid_config(), device=self.device)
+        # actor = forward logits; critic V(s) = the log-flow head (raw scalar), shared trunk
+        self.policy = MLPPolicy(self.env.obs_dim, self.env.n_actions, self.env.ndim, config.hidden, config.n_layers).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, foreach=True)
+        self.rnd: RND | None = None
+        self.rnd_optimizer = None
+        if config.intrinsic == "rnd":
+            self.rnd = RND(self.env.obs_dim, eta=config.eta).to(self.device)
+            self.rnd_optimizer = torch.optim.Adam(self.rnd.predictor.parameters(), lr=config.lr)
+        self.tracker = GridMetricsTracker(self.env)
+        self.history = History.for_config(config)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+        self._last_info: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ rollout
+    @torch.no_grad()
+    def _old_policy_terms(self, obs: torch.Tensor, fmask: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, _, values = self.policy(obs)
+        log_prob = masked_log_softmax(logits, fmask).gather(1, actions.unsqueeze(1)).squeeze(1)
+        return log_prob, values
+
+    def collect(self) -> Rollout:
+        """Sample ``batch_size`` trajectories, then score every decision in one batched pass."""
+        cfg, env = self.config, self.env
+        traj = sample_trajectories(env, self.policy.forward_logits, cfg.batch_size)
+        batch, horizon = traj.mask.shape
+        lengths, forced = traj.lengths, traj.forced
+        flat_states = traj.states.reshape(batch * (horizon + 1), env.ndim)
+        obs = env.encode(flat_states)  # (B·(T+1), ndim·H)
+        fmask = env.forward_mask(flat_states)  # (B·(T+1), ndim+1)
+
+        pos = torch.arange(horizon + 1, device=self.device).unsqueeze(0)  # (1, T+1)
+        is_move = pos < lengths.unsqueeze(1)  # (B, T+1)
+        is_stop = (pos == lengths.unsqueeze(1)) & ~forced.unsqueeze(1)
+        decision = is_move | is_stop
+        last = lengths - forced.long()  # index of each trajectory's final decision
+        moves = torch.cat([traj.actions, traj.actions.new_full((batch, 1), -1)], dim=1)
+        actions = torch.where(is_move, moves, torch.full_like(moves, env.stop_action))  # (B, T+1)
+
+        extrinsic = env.reward(traj.terminal)  # (B,) R(x), not its log
+        rewards = torch.zeros(batch, horizon + 1, device=self.device)
+        rewards.scatter_(1, last.unsqueeze(1), extrinsic.unsqueeze(1))
+        info = {"mean_reward": float(extrinsic.mean()), "mean_length": float(lengths.float().mean())}
+        if self.rnd is not None:
+            visited = (pos <= lengths.unsqueeze(1)).reshape(-1)  # s_0 … s_n
+            bonus, rnd_loss = self.rnd.reward_and_loss(obs[visited])
+            novelty = torch.zeros(batch * (horizon + 1), device=self.device)
+            novelty[visited] = bonus
+            novelty = novelty.view(batch, horizon + 1)
+            child_novelty = torch.cat([novelty[:, 1:], torch.zeros_like(novelty[:, :1])], dim=1)
+            rewards = rewards + child_novelty * is_move  # r(s_{t+1}) on every move
+            self.rnd_optimizer.zero_grad(set_to_none=True)
+            rnd_loss.backward()
+            self.rnd_optimizer.step()
+            info.update(rnd_loss=float(rnd_loss.detach()), mean_intrinsic=float(bonus.mean()))
+
+        log_prob_old, values = self._old_policy_terms(obs, fmask, actions.reshape(-1))
+        values = values.view(batch, horizon + 1)
+        advantages = gae_advantages(rewards, values, last, cfg.gae_lambda)
+        returns = advantages + values
+
+        rows = decision.reshape(-1)
+        advantages, returns = advantages.reshape(-1)[rows], returns.reshape(-1)[rows]
+        if cfg.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+        return Rollout(
+            obs=obs[rows], action_mask=fmask[rows], actions=actions.reshape(-1)[rows],
+            log_prob_old=log_prob_old[rows], advantages=advantages, returns=returns,
+            terminal=traj.terminal, info=info,
+        )
+
+    # ------------------------------------------------------------------ update
+    def update(self, rollout: Rollout) -> dict[str, float]:
+        """``epochs`` × ``n_minibatches`` Adam steps on the clipped PPO objective (module docstring)."""
+        cfg = self.config
+        n = rollout.actions.shape[0]
+        sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        n_updates = 0
+        for _ in range(cfg.epochs):
+            for mb in torch.randperm(n, device=self.device).chunk(cfg.n_minibatches):
+                logits, _, values = self.policy(rollout.obs[mb])
+                log_probs = masked_log_softmax(logits, rollout.action_mask[mb])  # (M, ndim+1)
+                log_prob = log_probs.gather(1, rollout.actions[mb].unsqueeze(1)).squeeze(1)
+                log_ratio = log_prob - rollout.log_prob_old[mb]
+                ratio = log_ratio.exp()
+                adv = rollout.advantages[mb]
+                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+                entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()  # masked actions: p = 0 exactly
+                value_loss = 0.5 * (values - rollout.returns[mb]).pow(2).mean()
+                loss = policy_loss - cfg.entropy_coef * entropy + cfg.value_coef * value_loss
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+
+                with torch.no_grad():
+                    sums["policy_loss"] += float(policy_loss)
+                    sums["value_loss"] += float(value_loss)
+                    sums["entropy"] += float(entropy)
+                    sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
+                    sums["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip).float().mean())
+                n_updates += 1
+        return {k: v / n_updates for k, v in sums.items()}
+
+    def step(self) -> dict[str, float]:
+        """One PPO iteration: sample 16 trajectories, (RND update), PPO epochs. Returns diagnostics."""
+        start = time.perf_counter()
+        rollout = self.collect()
+        info = dict(rollout.info)
+        info.update(self.update(rollout))
+        self.tracker.record_terminals(rollout.terminal)
+        self.step_count += 1
+        self.wall_seconds += time.perf_counter() - start
+        self._last_info = info
+        return info
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def forward_probabilities(self) -> torch.Tensor:
+        """The actor's ``π(·|s)`` on every cell, ``(H^ndim, ndim+1)``."""
+        states = self.env.all_states()
+        logits = self.policy.forward_logits(self.env.encode(states))
+        return action_probabilities(logits, self.env.forward_mask(states), 0.0, 1.0)
+
+    def evaluate(self) -> dict:
+        """One history row: the shared grid metrics (exact policy included) + PPO diagnostics."""
+        probs = self.forward_probabilities()
+        row = {"step": self.step_count}
+        row.update(self.tracker.row(probs))
+        p_exact = exact_terminal_distribution(self.env, probs)
+        rewards = self.env.reward(self.env.all_states()).double()
+        row.update(wall_seconds=self.wall_seconds, expected_reward_exact=float((p_exact * rewards).sum()))
+        row.update(self._last_info)
+        return row
+
+    def train(
+        self,
+        n_steps: int | None = None,
+        progress: bool = True,
+        on_log: Callable[["PPOTrainer"], None] | None = None,
+    ) -> History:
+        """Run until ``n_steps`` (default ``config.n_steps``) steps in total; see ``GridTrainer.train``."""
+        return run_logged_loop(
+            self, n_steps, progress, on_log,
+            lambda row: {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"},
+        )
+
+    def describe(self) -> str:
+        c = self.config
+        name = "ppo_rnd" if c.intrinsic == "rnd" else "ppo"
+        return f"{name} H={c.height} seed={c.seed}"
+
+    # ------------------------------------------------------------------ checkpointing
+    def state_dict(self) -> dict:
+        """Everything needed to resume bit-for-bit on CPU (tensors and plain containers only)."""
+        state = {
+            "step_count": self.step_count,
+            "wall_seconds": self.wall_seconds,
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "history_rows": [dict(r) for r in self.history.rows],
+            "last_info": dict(self._last_info),
+            **rng_state(),
+        }
+        if self.rnd is not None:
+            state["rnd"] = self.rnd.state_dict()
+            state["rnd_optimizer"] = self.rnd_optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count = int(state["step_count"])
+        self.wall_seconds = float(state["wall_seconds"])
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.rnd is not None:
+            self.rnd.load_state_dict(state["rnd"])
+            self.rnd_optimizer.load_state_dict(state["rnd_optimizer"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.history.rows = [dict(r) for r in state["history_rows"]]
+        self._last_info = dict(state["last_info"])
+        load_rng_state(state)
