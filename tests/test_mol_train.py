@@ -199,3 +199,10 @@ def test_cli_json_last_line(capsys):
         assert key in result
     assert result["steps"] == 2 and result["molecules_generated"] == 8
     assert not math.isnan(result["top10_tanimoto"])
+
+
+@pytest.mark.parametrize("objective", ["fm", "tb", "db", "subtb"])
+@pytest.mark.parametrize("augment", ["edge", "node"])
+def test_every_objective_and_augmentation_runs(mdp, proxy, objective, augment):
+    history = make(mdp, proxy, objective=objective, augment=augment, n_steps=2, hidden=16).train(progress=False)
+    assert math.isfinite(history.final["loss"]) and history.final["molecules_generated"] == 8
