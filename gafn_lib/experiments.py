@@ -112,3 +112,38 @@ def final_values(table: pd.DataFrame, method: str, metric: str, **where: Any) ->
     for key, value in where.items():
         mask &= final[key] == value
     return final.loc[mask, metric].to_numpy(dtype=float)
+
+
+def comparison_claim(
+    table: pd.DataFrame,
+    claim: str,
+    method_a: str,
+    method_b: str,
+    metric: str,
+    lower_is_better: bool = True,
+    strict: bool = True,
+    **where: Any,
+) -> dict:
+    """A claims-table row: does ``method_a`` beat ``method_b`` on the final ``metric`` (mean over seeds)?
+
+    ``strict=False`` accepts ties ("at least as good"). ``where`` filters runs (e.g. ``height=16``).
+    """
+    from gafn_lib.plotting import fmt_mean_std
+
+    a = final_values(table, method_a, metric, **where)
+    b = final_values(table, method_b, metric, **where)
+    if a.size == 0 or b.size == 0:
+        raise ValueError(f"no runs for {method_a!r} or {method_b!r} with {where}")
+    ma, mb = a.mean(), b.mean()
+    if lower_is_better:
+        supported = ma < mb if strict else ma <= mb
+    else:
+        supported = ma > mb if strict else ma >= mb
+    scope = ", ".join(f"{k}={v}" for k, v in where.items())
+    measured = f"{metric}{' (' + scope + ')' if scope else ''}: {method_a} {fmt_mean_std(a)} vs {method_b} {fmt_mean_std(b)}"
+    return {"claim": claim, "measured": measured, "supported": bool(supported)}
+
+
+def all_of(claim: str, rows: list[dict]) -> dict:
+    """Combine several claim rows (e.g. one per grid size) into one that holds if all of them do."""
+    return {"claim": claim, "measured": "; ".join(r["measured"] for r in rows), "supported": all(r["supported"] for r in rows)}
