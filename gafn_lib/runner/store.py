@@ -144,7 +144,9 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
 
     Only empty cells are missing values: strings such as ``"none"`` or ``"NA"`` stay strings.
     """
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
+    # pandas >= 3 parses floats exactly by default (and deprecates the option); pandas 2 needs it
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], **exact)
 
 
 def atomic_torch_save(path: str | os.PathLike, state: Any) -> None:

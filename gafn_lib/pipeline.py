@@ -1,0 +1,190 @@
+"""Reproduce the figures: execute the numbered notebooks in order with papermill.
+
+Usage (``make figures PROFILE=quick NB=01`` calls this)::
+
+    python -m gafn_lib.pipeline --profile quick                  # every notebooks/NN_*.ipynb
+    python -m gafn_lib.pipeline --profile paper --only 01,03     # a subset, by number
+    python -m gafn_lib.pipeline --profile quick -p seeds 2       # extra notebook parameters
+
+Each notebook ``notebooks/NN_*.ipynb`` is executed with the current interpreter's ``python3``
+kernel, with the parameter ``profile`` (and any ``-p key value``) injected after its cell tagged
+``parameters``. The kernel's working folder is the project root (the parent of the notebooks
+folder), so relative paths such as ``data/results`` and ``figures`` mean the same in every
+notebook. Executed copies (with outputs) go to the git-ignored ``build/notebooks/``.
+
+The first failing notebook stops the pipeline: its name and the failing cell's error are printed
+and the exit code is 1. Run results are cached by :mod:`gafn_lib.runner`, so running the pipeline
+again after a failure or a kill only computes what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gafn_lib.profiles import ALL_PROFILES
+
+NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_.+\.ipynb$")
+DEFAULT_KERNEL = "python3"
+
+
+def find_notebooks(notebooks_dir: str | os.PathLike) -> list[Path]:
+    """The numbered notebooks ``NN_*.ipynb`` of a folder, in order (none if the folder is missing)."""
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and NOTEBOOK_PATTERN.match(p.name))
+
+
+def parse_only(only: str) -> list[str]:
+    """``"01,3"`` → ``["01", "03"]``; raises ValueError for anything but notebook numbers."""
+    numbers = []
+    for token in only.split(","):
+        token = token.strip()
+        if not token.isdigit() or len(token) > 2:
+            raise ValueError(f"--only takes notebook numbers separated by commas (e.g. 01 or 01,03), got {only!r}")
+        numbers.append(token.zfill(2))
+    return numbers
+
+
+def select_notebooks(notebooks: list[Path], only: str | None) -> list[Path]:
+    """The notebooks whose number is listed in ``only`` (all of them if ``only`` is None)."""
+    if only is None:
+        return notebooks
+    wanted = parse_only(only)
+    by_number: dict[str, list[Path]] = {}
+    for nb in notebooks:
+        by_number.setdefault(NOTEBOOK_PATTERN.match(nb.name).group(1), []).append(nb)
+    missing = [n for n in wanted if n not in by_number]
+    if missing:
+        available = ", ".join(sorted(by_number)) or "none"
+        raise ValueError(f"--only: no notebook numbered {', '.join(missing)} (available: {available})")
+    return [nb for nb in notebooks if NOTEBOOK_PATTERN.match(nb.name).group(1) in wanted]
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value: int, float, True/False/None, else the string itself (as papermill's CLI)."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(text, text)
+
+
+def check_kernel(kernel_name: str) -> str | None:
+    """A warning if ``kernel_name`` would not run this interpreter (None when it does)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        return f"no Jupyter kernel named {kernel_name!r}; install one with: {sys.executable} -m ipykernel install --user"
+    executable = spec.argv[0] if spec.argv else ""
+    # jupyter_client replaces a bare "python"/"python3" by the running interpreter
+    if executable in ("python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])):
+        return None
+    if os.path.realpath(executable) != os.path.realpath(sys.executable):
+        return (
+            f"the kernel {kernel_name!r} runs {executable}, not this interpreter ({sys.executable}); "
+            f"pass --kernel, or reinstall it with: {sys.executable} -m ipykernel install --user --name {kernel_name}"
+        )
+    return None
+
+
+def execute(
+    notebooks: list[Path],
+    output_dir: Path,
+    parameters: dict[str, Any],
+    kernel_name: str = DEFAULT_KERNEL,
+    cwd: Path | None = None,
+    progress: bool = False,
+) -> int:
+    """Execute ``notebooks`` in order; stop at the first failure. Returns the exit code (0 or 1)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    total_start = time.perf_counter()
+    for i, notebook in enumerate(notebooks, 1):
+        output = output_dir / notebook.name
+        print(f"[{i}/{len(notebooks)}] {notebook.name} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=parameters, kernel_name=kernel_name,
+                cwd=str(cwd or notebook.resolve().parent.parent), progress_bar=progress, log_output=False,
+            )
+        except PapermillExecutionError as err:
+            elapsed = time.perf_counter() - start
+            first_line = next((line.strip() for line in (err.source or "").splitlines() if line.strip()), "")
+            first_line = first_line if len(first_line) <= 80 else first_line[:79] + "…"
+            print(
+                f"FAILED {notebook.name} after {elapsed:.1f} s: cell In [{err.exec_count}] `{first_line}` "
+                f"raised {err.ename}: {err.evalue}\n"
+                f"  the executed copy with the full traceback: {output}",
+                file=sys.stderr, flush=True,
+            )
+            return 1
+        except Exception as err:  # the kernel could not start, the notebook is not valid JSON, ...
+            elapsed = time.perf_counter() - start
+            print(f"FAILED {notebook.name} after {elapsed:.1f} s: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            return 1
+        print(f"      {notebook.name} done in {time.perf_counter() - start:.1f} s -> {output}", flush=True)
+    print(f"all {len(notebooks)} notebooks done in {time.perf_counter() - total_start:.1f} s", flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gafn_lib.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", choices=ALL_PROFILES, default="quick",
+                        help="quick: minutes; paper: the paper's sizes (hours to days); smoke: seconds, for tests")
+    parser.add_argument("--only", default=None, help="notebook numbers to run, e.g. 01 or 01,03 (default: all)")
+    parser.add_argument("--notebooks-dir", default="notebooks", type=Path)
+    parser.add_argument("--output-dir", default=Path("build/notebooks"), type=Path, help="where executed copies go")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                        help="extra notebook parameter (repeatable); VALUE is parsed as int/float/True/False/None if it can be")
+    parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel (default: python3, i.e. this interpreter)")
+    parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    parameters: dict[str, Any] = {"profile": args.profile}
+    for key, value in args.parameter:
+        if not key.isidentifier():
+            parser.error(f"-p: parameter name must be a Python identifier, got {key!r}")
+        if key == "profile":
+            parser.error("-p profile ...: use --profile")
+        parameters[key] = parse_value(value)
+
+    notebooks = find_notebooks(args.notebooks_dir)
+    if not notebooks:
+        where = args.notebooks_dir if args.notebooks_dir.is_dir() else f"{args.notebooks_dir} (the folder does not exist)"
+        print(f"No numbered notebooks (NN_*.ipynb) in {where}: nothing was executed and no figures were made.")
+        return 0
+    try:
+        selected = select_notebooks(notebooks, args.only)
+    except ValueError as err:
+        parser.error(str(err))
+
+    warning = check_kernel(args.kernel)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    extra = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+    print(f"Executing {len(selected)} notebook(s) from {args.notebooks_dir} with {extra}; executed copies in {args.output_dir}")
+    return execute(selected, args.output_dir, parameters, kernel_name=args.kernel,
+                   cwd=args.notebooks_dir.resolve().parent, progress=not args.no_progress and sys.stderr.isatty())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Reproduction pipeline: numbered notebooks run in order with the profile, failures named, subsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gafn_lib import pipeline
+from gafn_lib.profiles import PROFILES, profile_value, resolve_profile
+
+
+def write_notebook(path: Path, *cells: str) -> None:
+    """A notebook whose first cell (tagged ``parameters``) sets the defaults papermill overrides."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\nextra = 0')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def marker(number: str) -> str:
+    # each notebook appends its number, the profile and the extra parameter to a log in the project root
+    return f'from pathlib import Path\nwith open(Path("ran.log"), "a") as fh:\n    fh.write(f"{number} {{profile}} {{extra}}\\n")'
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    return tmp_path
+
+
+def run_pipeline(project: Path, *args: str) -> int:
+    return pipeline.main(["--notebooks-dir", str(project / "notebooks"), "--output-dir", str(project / "build"), "--no-progress", *args])
+
+
+def test_runs_numbered_notebooks_in_order_with_parameters(project, capsys):
+    write_notebook(project / "notebooks" / "02_second.ipynb", marker("02"))
+    write_notebook(project / "notebooks" / "01_first.ipynb", marker("01"))
+    write_notebook(project / "notebooks" / "scratch.ipynb", "raise RuntimeError('not numbered: must not run')")
+    assert run_pipeline(project, "--profile", "smoke", "-p", "extra", "7") == 0
+    # run in number order, in the project root, with the profile and the extra parameter injected
+    assert (project / "ran.log").read_text() == "01 smoke 7\n02 smoke 7\n"
+    executed = nbformat.read(project / "build" / "01_first.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert not (project / "build" / "scratch.ipynb").exists()
+    out = capsys.readouterr().out
+    assert "01_first.ipynb done in" in out and "02_second.ipynb done in" in out and "all 2 notebooks done in" in out
+
+
+def test_failing_notebook_is_named_with_its_error_and_stops(project, capsys):
+    write_notebook(project / "notebooks" / "01_ok.ipynb", marker("01"))
+    write_notebook(project / "notebooks" / "02_broken.ipynb", "x = 1", "raise ValueError(f'bad value {x + 41}')")
+    write_notebook(project / "notebooks" / "03_after.ipynb", marker("03"))
+    assert run_pipeline(project, "--profile", "smoke") == 1
+    err = capsys.readouterr().err
+    assert "FAILED 02_broken.ipynb" in err and "ValueError: bad value 42" in err
+    assert (project / "ran.log").read_text() == "01 smoke 0\n"  # 03 never ran
+    # --only runs a subset (the broken notebook is skipped)
+    assert run_pipeline(project, "--profile", "smoke", "--only", "3") == 0
+    assert (project / "ran.log").read_text() == "01 smoke 0\n03 smoke 0\n"
+
+
+def test_no_notebooks_says_so_and_succeeds(project, capsys):
+    assert run_pipeline(project, "--profile", "quick") == 0
+    out = capsys.readouterr().out
+    assert "No numbered notebooks" in out and "no figures were made" in out
+    assert not (project / "build").exists()
+
+
+def test_selection_and_bad_arguments(project, capsys):
+    names = ["01_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
+    paths = [project / "notebooks" / n for n in names]
+    assert [p.name for p in pipeline.select_notebooks(paths, "01,10")] == ["01_a.ipynb", "10_c.ipynb"]
+    assert [p.name for p in pipeline.select_notebooks(paths, "2")] == ["02_b.ipynb"]
+    with pytest.raises(ValueError, match="no notebook numbered 04"):
+        pipeline.select_notebooks(paths, "04")
+    with pytest.raises(ValueError, match="notebook numbers"):
+        pipeline.select_notebooks(paths, "first")
+    assert pipeline.parse_value("7") == 7 and pipeline.parse_value("0.5") == 0.5
+    assert pipeline.parse_value("False") is False and pipeline.parse_value("tb") == "tb"
+    write_notebook(project / "notebooks" / "01_a.ipynb", "pass")
+    with pytest.raises(SystemExit) as exit_info:
+        run_pipeline(project, "--only", "05")
+    assert exit_info.value.code == 2 and "no notebook numbered 05" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_pipeline(project, "--profile", "huge")
+    assert pipeline.check_kernel("python3") is None  # the default kernel runs this interpreter
+
+
+def test_profiles():
+    assert PROFILES == ("quick", "paper")
+    assert resolve_profile(" Paper ") == "paper" and resolve_profile("smoke") == "smoke"
+    with pytest.raises(ValueError, match="'quick', 'paper'"):
+        resolve_profile("fast")
+    assert profile_value("quick", quick=1, paper=2, smoke=3) == 1
+    assert profile_value("paper", quick=1, paper=2, smoke=3) == 2
+    assert profile_value("smoke", quick=1, paper=2, smoke=3) == 3
+    assert profile_value("smoke", quick=1, paper=2) == 1  # smoke falls back to quick

@@ -1,0 +1,271 @@
+"""Experiment runner: run ids, atomic writes, cache skip, kill-and-resume, pool and Ray backends, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import gafn_lib.runner.task as task_module
+from gafn_lib.config import GridTrainConfig
+from gafn_lib.registry import register
+from gafn_lib.runner import ExperimentStore, SweepError, atomic_write_text, load_results, run_id, run_sweep, run_table
+
+WALL_CLOCK_COLUMNS = ["wall_seconds"]
+
+
+def tiny(seed: int = 0, **changes) -> GridTrainConfig:
+    return GridTrainConfig(height=8, n_steps=40, log_every=10, hidden=32, seed=seed, **changes)
+
+
+def without_wall_clock(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=WALL_CLOCK_COLUMNS).reset_index(drop=True)
+
+
+# A config type whose trainer always fails, registered at import so spawned workers know it too.
+@dataclass(frozen=True)
+class ExplodingConfig:
+    n_steps: int = 5
+    seed: int = 0
+
+
+class ExplodingTrainer:
+    def __init__(self, config: ExplodingConfig):
+        self.config = config
+
+    def train(self, n_steps=None, progress=True, on_log=None):
+        raise RuntimeError(f"exploded on purpose (seed {self.config.seed})")
+
+
+register(ExplodingConfig, f"{__name__}.ExplodingTrainer")
+
+
+# --------------------------------------------------------------------------------------- run ids
+@dataclass(frozen=True)
+class PinnedConfig:
+    height: int = 8
+    lr: float = 1e-3
+    name: str = "tb"
+    sizes: tuple = (1, 2)
+    extra: float | None = None
+
+
+PinnedConfig.__module__ = "example.pinned"  # the golden id below must not depend on how pytest names this module
+
+
+def test_run_id_is_stable_across_processes_and_pinned():
+    config = tiny(seed=3)
+    assert run_id(config) == run_id(tiny(seed=3))
+    code = "from gafn_lib.config import GridTrainConfig as C; from gafn_lib.runner import run_id; " \
+           "print(run_id(C(height=8, n_steps=40, log_every=10, hidden=32, seed=3)))"
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == run_id(config)
+    # the scheme itself is pinned: changing it would orphan every stored result
+    assert run_id(PinnedConfig()) == "0301ffcdf73eb13c"
+    documented = {"schema": "gafn-run/1", "class": "example.pinned.PinnedConfig",
+                  "fields": {"height": 8, "lr": 0.001, "name": "tb", "sizes": [1, 2], "extra": None}}
+    text = json.dumps(documented, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == run_id(PinnedConfig())
+    assert len(run_id(config)) == 16 and int(run_id(config), 16) >= 0
+
+
+def test_run_id_changes_with_every_field():
+    base = tiny()
+    alternatives = dict(
+        ndim=3, height=9, reward="dense", termination="exit", r0=0.2, r1=0.6, r2=3.0, objective="db",
+        augment="edge", intrinsic="count", eta=0.02, subtb_lambda=0.5, hidden=33, n_layers=3, uniform_pb=True,
+        lr=2e-3, lr_logz=0.2, batch_size=8, n_steps=41, epsilon=0.1, temperature=2.0, log_every=5, seed=1,
+        device="cuda", threads=2,
+    )
+    assert set(alternatives) == set(GridTrainConfig.field_names()), "list an alternative value for every field"
+    ids = {run_id(base)}
+    for name, value in alternatives.items():
+        ids.add(run_id(replace(base, **{name: value})))
+    assert len(ids) == len(alternatives) + 1
+    # equal configs share an id (2 == 2.0), different classes with equal fields do not
+    assert run_id(replace(base, r2=2)) == run_id(replace(base, r2=2.0))
+    assert run_id(ExplodingConfig(n_steps=5, seed=0)) != run_id(PinnedConfig())
+
+
+# ---------------------------------------------------------------------------------- atomic writes
+def test_atomic_write_failure_leaves_old_version(tmp_path, monkeypatch):
+    target = tmp_path / "table.csv"
+    atomic_write_text(target, "old,complete\n")
+
+    def crash(fd):
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk vanished"):
+        atomic_write_text(target, "new,but,never,finished\n" * 1000)
+    assert target.read_text() == "old,complete\n"
+    assert list(tmp_path.iterdir()) == [target]  # the temporary file was cleaned up
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_atomic_write_killed_mid_write(tmp_path, existed):
+    """SIGKILL after the new bytes are written but before the rename: old version or nothing."""
+    target = tmp_path / "meta.json"
+    if existed:
+        atomic_write_text(target, '{"finished": true}\n')
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from gafn_lib.runner import atomic_write_text
+        os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
+        atomic_write_text({str(target)!r}, '{{"finished": fal' + 'x' * 100000)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if existed:
+        assert target.read_text() == '{"finished": true}\n'
+    else:
+        assert not target.exists()
+
+
+def test_tables_round_trip_exactly(tmp_path):
+    rows = [{"step": i, "loss": 0.1 * 3**-i + 1e-300 * i, "name": "none", "maybe": float("nan") if i else 1.5} for i in range(50)]
+    table = run_table("abc", tiny(), rows)
+    store = ExperimentStore(tmp_path)
+    store.write_table("abc", table)
+    # exact floats; only the dtype of the all-missing `threads` column (None → NaN) changes
+    pd.testing.assert_frame_equal(store.read_table("abc"), table, check_exact=True, check_dtype=False)
+
+
+# ------------------------------------------------------------------------------- store and cache
+def test_sweep_writes_store_and_skips_complete_runs(tmp_path, monkeypatch):
+    configs = [tiny(0), tiny(1), tiny(0)]  # the duplicate runs once
+    table = run_sweep("cache", configs, results_dir=tmp_path, backend="serial", progress=False)
+    store = ExperimentStore(tmp_path / "cache")
+    ids = [run_id(tiny(0)), run_id(tiny(1))]
+    assert table["run"].unique().tolist() == ids
+    assert len(table) == 2 * 4 and table.groupby("run")["step"].apply(list).tolist() == [[10, 20, 30, 40]] * 2
+    assert {"height", "seed", "augment", "l1_mean_exact", "modes_found"} <= set(table.columns)
+    meta = json.loads(store.metadata_path(ids[0]).read_text())
+    assert meta["finished"] is True and meta["status"] == "finished"
+    assert meta["config_class"] == "gafn_lib.config.GridTrainConfig" and meta["config"]["seed"] == 0
+    assert set(meta["versions"]) >= {"python", "torch", "numpy"} and "git_commit" in meta and meta["wall_seconds"] > 0
+    pd.testing.assert_frame_equal(load_results("cache", tmp_path), table)
+
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "runs").iterdir()}
+
+    def no_training(config):
+        raise AssertionError("a complete run was trained again")
+
+    monkeypatch.setattr(task_module, "make_trainer", no_training)
+    again = run_sweep("cache", configs, results_dir=tmp_path, backend="serial", progress=False)
+    pd.testing.assert_frame_equal(again, table)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "runs").iterdir()} == mtimes
+
+
+def test_failed_run_is_reported_and_others_kept(tmp_path):
+    configs = [tiny(0), ExplodingConfig(seed=7)]
+    with pytest.raises(SweepError) as info:
+        run_sweep("errors", configs, results_dir=tmp_path, backend="serial", progress=False)
+    bad = run_id(ExplodingConfig(seed=7))
+    message = str(info.value)
+    assert bad in message and "exploded on purpose (seed 7)" in message and "Traceback" in message
+    assert "1 of 2 runs" in message and list(info.value.failures) == [bad]
+    assert info.value.results["run"].unique().tolist() == [run_id(tiny(0))]
+    store = ExperimentStore(tmp_path / "errors")
+    assert store.is_complete(run_id(tiny(0))) and not store.is_complete(bad)
+    assert "exploded on purpose" in store.read_metadata(bad)["error"]
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="backend"):
+        run_sweep("x", [tiny()], backend="threads")
+    with pytest.raises(ValueError, match="experiment name"):
+        run_sweep("a/b", [tiny()])
+    with pytest.raises(ValueError, match="no trainer registered|unknown config class"):
+        run_sweep("x", [PinnedConfig()])
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        run_sweep("x", [tiny()], checkpoint_every=0)
+
+
+# --------------------------------------------------------------------------------- kill & resume
+RESUME_CHILD = """
+import sys, time
+from gafn_lib.config import GridTrainConfig
+from gafn_lib.runner import run_sweep
+from gafn_lib.train import GridTrainer
+
+step = GridTrainer.step
+def slow_step(self):  # slower steps give the test time to kill the run after its first checkpoint
+    time.sleep(0.05)
+    return step(self)
+GridTrainer.step = slow_step
+config = GridTrainConfig(height=8, n_steps=60, log_every=10, hidden=32, seed=5)
+run_sweep("resume", [config], results_dir=sys.argv[1], backend="serial", checkpoint_every=20, progress=False)
+"""
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    config = GridTrainConfig(height=8, n_steps=60, log_every=10, hidden=32, seed=5)
+    store = ExperimentStore(tmp_path / "resume")
+    rid = run_id(config)
+    child = subprocess.Popen([sys.executable, "-c", RESUME_CHILD, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not store.checkpoint_path(rid).exists():
+            assert child.poll() is None, f"the run ended before its first checkpoint: {child.stderr.read()}"
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert store.checkpoint_path(rid).exists() and not store.is_complete(rid)
+    assert store.read_metadata(rid)["status"] == "running"
+
+    resumed = run_sweep("resume", [config], results_dir=tmp_path, backend="serial", checkpoint_every=20, progress=False)
+    meta = store.read_metadata(rid)
+    assert meta["finished"] and meta["resumed_from_step"] in (20, 40)
+    assert not store.checkpoint_path(rid).exists()  # deleted once the results are written
+
+    uninterrupted = run_sweep("straight", [config], results_dir=tmp_path, backend="serial", progress=False)
+    assert resumed["step"].tolist() == [10, 20, 30, 40, 50, 60]
+    pd.testing.assert_frame_equal(without_wall_clock(resumed), without_wall_clock(uninterrupted))
+
+
+# -------------------------------------------------------------------------------------- backends
+def test_process_pool_matches_serial_and_reports_worker_errors(tmp_path):
+    configs = [tiny(0), tiny(1)]
+    serial = run_sweep("serial", configs, results_dir=tmp_path, backend="serial", progress=False)
+    with pytest.raises(SweepError) as info:
+        run_sweep("pool", configs + [ExplodingConfig(seed=3)], results_dir=tmp_path, backend="process", workers=2, progress=False)
+    assert run_id(ExplodingConfig(seed=3)) in str(info.value) and "exploded on purpose (seed 3)" in str(info.value)
+    pd.testing.assert_frame_equal(without_wall_clock(info.value.results), without_wall_clock(serial))
+    meta = ExperimentStore(tmp_path / "pool").read_metadata(run_id(tiny(0)))
+    assert meta["backend"] == "process" and meta["pid"] != os.getpid()
+    # the finished runs are stored: a sweep of just them is read back without training
+    pooled = run_sweep("pool", configs, results_dir=tmp_path, backend="process", workers=2, progress=False)
+    pd.testing.assert_frame_equal(without_wall_clock(pooled), without_wall_clock(serial))
+
+
+def test_ray_matches_serial(tmp_path):
+    ray = pytest.importorskip("ray")
+    configs = [tiny(0), tiny(1)]
+    serial = run_sweep("serial", configs, results_dir=tmp_path, backend="serial", progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = run_sweep("ray", configs, results_dir=tmp_path, backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(without_wall_clock(on_ray), without_wall_clock(serial))
+    assert ExperimentStore(tmp_path / "ray").read_metadata(run_id(tiny(1)))["backend"] == "ray"
