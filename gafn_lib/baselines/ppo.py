@@ -162,7 +162,7 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tens
     nonterminal = (pos < last.unsqueeze(1)).to(values.dtype)
     delta = (rewards + next_values * nonterminal - values) * (pos <= last.unsqueeze(1))
     lag = pos.T - pos  # lag[k, t] = k − t
-    discount = torch.where(lag >= 0, torch.tensor(lam, dtype=values.dtype).pow(lag.clamp_min(0)), torch.zeros((), dtype=values.dtype))
+    discount = torch.full(lag.shape, lam, dtype=values.dtype, device=values.device).pow(lag.clamp_min(0)) * (lag >= 0)
     return delta @ discount
 
 
