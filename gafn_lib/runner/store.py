@@ -4,8 +4,9 @@ Layout of ``<results_dir>/<experiment>/``::
 
     runs/<run_id>.csv        one tidy table per run: one row per logged step, with the run id
                              (column ``run``), the config class and every config field as columns
-    runs/<run_id>.json       metadata: full config, class key, status/finished flag, wall time,
-                             versions of python/torch/numpy/gafn, git commit, host, error if any
+    runs/<run_id>.json       metadata: full config, class key, status/finished flag, wall time of
+                             the attempt that finished it (and ``resumed_from_step``), versions of
+                             python/torch/numpy/gafn, git commit, host, the traceback if it failed
     checkpoints/<run_id>.pt  trainer.state_dict() while a run is in progress (deleted when done)
     results.csv              the combined table of the last complete sweep of this experiment
 

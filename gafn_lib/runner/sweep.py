@@ -189,7 +189,12 @@ def run_sweep(
     if not runs:
         raise ValueError(f"experiment {experiment_name!r}: configs is empty")
 
-    pending = [rid for rid in runs if not store.is_complete(rid)]
+    pending = []
+    for rid in runs:
+        if store.is_complete(rid):
+            store.remove_checkpoint(rid)  # left over if a run was killed between its last write and the cleanup
+        else:
+            pending.append(rid)
     provenance = git_provenance() if pending else {}
     tasks = [
         RunTask(
