@@ -269,3 +269,20 @@ def test_ray_matches_serial(tmp_path):
         ray.shutdown()
     pd.testing.assert_frame_equal(without_wall_clock(on_ray), without_wall_clock(serial))
     assert ExperimentStore(tmp_path / "ray").read_metadata(run_id(tiny(1)))["backend"] == "ray"
+
+
+def test_final_arrays_are_stored_and_loaded(tmp_path):
+    from gafn_lib.runner import load_artifacts
+    from gafn_lib.train import GridTrainer
+
+    config = GridTrainConfig(height=6, n_steps=20, log_every=10, hidden=16, seed=4)
+    run_sweep("arrays", [config], results_dir=tmp_path, backend="serial", progress=False)
+    arrays = load_artifacts("arrays", config, tmp_path)
+    direct = GridTrainer(config)
+    direct.train(progress=False)
+    expected = direct.artifacts()
+    assert set(arrays) == {"p_exact", "visit_counts", "p_true"}
+    for key, value in expected.items():
+        assert (arrays[key] == value).all(), key
+    with pytest.raises(FileNotFoundError, match="not complete"):
+        load_artifacts("arrays", replace(config, seed=5), tmp_path)

@@ -26,7 +26,7 @@ from gafn_lib.runner.store import (
     run_id,
     run_table,
 )
-from gafn_lib.runner.sweep import BACKENDS, SweepError, default_workers, load_results, run_sweep
+from gafn_lib.runner.sweep import BACKENDS, SweepError, default_workers, load_artifacts, load_results, run_sweep
 from gafn_lib.runner.task import RunOutcome, RunTask, execute_run
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "default_workers",
     "describe_config",
     "execute_run",
+    "load_artifacts",
     "load_results",
     "read_csv",
     "run_id",

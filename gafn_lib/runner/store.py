@@ -38,6 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gafn_lib.registry import config_key
@@ -202,6 +203,9 @@ class ExperimentStore:
     def checkpoint_path(self, run: str) -> Path:
         return self.root / "checkpoints" / f"{run}.pt"
 
+    def artifacts_path(self, run: str) -> Path:
+        return self.root / "runs" / f"{run}.npz"
+
     @property
     def results_path(self) -> Path:
         return self.root / "results.csv"
@@ -225,6 +229,19 @@ class ExperimentStore:
 
     def write_table(self, run: str, table: pd.DataFrame) -> None:
         atomic_write_csv(self.table_path(run), table)
+
+    def write_artifacts(self, run: str, arrays: dict[str, Any]) -> None:
+        """Final arrays of a run (e.g. the learned distribution) as a compressed ``.npz``."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        atomic_write_bytes(self.artifacts_path(run), buffer.getvalue())
+
+    def read_artifacts(self, run: str) -> dict[str, np.ndarray]:
+        path = self.artifacts_path(run)
+        if not path.exists():
+            raise FileNotFoundError(f"run {run} has no stored arrays at {path} (its trainer has no artifacts(), or it has not run)")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
 
     def remove_checkpoint(self, run: str) -> None:
         with contextlib.suppress(FileNotFoundError):

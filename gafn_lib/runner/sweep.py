@@ -257,3 +257,13 @@ def load_results(
     if missing:
         raise FileNotFoundError(f"experiment {experiment_name!r}: {len(missing)} of {len(ids)} runs are not complete ({', '.join(missing)}): run run_sweep first")
     return pd.concat([store.read_table(rid) for rid in ids], ignore_index=True)
+
+
+def load_artifacts(experiment_name: str, config: Any, results_dir: str | os.PathLike = "data/results") -> dict[str, Any]:
+    """The final arrays a completed run stored (e.g. ``p_exact``, ``visit_counts``, ``p_true`` for
+    hypergrid runs). Raises ``FileNotFoundError`` if the run is missing or stored no arrays."""
+    store = ExperimentStore.open(experiment_name, results_dir)
+    rid = run_id(config)
+    if not store.is_complete(rid):
+        raise FileNotFoundError(f"experiment {experiment_name!r}: run {rid} is not complete: run run_sweep first")
+    return store.read_artifacts(rid)

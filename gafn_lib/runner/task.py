@@ -142,6 +142,8 @@ def execute_run(task: RunTask) -> RunOutcome:
         history = trainer.train(progress=False, on_log=on_log)
         table = run_table(run, task.config, history.rows)
         store.write_table(run, table)
+        if hasattr(trainer, "artifacts"):
+            store.write_artifacts(run, trainer.artifacts())
         wall = time.perf_counter() - start
         metadata.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall, n_rows=len(table),
                         steps=int(trainer.step_count))
