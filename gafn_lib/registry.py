@@ -47,12 +47,17 @@ def config_class(key: str) -> type:
     return _load(key)
 
 
-def make_trainer(config: Any):
-    """Build the trainer registered for ``type(config)``."""
+def trainer_class(config: Any) -> type:
+    """The trainer class registered for ``type(config)`` (imported on first use)."""
     key = config_key(config)
     if key not in _TRAINERS:
         raise ValueError(f"no trainer registered for config type {key}; registered: {sorted(_TRAINERS)}")
-    return _load(_TRAINERS[key])(config)
+    return _load(_TRAINERS[key])
+
+
+def make_trainer(config: Any):
+    """Build the trainer registered for ``type(config)``."""
+    return trainer_class(config)(config)
 
 
 def run(config: Any, progress: bool = True):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from gafn_lib.registry import config_class, config_key
+from gafn_lib.registry import config_class, config_key, trainer_class
 from gafn_lib.runner.store import ExperimentStore, atomic_write_csv, describe_config, read_csv, run_id
 from gafn_lib.runner.task import RunOutcome, RunTask, execute_run, init_worker
 
@@ -189,9 +189,14 @@ def run_sweep(
     if not runs:
         raise ValueError(f"experiment {experiment_name!r}: configs is empty")
 
+    def complete(rid: str) -> bool:
+        # a run whose trainer keeps final arrays is complete only with them (older stores lack them)
+        needs_arrays = hasattr(trainer_class(runs[rid]), "artifacts")
+        return store.is_complete(rid) and (not needs_arrays or store.artifacts_path(rid).exists())
+
     pending = []
     for rid in runs:
-        if store.is_complete(rid):
+        if complete(rid):
             store.remove_checkpoint(rid)  # left over if a run was killed between its last write and the cleanup
         else:
             pending.append(rid)
