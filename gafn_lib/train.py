@@ -80,8 +80,9 @@ class GridTrainer:
             self.env, self.policy.forward_logits, self.config.batch_size, self.config.epsilon, self.config.temperature
         )
 
-    def _intrinsic_terms(self, traj: Trajectories, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``log r`` of every state ``(B, T+1)`` (detached), the intrinsic loss, and the valid-state mask."""
+    def _intrinsic_terms(self, traj: Trajectories, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """``log r`` of every state ``(B, T+1)`` (detached), the intrinsic model's loss, and the mean
+        ``r`` over the real states ``s_0 … s_n`` of the batch."""
         batch, horizon = traj.mask.shape
         valid = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=self.device), traj.mask], dim=1)  # s_0..s_n
         flat_states = traj.states.reshape(batch * (horizon + 1), -1)
@@ -98,8 +99,7 @@ class GridTrainer:
             loss = self.intrinsic.update(obs[rows], index[rows])
             r_all = self.intrinsic.reward(obs, index).view(batch, horizon + 1)
         log_r = torch.log(r_all)  # log 0 = -inf: no bonus
-        mean_r = float(r_all[valid].mean())
-        return log_r, loss, valid, torch.tensor(mean_r)
+        return log_r, loss, float(r_all[valid].mean())
 
     def loss(self, traj: Trajectories) -> tuple[torch.Tensor, dict[str, float]]:
         """The objective's loss (with augmentation) plus the intrinsic model's loss."""
@@ -109,7 +109,7 @@ class GridTrainer:
         obs = env.encode(flat_states)
         logits_pf, logits_pb, log_flow = self.policy(obs)
         fmask = env.forward_mask(flat_states)
-        log_r, intrinsic_loss, _, mean_r = self._intrinsic_terms(traj, obs)
+        log_r, intrinsic_loss, mean_r = self._intrinsic_terms(traj, obs)
         lengths, mask = traj.lengths, traj.mask
         log_reward = env.log_reward(traj.terminal)
         log_intrinsic = log_r[:, 1:].masked_fill(~mask, NEG_INF)
@@ -165,7 +165,7 @@ class GridTrainer:
         info = {
             "loss": float(objective_loss.detach()),
             "intrinsic_loss": float(intrinsic_loss.detach()),
-            "mean_intrinsic": float(mean_r),
+            "mean_intrinsic": mean_r,
             "mean_length": float(lengths.float().mean()),
         }
         return total, info
