@@ -13,5 +13,14 @@ Subpackages and modules (data flows top to bottom):
 
 from gafn_lib.runtime import configure_threads
 
-__all__ = ["configure_threads"]
+__all__ = ["SEHProxy", "configure_threads"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # the molecule proxy needs RDKit: import it only when asked for (``from gafn_lib import SEHProxy``)
+    if name == "SEHProxy":
+        from gafn_lib.envs.sehproxy import SEHProxy
+
+        return SEHProxy
+    raise AttributeError(f"module 'gafn_lib' has no attribute {name!r}")
