@@ -31,6 +31,7 @@ from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, ZeroIntrinsic
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.mol_metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import (
@@ -262,21 +263,9 @@ class MolTrainer:
 
     def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[["MolTrainer"], None] | None = None) -> History:
         """Run until ``n_steps`` (default ``config.n_steps``) steps in total; log every ``log_every``."""
-        from tqdm.auto import tqdm
-
-        target = self.config.n_steps if n_steps is None else n_steps
-        bar = tqdm(total=target, initial=self.step_count, disable=not progress, desc=self.describe(), leave=False)
-        while self.step_count < target:
-            self.step()
-            bar.update(1)
-            if self.step_count % self.config.log_every == 0 or self.step_count == target:
-                row = self.evaluate()
-                self.history.log(row)
-                bar.set_postfix(top10=f"{row['top10_reward']:.3f}", modes=row["n_modes"])
-                if on_log is not None:
-                    on_log(self)
-        bar.close()
-        return self.history
+        return run_logged_loop(
+            self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
+        )
 
     def describe(self) -> str:
         c = self.config
@@ -295,7 +284,7 @@ class MolTrainer:
             "tracker": self.tracker.state_dict(),
             "history_rows": [dict(r) for r in self.history.rows],
             "last_losses": dict(self._last_losses),
-            "rng_torch": torch.get_rng_state(),
+            **rng_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -309,7 +298,7 @@ class MolTrainer:
         self.tracker.load_state_dict(state["tracker"])
         self.history.rows = [dict(r) for r in state["history_rows"]]
         self._last_losses = dict(state["last_losses"])
-        torch.set_rng_state(state["rng_torch"])
+        load_rng_state(state)
 
 
 def train_mols(config: MolTrainConfig, progress: bool = True) -> History:

@@ -14,7 +14,6 @@ One training step, top to bottom:
 from __future__ import annotations
 
 import math
-import random
 import time
 from typing import Callable
 
@@ -26,6 +25,7 @@ from gafn_lib.config import GridTrainConfig
 from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.metrics import exact_terminal_distribution
 from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.policies import MLPPolicy, masked_log_softmax
@@ -232,21 +232,10 @@ class GridTrainer:
         Logs a row every ``log_every`` steps and at the last step; ``on_log(trainer)`` is called
         after each logged row (the runner uses it to checkpoint).
         """
-        from tqdm.auto import tqdm
-
-        target = self.config.n_steps if n_steps is None else n_steps
-        bar = tqdm(total=target, initial=self.step_count, disable=not progress, desc=self.describe(), leave=False)
-        while self.step_count < target:
-            self.step()
-            bar.update(1)
-            if self.step_count % self.config.log_every == 0 or self.step_count == target:
-                row = self.evaluate()
-                self.history.log(row)
-                bar.set_postfix(l1=f"{row['l1_mean_exact']:.2e}", modes=f"{row['modes_found']}/{row['n_modes']}")
-                if on_log is not None:
-                    on_log(self)
-        bar.close()
-        return self.history
+        return run_logged_loop(
+            self, n_steps, progress, on_log,
+            lambda row: {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"},
+        )
 
     def describe(self) -> str:
         c = self.config
@@ -265,10 +254,7 @@ class GridTrainer:
             "tracker": self.tracker.state_dict(),
             "history_rows": [dict(r) for r in self.history.rows],
             "last_losses": dict(self._last_losses),
-            "rng_torch": torch.get_rng_state(),
-            "rng_numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
-            "rng_numpy_pos": int(np.random.get_state()[2]),
-            "rng_python": [int(x) for x in random.getstate()[1]],
+            **rng_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -282,10 +268,7 @@ class GridTrainer:
         self.tracker.load_state_dict(state["tracker"])
         self.history.rows = [dict(r) for r in state["history_rows"]]
         self._last_losses = dict(state["last_losses"])
-        torch.set_rng_state(state["rng_torch"])
-        keys = np.frombuffer(state["rng_numpy"].numpy().tobytes(), dtype=np.uint32)
-        np.random.set_state(("MT19937", keys, int(state["rng_numpy_pos"]), 0, 0.0))
-        random.setstate((3, tuple(state["rng_python"]), None))
+        load_rng_state(state)
 
 
 def train(config: GridTrainConfig, progress: bool = True) -> History:

@@ -7,21 +7,17 @@ Both follow the trainer protocol of :class:`gafn_lib.train.GridTrainer` (see
 - :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
 - :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``
 
-This package module also holds the plumbing both trainers share (the logging loop and the RNG
-snapshot used for bit-for-bit resume) and :func:`baseline_config_from_args` for the command line.
+This package module also holds :func:`baseline_config_from_args` for the command line (the
+training loop and RNG snapshot come from :mod:`gafn_lib.loop`, shared with every trainer).
 The submodules are imported lazily, so ``import gafn_lib.baselines`` stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-import random
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
-import torch
-
-from gafn_lib.history import History
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop  # noqa: F401  (re-exported)
 
 BASELINE_ALGOS = ("mcmc", "ppo", "ppo_rnd")
 
@@ -93,51 +89,3 @@ def baseline_config_from_args(args, common: dict):
 
 
 # ---------------------------------------------------------------------- shared trainer plumbing
-def rng_state() -> dict:
-    """Snapshot of the torch (CPU), NumPy and Python RNGs as tensors and plain containers."""
-    np_state = np.random.get_state()
-    return {
-        "rng_torch": torch.get_rng_state(),
-        "rng_numpy": torch.from_numpy(np.frombuffer(np_state[1].tobytes(), dtype=np.uint8).copy()),
-        "rng_numpy_pos": int(np_state[2]),
-        "rng_python": [int(x) for x in random.getstate()[1]],
-    }
-
-
-def load_rng_state(state: dict) -> None:
-    """Inverse of :func:`rng_state`."""
-    torch.set_rng_state(state["rng_torch"])
-    keys = np.frombuffer(state["rng_numpy"].numpy().tobytes(), dtype=np.uint32)
-    np.random.set_state(("MT19937", keys, int(state["rng_numpy_pos"]), 0, 0.0))
-    random.setstate((3, tuple(state["rng_python"]), None))
-
-
-def run_logged_loop(
-    trainer,
-    n_steps: int | None,
-    progress: bool,
-    on_log: Callable[[Any], None] | None,
-    postfix: Callable[[dict], dict],
-) -> History:
-    """The training loop of every baseline (same schedule as ``GridTrainer.train``).
-
-    Steps until ``trainer.step_count`` reaches ``n_steps`` (default ``trainer.config.n_steps``),
-    logging ``trainer.evaluate()`` every ``log_every`` steps and at the last step, then calling
-    ``on_log(trainer)``.
-    """
-    from tqdm.auto import tqdm
-
-    config = trainer.config
-    target = config.n_steps if n_steps is None else n_steps
-    bar = tqdm(total=target, initial=trainer.step_count, disable=not progress, desc=trainer.describe(), leave=False)
-    while trainer.step_count < target:
-        trainer.step()
-        bar.update(1)
-        if trainer.step_count % config.log_every == 0 or trainer.step_count == target:
-            row = trainer.evaluate()
-            trainer.history.log(row)
-            bar.set_postfix(**postfix(row))
-            if on_log is not None:
-                on_log(trainer)
-    bar.close()
-    return trainer.history

@@ -41,7 +41,7 @@ from typing import Callable
 
 import torch
 
-from gafn_lib.baselines import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.config import _choice, _positive
 from gafn_lib.envs.hypergrid import TERMINATION_RULES, Hypergrid, HypergridConfig
 from gafn_lib.envs.rewards import GRID_REWARDS
