@@ -22,6 +22,8 @@ _TRAINERS: dict[str, str] = {
     "gafn_lib.baselines.mcmc.MCMCConfig": "gafn_lib.baselines.mcmc.MCMCTrainer",
     "gafn_lib.baselines.ppo.PPOConfig": "gafn_lib.baselines.ppo.PPOTrainer",
     "gafn_lib.mol_train.MolTrainConfig": "gafn_lib.mol_train.MolTrainer",
+    "gafn_lib.baselines.mol_ppo.MolPPOConfig": "gafn_lib.baselines.mol_ppo.MolPPOTrainer",
+    "gafn_lib.baselines.mars.MARSConfig": "gafn_lib.baselines.mars.MARSTrainer",
 }
 
 

@@ -1,0 +1,343 @@
+"""PPO on the fragment MDP of the molecule task (paper §4, RL baseline).
+
+The MDP, network, reward and metrics are the GFlowNet's (:mod:`gafn_lib.mol_train`): trajectories
+start at the empty molecule, each decision attaches a block at an open stem or stops, and the
+finished molecule ``x`` is scored by the sEH proxy and the same reward transform (sparse or dense,
+:class:`gafn_lib.envs.mol_reward.MolReward`). A trajectory with ``n`` attachments has ``n + 1``
+decisions (``n`` attachments, then *stop*) or ``n`` when its last state was forced terminal.
+
+Rewards, with **γ = 1**: the reward ``R(x)`` (not its log) on the last decision, 0 elsewhere, so
+the return of every decision is the terminal reward. Advantages: GAE
+(:func:`gafn_lib.baselines.ppo.gae_advantages`) with ``λ = gae_lambda``; the default ``λ = 1``
+gives Monte-Carlo advantages ``A_t = R(x) − V(s_t)`` and value targets ``G_t = R(x)``. Advantages
+are standardised over the batch.
+
+Objective (Schulman et al. 2017), minimised over ``epochs`` passes of ``n_minibatches`` random
+minibatches of decisions:
+
+    ρ = π_θ(a|s) / π_old(a|s)
+    L = −E[min(ρ A, clip(ρ, 1−ε, 1+ε) A)] − c_H E[H(π_θ(·|s))] + c_V · ½ E[(V_θ(s) − G)²]
+
+Defaults: ε = 0.2, **c_H = 0.01**, c_V = 0.5, 4 epochs × 4 minibatches, gradient-norm clip 0.5,
+Adam lr 5e-4 (the GFlowNet's), 16 trajectories per iteration. The entropy coefficient is 10× below
+the grid's 0.1: a molecule state has up to ``1 + K·105`` valid actions (K open stems), so its
+entropy is several nats against 1 nat on the grid, and with unit-variance advantages 0.1 kept the
+policy close to uniform in short runs. The policy samples on-policy (no ε-uniform mixing): the
+entropy bonus is its exploration.
+
+Network: the GFlowNet's :class:`gafn_lib.mol_policy.BlockGraphPolicy` (same size). The actor is its
+masked logits over *stop* and the stem × block attachments, read as ``log π(a|s)`` after a log-softmax
+(the probability of the sampled action index, not summed over equivalent actions: PPO works on the
+action space). The critic ``V(s)`` is the log-flow head on the shared trunk, read as a raw scalar
+(not exponentiated), as in the grid PPO (:mod:`gafn_lib.baselines.ppo`).
+
+Budget and metrics: every trajectory is one generated molecule; the metric rows are
+:class:`gafn_lib.mol_train.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
+Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
+
+This module also holds the two helpers the molecule baselines share: :func:`score_molecules` and
+:func:`molecule_artifacts` (the best molecules as plain arrays for the result store).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.baselines.ppo import gae_advantages
+from gafn_lib.envs.fragment_batch import encode_states, forward_masks
+from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
+from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
+from gafn_lib.envs.sehproxy import SEHProxy
+from gafn_lib.history import History
+from gafn_lib.mol_policy import BlockGraphPolicy
+from gafn_lib.mol_sampling import sample_mol_trajectories
+from gafn_lib.mol_train import MolMetricsTracker
+from gafn_lib.policies import masked_log_softmax
+from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
+
+#: Width of the fixed-width unicode array of SMILES in :func:`molecule_artifacts`.
+SMILES_WIDTH = 200
+
+
+# ---------------------------------------------------------------------- shared by the molecule baselines
+def validate_mol_fields(config, int_fields: Sequence[str]) -> None:
+    """Checks shared by the molecule baselines' configs (each error names the field)."""
+    if config.reward not in MOL_REWARDS:
+        raise ValueError(f"reward must be one of {MOL_REWARDS}, got {config.reward!r}")
+    for name in ("min_blocks", "max_blocks", "hidden", "log_every", "top_k", "n_steps", *int_fields):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not isinstance(config.n_rounds, int) or config.n_rounds < 0:
+        raise ValueError(f"n_rounds must be an integer >= 0, got {config.n_rounds!r}")
+    if config.max_blocks < config.min_blocks:
+        raise ValueError(f"max_blocks ({config.max_blocks}) must be >= min_blocks ({config.min_blocks})")
+    if not config.lr > 0:
+        raise ValueError(f"lr must be > 0, got {config.lr!r}")
+    if config.threads is not None and config.threads < 1:
+        raise ValueError(f"threads must be >= 1, got {config.threads!r}")
+    try:
+        config.reward_fn()
+    except ValueError as err:  # name the config field, not MolReward's argument
+        raise ValueError(f"reward_{err}") from None
+
+
+def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states: Sequence[BlockState]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Canonical SMILES, proxy scores and rewards of finished molecules (as ``MolTrainer.score``)."""
+    mols = [mdp.to_mol(x) for x in states]
+    scores = proxy.score_mols(mols, [mdp.stem_atoms(x) for x in states])
+    return [mdp.smiles(x) for x in states], scores, reward(scores)
+
+
+def molecule_artifacts(tracker: MolMetricsTracker, k: int = 100) -> dict[str, np.ndarray]:
+    """The ``k`` best unique molecules of a run as arrays (no pickles): ``top_smiles`` (fixed-width
+    unicode), ``top_scores`` and ``top_rewards`` (float64), best first (reward, then score, then SMILES)."""
+    ranked = sorted(tracker.molecules.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:k]
+    return {
+        "top_smiles": np.array([s for s, _ in ranked], dtype=f"<U{SMILES_WIDTH}"),
+        "top_scores": np.array([v[0] for _, v in ranked], dtype=np.float64),
+        "top_rewards": np.array([v[1] for _, v in ranked], dtype=np.float64),
+    }
+
+
+# ---------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class MolPPOConfig:
+    """PPO on the fragment MDP (see the module docstring for the objective and the defaults).
+
+    Attributes:
+        lr: Adam learning rate (5e-4, the GFlowNet's).
+        batch_size: trajectories (= molecules) per iteration (16). n_steps: PPO iterations.
+        clip: ratio clip ε (0.2). entropy_coef: c_H (0.01). value_coef: c_V (0.5).
+        epochs: passes over each batch (4). n_minibatches: minibatches per pass (4).
+        gae_lambda: GAE λ in [0, 1] (1 = Monte-Carlo advantages; γ is fixed to 1).
+        normalize_advantages: standardise advantages over the batch (True).
+        max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
+        min_blocks, max_blocks: molecule size in blocks (2, 8).
+        reward, reward_threshold, reward_normaliser, reward_exponent, reward_floor: the reward
+            transform of the proxy score, as :class:`gafn_lib.mol_train.MolTrainConfig`.
+        hidden, n_rounds: block-graph network width (128) and message-passing rounds (3).
+        log_every: metrics every this many iterations (and at the last). top_k: top-k for metrics.
+        seed, device, threads: see :mod:`gafn_lib.runtime`.
+    """
+
+    lr: float = 5e-4
+    batch_size: int = 16
+    n_steps: int = 62_500
+    clip: float = 0.2
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    epochs: int = 4
+    n_minibatches: int = 4
+    gae_lambda: float = 1.0
+    normalize_advantages: bool = True
+    max_grad_norm: float | None = 0.5
+    min_blocks: int = 2
+    max_blocks: int = 8
+    reward: str = "sparse"
+    reward_threshold: float = 7.0
+    reward_normaliser: float = 8.0
+    reward_exponent: float = 10.0
+    reward_floor: float = 1e-9
+    hidden: int = 128
+    n_rounds: int = 3
+    log_every: int = 125
+    top_k: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        validate_mol_fields(self, ("batch_size", "epochs", "n_minibatches"))
+        if not self.clip > 0:
+            raise ValueError(f"clip must be > 0, got {self.clip!r}")
+        for name in ("entropy_coef", "value_coef"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm!r}")
+
+    def reward_fn(self) -> MolReward:
+        return MolReward(self.reward, self.reward_threshold, self.reward_normaliser, self.reward_exponent, self.reward_floor)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass
+class MolRollout:
+    """One batch of ``N`` decisions (flattened over trajectories and time)."""
+
+    states: list[BlockState]  # N decision states s_t
+    actions: torch.Tensor  # (N,) flat action index (0 = stop)
+    log_prob_old: torch.Tensor  # (N,) log π_old(a|s)
+    advantages: torch.Tensor  # (N,)
+    returns: torch.Tensor  # (N,) value targets G_t
+    smiles: list[str]
+    scores: np.ndarray
+    rewards: np.ndarray
+    info: dict
+
+
+# ---------------------------------------------------------------------- trainer
+class MolPPOTrainer:
+    """PPO on molecules with the trainer protocol of :mod:`gafn_lib.registry`.
+
+    Example:
+        >>> trainer = MolPPOTrainer(MolPPOConfig(n_steps=50, log_every=10, reward="dense"))
+        >>> trainer.train().final["top10_reward"]
+    """
+
+    def __init__(self, config: MolPPOConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
+        self.config = config
+        configure_threads(config.threads)
+        seed_everything(config.seed)
+        self.device = resolve_device(config.device)
+        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
+        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
+            raise ValueError("the given mdp's min/max blocks differ from the config's")
+        self.proxy = proxy if proxy is not None else SEHProxy.load()
+        self.reward = config.reward_fn()
+        # actor = masked logits (stop + stem × block); critic V(s) = the log-flow head, raw scalar
+        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.tracker = MolMetricsTracker(config.top_k)
+        self.history = History.for_config(config)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+        self._last_info: dict[str, float] = {}
+
+    def _log_probs_values(self, states: Sequence[BlockState]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log π(·|s)`` (M, 1 + K·V; ≈ −1e9 on invalid actions) and ``V(s)`` (M,) in one network call."""
+        mask = forward_masks(self.mdp, states, device=self.device)
+        out = self.policy(encode_states(self.mdp, states, self.device), mask)
+        return masked_log_softmax(out.logits, mask), out.log_flow
+
+    # ------------------------------------------------------------------ rollout
+    def collect(self) -> MolRollout:
+        """Sample ``batch_size`` molecules on-policy, score them, and build advantages and returns."""
+        cfg = self.config
+        trajs = sample_mol_trajectories(self.mdp, self.policy, cfg.batch_size, epsilon=0.0, device=self.device)
+        smiles, scores, rewards = score_molecules(self.mdp, self.proxy, self.reward, trajs.terminal)
+        last = [n - int(f) for n, f in zip(trajs.lengths, trajs.forced)]  # index of each final decision
+        states, actions, where = [], [], []
+        for b, (traj, acts) in enumerate(zip(trajs.states, trajs.actions)):
+            for t in range(last[b] + 1):
+                states.append(traj[t])
+                actions.append(acts[t] if t < len(acts) else STOP)
+                where.append((b, t))
+        actions_t = torch.tensor(actions, dtype=torch.long, device=self.device)
+        with torch.no_grad():
+            log_probs, values_flat = self._log_probs_values(states)
+        log_prob_old = log_probs.gather(1, actions_t[:, None]).squeeze(1)
+
+        batch, horizon = cfg.batch_size, max(last) + 1
+        idx_b = torch.tensor([b for b, _ in where], device=self.device)
+        idx_t = torch.tensor([t for _, t in where], device=self.device)
+        last_t = torch.tensor(last, device=self.device)
+        values = torch.zeros(batch, horizon, device=self.device).index_put((idx_b, idx_t), values_flat)
+        step_rewards = torch.zeros(batch, horizon, device=self.device)
+        step_rewards[torch.arange(batch, device=self.device), last_t] = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
+        advantages = gae_advantages(step_rewards, values, last_t, cfg.gae_lambda)  # (B, T1)
+        returns = (advantages + values)[idx_b, idx_t]
+        advantages = advantages[idx_b, idx_t]
+        if cfg.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+        info = {"mean_reward": float(np.mean(rewards)), "mean_score": float(np.mean(scores)), "mean_length": float(np.mean(trajs.lengths))}
+        return MolRollout(states, actions_t, log_prob_old, advantages, returns, smiles, scores, rewards, info)
+
+    # ------------------------------------------------------------------ update
+    def update(self, rollout: MolRollout) -> dict[str, float]:
+        """``epochs`` × ``n_minibatches`` Adam steps on the clipped objective (module docstring)."""
+        cfg = self.config
+        n = len(rollout.states)
+        sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+        n_updates = 0
+        for _ in range(cfg.epochs):
+            for mb in torch.randperm(n, device=self.device).chunk(cfg.n_minibatches):
+                log_probs, values = self._log_probs_values([rollout.states[i] for i in mb.tolist()])
+                log_prob = log_probs.gather(1, rollout.actions[mb, None]).squeeze(1)
+                log_ratio = log_prob - rollout.log_prob_old[mb]
+                ratio = log_ratio.exp()
+                adv = rollout.advantages[mb]
+                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+                entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()  # invalid actions: p = 0 exactly
+                value_loss = 0.5 * (values - rollout.returns[mb]).pow(2).mean()
+                loss = policy_loss - cfg.entropy_coef * entropy + cfg.value_coef * value_loss
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    sums["policy_loss"] += float(policy_loss)
+                    sums["value_loss"] += float(value_loss)
+                    sums["entropy"] += float(entropy)
+                    sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
+                    sums["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip).float().mean())
+                n_updates += 1
+        return {k: v / n_updates for k, v in sums.items()}
+
+    def step(self) -> dict[str, float]:
+        """One PPO iteration: sample and score ``batch_size`` molecules, then the PPO epochs."""
+        start = time.perf_counter()
+        rollout = self.collect()
+        info = dict(rollout.info)
+        info.update(self.update(rollout))
+        self.tracker.record(rollout.smiles, rollout.scores, rollout.rewards)
+        self.step_count += 1
+        self.wall_seconds += time.perf_counter() - start
+        self._last_info = info
+        return info
+
+    # ------------------------------------------------------------------ protocol
+    def evaluate(self) -> dict:
+        row = {"step": self.step_count}
+        row.update(self.tracker.row())
+        row["wall_seconds"] = self.wall_seconds
+        row.update(self._last_info)
+        return row
+
+    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[["MolPPOTrainer"], None] | None = None) -> History:
+        """Run until ``n_steps`` (default ``config.n_steps``) iterations in total; log every ``log_every``."""
+        return run_logged_loop(self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]})
+
+    def describe(self) -> str:
+        return f"mols ppo seed={self.config.seed}"
+
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """The best molecules found (see :func:`molecule_artifacts`), stored by the runner."""
+        return molecule_artifacts(self.tracker)
+
+    def state_dict(self) -> dict:
+        """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""
+        return {
+            "step_count": self.step_count,
+            "wall_seconds": self.wall_seconds,
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "history_rows": [dict(r) for r in self.history.rows],
+            "last_info": dict(self._last_info),
+            **rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count = int(state["step_count"])
+        self.wall_seconds = float(state["wall_seconds"])
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.history.rows = [dict(r) for r in state["history_rows"]]
+        self._last_info = dict(state["last_info"])
+        load_rng_state(state)
