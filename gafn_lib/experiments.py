@@ -87,7 +87,7 @@ def run_labelled(
         part = table[table["run"] == run_id(config)].copy()
         part["method"] = label
         part["seed"] = config.seed
-        part["height"] = config.height
+        part["height"] = getattr(config, "height", None)
         frames.append(part)
     return pd.concat(frames, ignore_index=True)
 
