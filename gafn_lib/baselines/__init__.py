@@ -7,6 +7,11 @@ Both follow the trainer protocol of :class:`gafn_lib.train.GridTrainer` (see
 - :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
 - :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``
 
+Molecule baselines (paper §4), on the GFlowNet's fragment MDP, network and metrics:
+
+- :mod:`gafn_lib.baselines.mol_ppo` — ``MolPPOConfig`` / ``MolPPOTrainer``
+- :mod:`gafn_lib.baselines.mars` — ``MARSConfig`` / ``MARSTrainer`` (MARS, Xie et al. 2021)
+
 This package module also holds :func:`baseline_config_from_args` for the command line (the
 training loop and RNG snapshot come from :mod:`gafn_lib.loop`, shared with every trainer).
 The submodules are imported lazily, so ``import gafn_lib.baselines`` stays cheap.
@@ -27,6 +32,10 @@ _LAZY = {
     "mcmc_transition_matrix": "gafn_lib.baselines.mcmc",
     "PPOConfig": "gafn_lib.baselines.ppo",
     "PPOTrainer": "gafn_lib.baselines.ppo",
+    "MolPPOConfig": "gafn_lib.baselines.mol_ppo",
+    "MolPPOTrainer": "gafn_lib.baselines.mol_ppo",
+    "MARSConfig": "gafn_lib.baselines.mars",
+    "MARSTrainer": "gafn_lib.baselines.mars",
 }
 
 __all__ = ["BASELINE_ALGOS", "baseline_config_from_args", *_LAZY]
