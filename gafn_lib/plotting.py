@@ -61,9 +61,8 @@ def plot_curves(
         part = stats[stats[hue] == label].sort_values(x)
         if part.empty:
             continue
-        color = METHOD_COLORS.get(label)
-        ax.plot(part[x], part["mean"], label=label, color=color, lw=1.8)
-        ax.fill_between(part[x], part["mean"] - part["std"], part["mean"] + part["std"], color=color, alpha=0.2, lw=0)
+        (line,) = ax.plot(part[x], part["mean"], label=label, color=METHOD_COLORS.get(label), lw=1.8)
+        ax.fill_between(part[x], part["mean"] - part["std"], part["mean"] + part["std"], color=line.get_color(), alpha=0.2, lw=0)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("visited states" if x == "trajectories" else x)
