@@ -175,7 +175,9 @@ def best_molecules(runs: list[tuple[str, Any]], results_dir, k: int = 8) -> tupl
     return table[columns].reset_index(drop=True), [m for m in missing if m not in set(table["method"])]
 
 
-def draw_best_molecules(best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200)):
+def draw_best_molecules(
+    best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200), title: str | None = None
+):
     """One row of RDKit drawings (``MolsToGridImage``) per method, legends with the proxy score."""
     import matplotlib.pyplot as plt
     from rdkit import Chem
@@ -193,7 +195,9 @@ def draw_best_molecules(best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS
         ax.imshow(_as_array(image))
         ax.set_title(method, loc="left", fontsize=11, color=MOL_METHOD_COLORS.get(method, "black"))
         ax.axis("off")
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96 if title else 1))
     return fig
 
 
