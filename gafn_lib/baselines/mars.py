@@ -48,7 +48,7 @@ drawn uniformly from it: ``log Σ_{a≡edit} π_θ(a|x)`` (add) or ``log Σ_{a�
 - The proposal network is the GFlowNet's block-graph MPNN, not MARS's atom-level GNN with
   per-atom action heads; the choice of the leaf to remove (or replace) is uniform, not learned,
   and the move-type weights are fixed.
-- One objective (the reward transform of the sEH proxy) instead of MARS's product of several
+- One objective (the reward transform of the sEH proxy) instead of MARS's combination of several
   property scores; the target is ``R^{1/T}`` with the same reward the GFlowNets see.
 - The proposal is trained on accepted edits from a FIFO buffer with one Adam step per MCMC step;
   MARS's own data selection and training schedule are not reproduced. Adapting the proposal from
