@@ -39,6 +39,10 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epsilon", type=float, default=0.0)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mcmc-floor", type=float, default=None, help="MCMC: relative reward floor (default 1e-3 x max R when some R is 0)")
+    p.add_argument("--ppo-epochs", type=int, default=None, help="PPO: epochs of minibatch updates per batch (default 4)")
+    p.add_argument("--ppo-clip", type=float, default=None, help="PPO: clipping range (default 0.2)")
+    p.add_argument("--ppo-entropy", type=float, default=None, help="PPO: entropy bonus coefficient (default 0.1)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
 

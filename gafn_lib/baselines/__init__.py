@@ -96,5 +96,3 @@ def baseline_config_from_args(args, common: dict):
             extra[field] = getattr(args, flag)
     return PPOConfig(intrinsic=intrinsic, eta=eta, lr=getattr(args, "lr", 1e-3), **common, **extra)
 
-
-# ---------------------------------------------------------------------- shared trainer plumbing
