@@ -41,7 +41,6 @@ GFN = "GFlowNet"
 PPO = "PPO"
 MARS = "MARS"
 MOL_METHODS = (GAFN, GFN, PPO, MARS)
-MOL_METHOD_COLORS = {GAFN: "#d62728", GFN: "#1f77b4", PPO: "#9467bd", MARS: "#2ca02c"}
 
 #: The three panels of the paper's molecule figure: (column, axis label).
 PANELS = (
@@ -141,8 +140,6 @@ def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS)
     """The paper's three panels (mean ± std over seeds against molecules generated) on three axes."""
     from gafn_lib import plotting
 
-    for method, color in MOL_METHOD_COLORS.items():  # stable colours for the molecule labels
-        plotting.METHOD_COLORS.setdefault(method, color)
     for ax, (metric, label) in zip(axes, PANELS):
         plotting.plot_curves(table, metric, ax, x="molecules_generated", order=methods, ylabel=label)
         ax.set_xlabel("molecules generated")
@@ -181,6 +178,8 @@ def draw_best_molecules(
     """One row of RDKit drawings (``MolsToGridImage``) per method, legends with the proxy score."""
     import matplotlib.pyplot as plt
     from rdkit import Chem
+
+    from gafn_lib import plotting
     from rdkit.Chem import Draw
 
     present = [m for m in methods if m in set(best["method"])]
@@ -193,7 +192,7 @@ def draw_best_molecules(
         legends = [f"score {s:.2f}" for s in part["score"]]
         image = Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=sub_size, legends=legends)
         ax.imshow(_as_array(image))
-        ax.set_title(method, loc="left", fontsize=11, color=MOL_METHOD_COLORS.get(method, "black"))
+        ax.set_title(method, loc="left", fontsize=11, color=plotting.METHOD_COLORS.get(method, "black"))
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)

@@ -130,6 +130,10 @@ class MolTrainConfig:
         return [f.name for f in fields(cls)]
 
 
+#: Width of the fixed-width unicode array of SMILES in :meth:`MolMetricsTracker.artifacts`.
+SMILES_WIDTH = 200
+
+
 class MolMetricsTracker:
     """Every unique molecule generated so far with its proxy score and reward (plain containers)."""
 
@@ -152,6 +156,16 @@ class MolMetricsTracker:
             "top10_tanimoto": mean_pairwise_tanimoto([s for s, _ in top]),
             "molecules_generated": self.n_generated,
             "unique_molecules": len(self.molecules),
+        }
+
+    def artifacts(self, k: int = 100) -> dict[str, np.ndarray]:
+        """The ``k`` best unique molecules as arrays (no pickles), best first (reward, then score, then
+        SMILES): ``top_smiles`` (fixed-width unicode), ``top_scores`` and ``top_rewards`` (float64)."""
+        ranked = sorted(self.molecules.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:k]
+        return {
+            "top_smiles": np.array([s for s, _ in ranked], dtype=f"<U{SMILES_WIDTH}"),
+            "top_scores": np.array([v[0] for _, v in ranked], dtype=np.float64),
+            "top_rewards": np.array([v[1] for _, v in ranked], dtype=np.float64),
         }
 
     def state_dict(self) -> dict:
@@ -266,6 +280,10 @@ class MolTrainer:
         return run_logged_loop(
             self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
         )
+
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
+        return self.tracker.artifacts()
 
     def describe(self) -> str:
         c = self.config

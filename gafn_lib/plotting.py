@@ -16,6 +16,8 @@ METHOD_COLORS = {
     "MCMC": "#2ca02c",
     "PPO": "#9467bd",
     "PPO + RND": "#8c564b",
+    "GFlowNet": "#1f77b4",
+    "MARS": "#2ca02c",
 }
 
 

@@ -206,3 +206,15 @@ def test_cli_json_last_line(capsys):
 def test_every_objective_and_augmentation_runs(mdp, proxy, objective, augment):
     history = make(mdp, proxy, objective=objective, augment=augment, n_steps=2, hidden=16).train(progress=False)
     assert math.isfinite(history.final["loss"]) and history.final["molecules_generated"] == 8
+
+
+def test_best_molecules_are_stored_as_plain_arrays(mdp, proxy):
+    trainer = make(mdp, proxy, n_steps=6, log_every=3)
+    trainer.train(progress=False)
+    arrays = trainer.artifacts()
+    assert set(arrays) == {"top_smiles", "top_scores", "top_rewards"}
+    assert arrays["top_smiles"].dtype.kind == "U" and len(arrays["top_smiles"]) == len(trainer.tracker.molecules)
+    rewards = arrays["top_rewards"]
+    assert (rewards[:-1] >= rewards[1:]).all()  # best first
+    best = arrays["top_smiles"][0]
+    assert trainer.tracker.molecules[str(best)][1] == rewards[0]

@@ -71,7 +71,7 @@ import numpy as np
 import torch
 
 from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
-from gafn_lib.baselines.mol_ppo import molecule_artifacts, score_molecules, validate_mol_fields
+from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
@@ -387,8 +387,8 @@ class MARSTrainer:
         return f"mols mars seed={self.config.seed}"
 
     def artifacts(self) -> dict[str, np.ndarray]:
-        """The best molecules found (see :func:`gafn_lib.baselines.mol_ppo.molecule_artifacts`)."""
-        return molecule_artifacts(self.tracker)
+        """The best molecules found (see :meth:`gafn_lib.mol_train.MolMetricsTracker.artifacts`)."""
+        return self.tracker.artifacts()
 
     def state_dict(self) -> dict:
         """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""

@@ -35,8 +35,7 @@ Budget and metrics: every trajectory is one generated molecule; the metric rows 
 :class:`gafn_lib.mol_train.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
 Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
 
-This module also holds the two helpers the molecule baselines share: :func:`score_molecules` and
-:func:`molecule_artifacts` (the best molecules as plain arrays for the result store).
+This module also holds :func:`score_molecules`, shared with the MARS baseline.
 """
 
 from __future__ import annotations
@@ -61,8 +60,6 @@ from gafn_lib.mol_train import MolMetricsTracker
 from gafn_lib.policies import masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 
-#: Width of the fixed-width unicode array of SMILES in :func:`molecule_artifacts`.
-SMILES_WIDTH = 200
 
 
 # ---------------------------------------------------------------------- shared by the molecule baselines
@@ -93,17 +90,6 @@ def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states
     mols = [mdp.to_mol(x) for x in states]
     scores = proxy.score_mols(mols, [mdp.stem_atoms(x) for x in states])
     return [mdp.smiles(x) for x in states], scores, reward(scores)
-
-
-def molecule_artifacts(tracker: MolMetricsTracker, k: int = 100) -> dict[str, np.ndarray]:
-    """The ``k`` best unique molecules of a run as arrays (no pickles): ``top_smiles`` (fixed-width
-    unicode), ``top_scores`` and ``top_rewards`` (float64), best first (reward, then score, then SMILES)."""
-    ranked = sorted(tracker.molecules.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:k]
-    return {
-        "top_smiles": np.array([s for s, _ in ranked], dtype=f"<U{SMILES_WIDTH}"),
-        "top_scores": np.array([v[0] for _, v in ranked], dtype=np.float64),
-        "top_rewards": np.array([v[1] for _, v in ranked], dtype=np.float64),
-    }
 
 
 # ---------------------------------------------------------------------- config
@@ -316,8 +302,8 @@ class MolPPOTrainer:
         return f"mols ppo seed={self.config.seed}"
 
     def artifacts(self) -> dict[str, np.ndarray]:
-        """The best molecules found (see :func:`molecule_artifacts`), stored by the runner."""
-        return molecule_artifacts(self.tracker)
+        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
+        return self.tracker.artifacts()
 
     def state_dict(self) -> dict:
         """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""
