@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from gafn_lib.augment import AUGMENT_MODES
-from gafn_lib.envs.hypergrid import TERMINATION_RULES, HypergridConfig
-from gafn_lib.envs.rewards import GRID_REWARDS
+from gafn_lib.envs.hypergrid import HypergridConfig
 from gafn_lib.intrinsic import INTRINSIC_REWARDS, PAPER_RND_ETA
 from gafn_lib.objectives import OBJECTIVES
+from gafn_lib.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 #: η used for grid heights the paper does not list.
 DEFAULT_RND_ETA = 0.005
@@ -17,14 +17,13 @@ DEFAULT_RND_ETA = 0.005
 DEFAULT_COUNT_ETA = 0.01
 
 
-def _choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
-
-
-def _positive(name: str, value, strict: bool = True) -> None:
-    if value is None or (value <= 0 if strict else value < 0):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {value!r}")
+def hypergrid_config_of(config) -> HypergridConfig:
+    """The :class:`HypergridConfig` of any run config with the grid fields (ndim, height, reward,
+    termination, r0, r1, r2); constructing it validates them."""
+    return HypergridConfig(
+        ndim=config.ndim, height=config.height, reward=config.reward, termination=config.termination,
+        r0=config.r0, r1=config.r1, r2=config.r2,
+    )
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,11 @@ class GridTrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("objective", self.objective, OBJECTIVES)
-        _choice("augment", self.augment, AUGMENT_MODES)
-        _choice("reward", self.reward, GRID_REWARDS)
-        _choice("termination", self.termination, TERMINATION_RULES)
+        check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("augment", self.augment, AUGMENT_MODES)
         if self.intrinsic is None:
             object.__setattr__(self, "intrinsic", "rnd" if self.augment != "none" else "none")
-        _choice("intrinsic", self.intrinsic, INTRINSIC_REWARDS)
+        check_choice("intrinsic", self.intrinsic, INTRINSIC_REWARDS)
         if self.augment != "none" and self.intrinsic == "none":
             raise ValueError(f"augment={self.augment!r} needs an intrinsic reward: set intrinsic='rnd' or 'count', or augment='none'")
         if self.augment == "none" and self.intrinsic != "none":
@@ -95,26 +92,18 @@ class GridTrainConfig:
                 object.__setattr__(self, "eta", DEFAULT_COUNT_ETA)
             else:
                 object.__setattr__(self, "eta", 0.0)
-        _positive("eta", self.eta, strict=False)
-        _positive("subtb_lambda", self.subtb_lambda)
-        for name in ("hidden", "n_layers", "batch_size", "n_steps", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        _positive("lr", self.lr)
-        _positive("lr_logz", self.lr_logz)
-        _positive("temperature", self.temperature)
-        if not 0 <= self.epsilon <= 1:
-            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
-        self.grid_config()  # validates ndim, height and the reward constants
+        check_positive("eta", self.eta, strict=False)
+        check_positive("subtb_lambda", self.subtb_lambda)
+        check_counts(self, ("hidden", "n_layers", "batch_size", "n_steps", "log_every"))
+        check_positive("lr", self.lr)
+        check_positive("lr_logz", self.lr_logz)
+        check_positive("temperature", self.temperature)
+        check_unit_interval("epsilon", self.epsilon)
+        check_threads(self.threads)
+        self.grid_config()  # validates ndim, height, reward, termination and the reward constants
 
     def grid_config(self) -> HypergridConfig:
-        return HypergridConfig(
-            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
-            r0=self.r0, r1=self.r1, r2=self.r2,
-        )
+        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:

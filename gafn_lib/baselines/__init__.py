@@ -22,8 +22,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop  # noqa: F401  (re-exported)
-
 BASELINE_ALGOS = ("mcmc", "ppo", "ppo_rnd")
 
 _LAZY = {

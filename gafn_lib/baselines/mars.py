@@ -70,13 +70,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_train import MolMetricsTracker
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything

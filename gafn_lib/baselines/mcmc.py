@@ -41,14 +41,14 @@ from typing import Callable
 
 import torch
 
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
-from gafn_lib.config import _choice, _positive
-from gafn_lib.envs.hypergrid import TERMINATION_RULES, Hypergrid, HypergridConfig
-from gafn_lib.envs.rewards import GRID_REWARDS
+from gafn_lib.config import hypergrid_config_of
+from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 from gafn_lib.history import History
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.metrics import l1_sum
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.tracking import GridMetricsTracker
+from gafn_lib.validation import check_counts, check_positive, check_threads
 
 #: Default relative floor (× max R) when the reward is zero on some reachable cell.
 DEFAULT_RELATIVE_FLOOR = 1e-3
@@ -83,18 +83,12 @@ class MCMCConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("reward", self.reward, GRID_REWARDS)
-        _choice("termination", self.termination, TERMINATION_RULES)
-        for name in ("n_chains", "n_steps", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_counts(self, ("n_chains", "n_steps", "log_every"))
         if self.reward_floor is None:
             positive_everywhere = self.reward == "dense" and self.r0 > 0
             object.__setattr__(self, "reward_floor", 0.0 if positive_everywhere else DEFAULT_RELATIVE_FLOOR)
-        _positive("reward_floor", self.reward_floor, strict=False)
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+        check_positive("reward_floor", self.reward_floor, strict=False)
+        check_threads(self.threads)
         self.grid_config()
 
     @property
@@ -103,10 +97,7 @@ class MCMCConfig:
         return self.n_chains
 
     def grid_config(self) -> HypergridConfig:
-        return HypergridConfig(
-            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
-            r0=self.r0, r1=self.r1, r2=self.r2,
-        )
+        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:

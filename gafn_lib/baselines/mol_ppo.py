@@ -47,13 +47,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.baselines.ppo import gae_advantages
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import sample_mol_trajectories
 from gafn_lib.mol_train import MolMetricsTracker

@@ -39,17 +39,17 @@ from typing import Callable
 
 import torch
 
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
-from gafn_lib.config import DEFAULT_RND_ETA, _choice, _positive
-from gafn_lib.envs.hypergrid import TERMINATION_RULES, Hypergrid, HypergridConfig
-from gafn_lib.envs.rewards import GRID_REWARDS
+from gafn_lib.config import DEFAULT_RND_ETA, hypergrid_config_of
+from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 from gafn_lib.history import History
 from gafn_lib.intrinsic import PAPER_RND_ETA, RND
+from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
 from gafn_lib.metrics import exact_terminal_distribution
 from gafn_lib.policies import MLPPolicy, masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.sampling import action_probabilities, sample_trajectories
 from gafn_lib.tracking import GridMetricsTracker
+from gafn_lib.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 PPO_INTRINSIC = ("none", "rnd")
 
@@ -100,36 +100,26 @@ class PPOConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("reward", self.reward, GRID_REWARDS)
-        _choice("termination", self.termination, TERMINATION_RULES)
-        _choice("intrinsic", self.intrinsic, PPO_INTRINSIC)
+        check_choice("intrinsic", self.intrinsic, PPO_INTRINSIC)
         if self.eta is None:
             eta = PAPER_RND_ETA.get(self.height, DEFAULT_RND_ETA) if self.intrinsic == "rnd" else 0.0
             object.__setattr__(self, "eta", eta)
-        _positive("eta", self.eta, strict=False)
+        check_positive("eta", self.eta, strict=False)
         if self.intrinsic == "none" and self.eta != 0:
             raise ValueError(f"eta={self.eta!r} has no effect with intrinsic='none': use intrinsic='rnd' or leave eta unset")
-        for name in ("hidden", "n_layers", "batch_size", "n_steps", "epochs", "n_minibatches", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        _positive("lr", self.lr)
-        _positive("clip", self.clip)
-        _positive("entropy_coef", self.entropy_coef, strict=False)
-        _positive("value_coef", self.value_coef, strict=False)
-        if not 0 <= self.gae_lambda <= 1:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
+        check_counts(self, ("hidden", "n_layers", "batch_size", "n_steps", "epochs", "n_minibatches", "log_every"))
+        check_positive("lr", self.lr)
+        check_positive("clip", self.clip)
+        check_positive("entropy_coef", self.entropy_coef, strict=False)
+        check_positive("value_coef", self.value_coef, strict=False)
+        check_unit_interval("gae_lambda", self.gae_lambda)
         if self.max_grad_norm is not None:
-            _positive("max_grad_norm", self.max_grad_norm)
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
+            check_positive("max_grad_norm", self.max_grad_norm)
+        check_threads(self.threads)
         self.grid_config()
 
     def grid_config(self) -> HypergridConfig:
-        return HypergridConfig(
-            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
-            r0=self.r0, r1=self.r1, r2=self.r2,
-        )
+        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -19,7 +19,7 @@ The canonical index of a state is its mixed-radix number ``Σ_d s_d · H^(ndim�
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
