@@ -54,6 +54,55 @@ from gafn_lib.validation import check_choice, check_counts, check_positive, chec
 PPO_INTRINSIC = ("none", "rnd")
 
 
+def ppo_epochs(
+    config,
+    optimizer: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    evaluate: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    actions: torch.Tensor,
+    log_prob_old: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+) -> dict[str, float]:
+    """``config.epochs`` passes of ``config.n_minibatches`` Adam steps on the clipped objective.
+
+    For a minibatch of decisions with ratio ``ρ = π(a|s) / π_old(a|s)`` and advantage ``A``:
+    ``L = E[max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))] − c_H·E[H(π(·|s))] + c_V·½·E[(V(s) − G)²]``.
+    ``evaluate(indices) -> (log π(·|s) (M, A) with invalid actions at probability 0, V(s) (M,))``
+    computes the policy on the minibatch. Used by the grid and the molecule PPO. Returns the mean
+    diagnostics: policy and value losses, entropy, approximate KL and the clipped fraction.
+    """
+    n = actions.shape[0]
+    sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
+    n_updates = 0
+    for _ in range(config.epochs):
+        for mb in torch.randperm(n, device=actions.device).chunk(config.n_minibatches):
+            log_probs, values = evaluate(mb)
+            log_prob = log_probs.gather(1, actions[mb].unsqueeze(1)).squeeze(1)
+            log_ratio = log_prob - log_prob_old[mb]
+            ratio = log_ratio.exp()
+            adv = advantages[mb]
+            policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - config.clip, 1 + config.clip)).mean()
+            entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()  # invalid actions: p = 0 exactly
+            value_loss = 0.5 * (values - returns[mb]).pow(2).mean()
+            loss = policy_loss - config.entropy_coef * entropy + config.value_coef * value_loss
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+
+            with torch.no_grad():
+                sums["policy_loss"] += float(policy_loss)
+                sums["value_loss"] += float(value_loss)
+                sums["entropy"] += float(entropy)
+                sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
+                sums["clip_fraction"] += float(((ratio - 1).abs() > config.clip).float().mean())
+            n_updates += 1
+    return {k: v / n_updates for k, v in sums.items()}
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     """PPO (``intrinsic="none"``) or PPO + RND (``intrinsic="rnd"``) on the hypergrid.
@@ -244,37 +293,15 @@ class PPOTrainer:
     # ------------------------------------------------------------------ update
     def update(self, rollout: Rollout) -> dict[str, float]:
         """``epochs`` × ``n_minibatches`` Adam steps on the clipped PPO objective (module docstring)."""
-        cfg = self.config
-        n = rollout.actions.shape[0]
-        sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
-        n_updates = 0
-        for _ in range(cfg.epochs):
-            for mb in torch.randperm(n, device=self.device).chunk(cfg.n_minibatches):
-                logits, _, values = self.policy(rollout.obs[mb])
-                log_probs = masked_log_softmax(logits, rollout.action_mask[mb])  # (M, ndim+1)
-                log_prob = log_probs.gather(1, rollout.actions[mb].unsqueeze(1)).squeeze(1)
-                log_ratio = log_prob - rollout.log_prob_old[mb]
-                ratio = log_ratio.exp()
-                adv = rollout.advantages[mb]
-                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()  # masked actions: p = 0 exactly
-                value_loss = 0.5 * (values - rollout.returns[mb]).pow(2).mean()
-                loss = policy_loss - cfg.entropy_coef * entropy + cfg.value_coef * value_loss
 
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
+        def evaluate(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits, _, values = self.policy(rollout.obs[mb])
+            return masked_log_softmax(logits, rollout.action_mask[mb]), values  # (M, ndim+1), (M,)
 
-                with torch.no_grad():
-                    sums["policy_loss"] += float(policy_loss)
-                    sums["value_loss"] += float(value_loss)
-                    sums["entropy"] += float(entropy)
-                    sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
-                    sums["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip).float().mean())
-                n_updates += 1
-        return {k: v / n_updates for k, v in sums.items()}
+        return ppo_epochs(
+            self.config, self.optimizer, list(self.policy.parameters()), evaluate,
+            rollout.actions, rollout.log_prob_old, rollout.advantages, rollout.returns,
+        )
 
     def step(self) -> dict[str, float]:
         """One PPO iteration: sample 16 trajectories, (RND update), PPO epochs. Returns diagnostics."""
