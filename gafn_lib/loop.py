@@ -61,3 +61,57 @@ def run_logged_loop(
                 on_log(trainer)
     bar.close()
     return trainer.history
+
+
+class Trainer:
+    """Base class of every trainer: the logged loop and checkpointing shared by all of them.
+
+    A subclass sets ``config``, ``history`` (:class:`History`), ``step_count``, ``wall_seconds``
+    and ``_last_info`` (the last step's diagnostics, merged into each logged row), implements
+    ``step()``, ``evaluate()`` and ``describe()``, and lists in ``_components`` the attributes that
+    have their own ``state_dict``/``load_state_dict`` (networks, optimisers, trackers). Anything
+    else it must save goes through :meth:`_extra_state` / :meth:`_load_extra_state`.
+
+    :meth:`state_dict` holds tensors and plain containers only (``torch.load(...,
+    weights_only=True)``) and restores the RNGs, so a resumed run is bit-for-bit the same on CPU.
+    """
+
+    _components: tuple[str, ...] = ()
+
+    def progress_postfix(self, row: dict) -> dict:
+        """What the progress bar shows of a logged row."""
+        return {}
+
+    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[[Any], None] | None = None) -> History:
+        """Run until ``n_steps`` (default ``config.n_steps``) steps are done in total, logging a row every
+        ``config.log_every`` steps and at the last step; ``on_log(trainer)`` follows each row."""
+        return run_logged_loop(self, n_steps, progress, on_log, self.progress_postfix)
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _load_extra_state(self, state: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        state = {
+            "step_count": self.step_count,
+            "wall_seconds": self.wall_seconds,
+            "history_rows": [dict(r) for r in self.history.rows],
+            "last_info": dict(self._last_info),
+            **rng_state(),
+        }
+        for name in self._components:
+            state[name] = getattr(self, name).state_dict()
+        state.update(self._extra_state())
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count = int(state["step_count"])
+        self.wall_seconds = float(state["wall_seconds"])
+        self.history.rows = [dict(r) for r in state["history_rows"]]
+        self._last_info = dict(state["last_info"])
+        for name in self._components:
+            getattr(self, name).load_state_dict(state[name])
+        self._load_extra_state(state)
+        load_rng_state(state)

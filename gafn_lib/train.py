@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from gafn_lib.config import GridTrainConfig
 from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.metrics import exact_terminal_distribution
 from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.policies import MLPPolicy, masked_log_softmax
@@ -44,7 +43,7 @@ def make_intrinsic(config: GridTrainConfig, env: Hypergrid) -> IntrinsicReward:
     return ZeroIntrinsic()
 
 
-class GridTrainer:
+class GridTrainer(Trainer):
     """A (GA)FlowNet on the hypergrid, steppable, checkpointable (``state_dict``) and resumable.
 
     Example:
@@ -52,6 +51,8 @@ class GridTrainer:
         >>> history = trainer.train()
         >>> history.final["modes_found"]
     """
+
+    _components = ("policy", "intrinsic", "optimizer", "tracker")
 
     def __init__(self, config: GridTrainConfig):
         self.config = config
@@ -72,7 +73,7 @@ class GridTrainer:
         self.history = History.for_config(config)
         self.step_count = 0
         self.wall_seconds = 0.0
-        self._last_losses: dict[str, float] = {}
+        self._last_info: dict[str, float] = {}
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> Trajectories:
@@ -181,7 +182,7 @@ class GridTrainer:
         self.tracker.record_terminals(traj.terminal)
         self.step_count += 1
         self.wall_seconds += time.perf_counter() - start
-        self._last_losses = info
+        self._last_info = info
         return info
 
     # ------------------------------------------------------------------ evaluation
@@ -205,7 +206,7 @@ class GridTrainer:
         row = {"step": self.step_count}
         row.update(self.tracker.row(self.forward_probabilities()))
         row.update(log_z=self.current_log_z(), log_z_true=self.env.log_partition(), wall_seconds=self.wall_seconds)
-        row.update(self._last_losses)
+        row.update(self._last_info)
         return row
 
     def artifacts(self) -> dict[str, np.ndarray]:
@@ -221,54 +222,20 @@ class GridTrainer:
         }
 
     # ------------------------------------------------------------------ loop
-    def train(
-        self,
-        n_steps: int | None = None,
-        progress: bool = True,
-        on_log: Callable[["GridTrainer"], None] | None = None,
-    ) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) steps are done in total.
-
-        Logs a row every ``log_every`` steps and at the last step; ``on_log(trainer)`` is called
-        after each logged row (the runner uses it to checkpoint).
-        """
-        return run_logged_loop(
-            self, n_steps, progress, on_log,
-            lambda row: {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"},
-        )
+    def progress_postfix(self, row: dict) -> dict:
+        return {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"}
 
     def describe(self) -> str:
         c = self.config
         return f"{c.objective}/{c.augment}/{c.intrinsic} H={c.height} seed={c.seed}"
 
     # ------------------------------------------------------------------ checkpointing
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-for-bit on CPU (tensors and plain containers only)."""
-        return {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "policy": self.policy.state_dict(),
-            "log_z": self.log_z.detach().clone(),
-            "intrinsic": self.intrinsic.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "tracker": self.tracker.state_dict(),
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_losses": dict(self._last_losses),
-            **rng_state(),
-        }
+    def _extra_state(self) -> dict:
+        return {"log_z": self.log_z.detach().clone()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        self.policy.load_state_dict(state["policy"])
+    def _load_extra_state(self, state: dict) -> None:
         with torch.no_grad():
             self.log_z.copy_(state["log_z"])
-        self.intrinsic.load_state_dict(state["intrinsic"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.tracker.load_state_dict(state["tracker"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_losses = dict(state["last_losses"])
-        load_rng_state(state)
 
 
 def train(config: GridTrainConfig, progress: bool = True) -> History:

@@ -37,14 +37,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
-from typing import Callable
 
 import torch
 
 from gafn_lib.config import hypergrid_config_of
 from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 from gafn_lib.history import History
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.metrics import l1_sum
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.tracking import GridMetricsTracker
@@ -176,13 +175,15 @@ def mcmc_transition_matrix(env: Hypergrid, floor: float) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- trainer
-class MCMCTrainer:
+class MCMCTrainer(Trainer):
     """K Metropolis–Hastings chains on the hypergrid, with the GridTrainer protocol.
 
     Example:
         >>> trainer = MCMCTrainer(MCMCConfig(height=8, n_steps=500))
         >>> trainer.train().final["modes_found"]
     """
+
+    _components = ("tracker",)
 
     def __init__(self, config: MCMCConfig):
         self.config = config
@@ -237,42 +238,17 @@ class MCMCTrainer:
         self._window = {"accepted": 0, "proposed": 0}
         return row
 
-    def train(
-        self,
-        n_steps: int | None = None,
-        progress: bool = True,
-        on_log: Callable[["MCMCTrainer"], None] | None = None,
-    ) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) steps in total; see ``GridTrainer.train``."""
-        return run_logged_loop(
-            self, n_steps, progress, on_log,
-            lambda row: {"l1": f"{row['l1_mean_visited']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"},
-        )
+    def progress_postfix(self, row: dict) -> dict:
+        return {"l1": f"{row['l1_mean_visited']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"}
 
     def describe(self) -> str:
         c = self.config
         return f"mcmc K={c.n_chains} H={c.height} seed={c.seed}"
 
     # ------------------------------------------------------------------ checkpointing
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-for-bit on CPU (tensors and plain containers only)."""
-        return {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "chains": self.chains.clone(),
-            "window": dict(self._window),
-            "tracker": self.tracker.state_dict(),
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_info": dict(self._last_info),
-            **rng_state(),
-        }
+    def _extra_state(self) -> dict:
+        return {"chains": self.chains.clone(), "window": dict(self._window)}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
+    def _load_extra_state(self, state: dict) -> None:
         self.chains = state["chains"].to(self.device).clone()
         self._window = {k: int(v) for k, v in state["window"].items()}
-        self.tracker.load_state_dict(state["tracker"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_info = dict(state["last_info"])
-        load_rng_state(state)

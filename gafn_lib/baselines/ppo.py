@@ -43,7 +43,7 @@ from gafn_lib.config import DEFAULT_RND_ETA, hypergrid_config_of
 from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 from gafn_lib.history import History
 from gafn_lib.intrinsic import PAPER_RND_ETA, RND
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.metrics import exact_terminal_distribution
 from gafn_lib.policies import MLPPolicy, masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
@@ -205,13 +205,15 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tens
     return delta @ discount
 
 
-class PPOTrainer:
+class PPOTrainer(Trainer):
     """PPO (+ optional RND) on the hypergrid, with the GridTrainer protocol.
 
     Example:
         >>> trainer = PPOTrainer(PPOConfig(height=8, n_steps=200))
         >>> trainer.train().final["l1_mean_exact"]
     """
+
+    _components = ("policy", "optimizer", "tracker")
 
     def __init__(self, config: PPOConfig):
         self.config = config
@@ -334,17 +336,8 @@ class PPOTrainer:
         row.update(self._last_info)
         return row
 
-    def train(
-        self,
-        n_steps: int | None = None,
-        progress: bool = True,
-        on_log: Callable[["PPOTrainer"], None] | None = None,
-    ) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) steps in total; see ``GridTrainer.train``."""
-        return run_logged_loop(
-            self, n_steps, progress, on_log,
-            lambda row: {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"},
-        )
+    def progress_postfix(self, row: dict) -> dict:
+        return {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"}
 
     def describe(self) -> str:
         c = self.config
@@ -352,32 +345,12 @@ class PPOTrainer:
         return f"{name} H={c.height} seed={c.seed}"
 
     # ------------------------------------------------------------------ checkpointing
-    def state_dict(self) -> dict:
-        """Everything needed to resume bit-for-bit on CPU (tensors and plain containers only)."""
-        state = {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "tracker": self.tracker.state_dict(),
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_info": dict(self._last_info),
-            **rng_state(),
-        }
-        if self.rnd is not None:
-            state["rnd"] = self.rnd.state_dict()
-            state["rnd_optimizer"] = self.rnd_optimizer.state_dict()
-        return state
+    def _extra_state(self) -> dict:
+        if self.rnd is None:
+            return {}
+        return {"rnd": self.rnd.state_dict(), "rnd_optimizer": self.rnd_optimizer.state_dict()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
+    def _load_extra_state(self, state: dict) -> None:
         if self.rnd is not None:
             self.rnd.load_state_dict(state["rnd"])
             self.rnd_optimizer.load_state_dict(state["rnd_optimizer"])
-        self.tracker.load_state_dict(state["tracker"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_info = dict(state["last_info"])
-        load_rng_state(state)
