@@ -20,7 +20,6 @@ import heapq
 import math
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, ZeroIntrinsic
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.mol_metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import (
@@ -176,8 +175,10 @@ class MolMetricsTracker:
         self.n_generated = int(state["n"])
 
 
-class MolTrainer:
+class MolTrainer(Trainer):
     """A (GA)FlowNet on molecules: steppable, checkpointable (``state_dict``) and resumable."""
+
+    _components = ("policy", "intrinsic", "optimizer", "tracker")
 
     def __init__(self, config: MolTrainConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self.config = config
@@ -201,7 +202,7 @@ class MolTrainer:
         self.history = History.for_config(config)
         self.step_count = 0
         self.wall_seconds = 0.0
-        self._last_losses: dict[str, float] = {}
+        self._last_info: dict[str, float] = {}
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> MolTrajectories:
@@ -265,21 +266,18 @@ class MolTrainer:
         info["mean_reward"] = float(np.mean(rewards))
         self.step_count += 1
         self.wall_seconds += time.perf_counter() - start
-        self._last_losses = info
+        self._last_info = info
         return info
 
     def evaluate(self) -> dict:
         row = {"step": self.step_count}
         row.update(self.tracker.row())
         row["wall_seconds"] = self.wall_seconds
-        row.update(self._last_losses)
+        row.update(self._last_info)
         return row
 
-    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[["MolTrainer"], None] | None = None) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) steps in total; log every ``log_every``."""
-        return run_logged_loop(
-            self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
-        )
+    def progress_postfix(self, row: dict) -> dict:
+        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
 
     def artifacts(self) -> dict[str, np.ndarray]:
         """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
@@ -290,33 +288,12 @@ class MolTrainer:
         return f"mols {c.objective}/{c.augment}/{c.intrinsic} seed={c.seed}"
 
     # ------------------------------------------------------------------ checkpointing
-    def state_dict(self) -> dict:
-        """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""
-        return {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "policy": self.policy.state_dict(),
-            "log_z": self.log_z.detach().clone(),
-            "intrinsic": self.intrinsic.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "tracker": self.tracker.state_dict(),
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_losses": dict(self._last_losses),
-            **rng_state(),
-        }
+    def _extra_state(self) -> dict:
+        return {"log_z": self.log_z.detach().clone()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        self.policy.load_state_dict(state["policy"])
+    def _load_extra_state(self, state: dict) -> None:
         with torch.no_grad():
             self.log_z.copy_(state["log_z"])
-        self.intrinsic.load_state_dict(state["intrinsic"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.tracker.load_state_dict(state["tracker"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_losses = dict(state["last_losses"])
-        load_rng_state(state)
 
 
 def train_mols(config: MolTrainConfig, progress: bool = True) -> History:

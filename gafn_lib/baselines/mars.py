@@ -65,7 +65,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, fields
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -76,7 +76,7 @@ from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_train import MolMetricsTracker
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
@@ -189,8 +189,10 @@ def _unplain(plain: Sequence) -> BlockState:
     return BlockState(tuple(int(f) for f in frags), tuple(tuple(int(v) for v in j) for j in jbonds), tuple(tuple(int(v) for v in s) for s in stems))
 
 
-class MARSTrainer:
+class MARSTrainer(Trainer):
     """MARS on molecules with the trainer protocol of :mod:`gafn_lib.registry`."""
+
+    _components = ("policy", "optimizer", "tracker")
 
     def __init__(self, config: MARSConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self.config = config
@@ -379,9 +381,8 @@ class MARSTrainer:
         row.update(self._last_info)
         return row
 
-    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[["MARSTrainer"], None] | None = None) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) MCMC steps in total; log every ``log_every``."""
-        return run_logged_loop(self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "acc": f"{row['acceptance_rate_total']:.2f}"})
+    def progress_postfix(self, row: dict) -> dict:
+        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
 
     def describe(self) -> str:
         return f"mols mars seed={self.config.seed}"
@@ -390,37 +391,20 @@ class MARSTrainer:
         """The best molecules found (see :meth:`gafn_lib.mol_train.MolMetricsTracker.artifacts`)."""
         return self.tracker.artifacts()
 
-    def state_dict(self) -> dict:
-        """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""
+    def _extra_state(self) -> dict:
         return {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
             "n_proposed": self.n_proposed,
             "n_accepted": self.n_accepted,
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "tracker": self.tracker.state_dict(),
             "chains": [_plain(s) for s in self.chains],
             "chain_scores": list(self.chain_scores),
             "chain_rewards": list(self.chain_rewards),
             "buffer": [[_plain(s), list(t), list(k)] for s, t, k in self.buffer],
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_info": dict(self._last_info),
-            **rng_state(),
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
+    def _load_extra_state(self, state: dict) -> None:
         self.n_proposed = int(state["n_proposed"])
         self.n_accepted = int(state["n_accepted"])
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.tracker.load_state_dict(state["tracker"])
         self.chains = [_unplain(s) for s in state["chains"]]
         self.chain_scores = [float(v) for v in state["chain_scores"]]
         self.chain_rewards = [float(v) for v in state["chain_rewards"]]
         self.buffer = deque(((_unplain(s), [int(a) for a in t], [int(k) for k in sl]) for s, t, sl in state["buffer"]), maxlen=self.config.buffer_size)
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_info = dict(state["last_info"])
-        load_rng_state(state)

@@ -42,18 +42,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from gafn_lib.baselines.ppo import gae_advantages
+from gafn_lib.baselines.ppo import gae_advantages, ppo_epochs
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
-from gafn_lib.loop import load_rng_state, rng_state, run_logged_loop
+from gafn_lib.loop import Trainer
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import sample_mol_trajectories
 from gafn_lib.mol_train import MolMetricsTracker
@@ -175,13 +175,15 @@ class MolRollout:
 
 
 # ---------------------------------------------------------------------- trainer
-class MolPPOTrainer:
+class MolPPOTrainer(Trainer):
     """PPO on molecules with the trainer protocol of :mod:`gafn_lib.registry`.
 
     Example:
         >>> trainer = MolPPOTrainer(MolPPOConfig(n_steps=50, log_every=10, reward="dense"))
         >>> trainer.train().final["top10_reward"]
     """
+
+    _components = ("policy", "optimizer", "tracker")
 
     def __init__(self, config: MolPPOConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self.config = config
@@ -244,35 +246,11 @@ class MolPPOTrainer:
     # ------------------------------------------------------------------ update
     def update(self, rollout: MolRollout) -> dict[str, float]:
         """``epochs`` × ``n_minibatches`` Adam steps on the clipped objective (module docstring)."""
-        cfg = self.config
-        n = len(rollout.states)
-        sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
-        n_updates = 0
-        for _ in range(cfg.epochs):
-            for mb in torch.randperm(n, device=self.device).chunk(cfg.n_minibatches):
-                log_probs, values = self._log_probs_values([rollout.states[i] for i in mb.tolist()])
-                log_prob = log_probs.gather(1, rollout.actions[mb, None]).squeeze(1)
-                log_ratio = log_prob - rollout.log_prob_old[mb]
-                ratio = log_ratio.exp()
-                adv = rollout.advantages[mb]
-                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()  # invalid actions: p = 0 exactly
-                value_loss = 0.5 * (values - rollout.returns[mb]).pow(2).mean()
-                loss = policy_loss - cfg.entropy_coef * entropy + cfg.value_coef * value_loss
-
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.max_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                with torch.no_grad():
-                    sums["policy_loss"] += float(policy_loss)
-                    sums["value_loss"] += float(value_loss)
-                    sums["entropy"] += float(entropy)
-                    sums["approx_kl"] += float(((ratio - 1) - log_ratio).mean())
-                    sums["clip_fraction"] += float(((ratio - 1).abs() > cfg.clip).float().mean())
-                n_updates += 1
-        return {k: v / n_updates for k, v in sums.items()}
+        return ppo_epochs(
+            self.config, self.optimizer, list(self.policy.parameters()),
+            lambda mb: self._log_probs_values([rollout.states[i] for i in mb.tolist()]),
+            rollout.actions, rollout.log_prob_old, rollout.advantages, rollout.returns,
+        )
 
     def step(self) -> dict[str, float]:
         """One PPO iteration: sample and score ``batch_size`` molecules, then the PPO epochs."""
@@ -294,9 +272,8 @@ class MolPPOTrainer:
         row.update(self._last_info)
         return row
 
-    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[["MolPPOTrainer"], None] | None = None) -> History:
-        """Run until ``n_steps`` (default ``config.n_steps``) iterations in total; log every ``log_every``."""
-        return run_logged_loop(self, n_steps, progress, on_log, lambda row: {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]})
+    def progress_postfix(self, row: dict) -> dict:
+        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
 
     def describe(self) -> str:
         return f"mols ppo seed={self.config.seed}"
@@ -305,25 +282,3 @@ class MolPPOTrainer:
         """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
         return self.tracker.artifacts()
 
-    def state_dict(self) -> dict:
-        """Tensors and plain containers only (``torch.load(..., weights_only=True)``)."""
-        return {
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "tracker": self.tracker.state_dict(),
-            "history_rows": [dict(r) for r in self.history.rows],
-            "last_info": dict(self._last_info),
-            **rng_state(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.tracker.load_state_dict(state["tracker"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
-        self._last_info = dict(state["last_info"])
-        load_rng_state(state)
