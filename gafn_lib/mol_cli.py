@@ -30,7 +30,7 @@ from gafn_lib.objectives import OBJECTIVES
 
 MOL_ALGOS = ("gafn", "gfn", "ppo", "mars")
 #: GFlowNet-only flags (dest names) and their defaults for --algo gafn / gfn.
-GFN_DEFAULTS = {"objective": "fm", "eta": 0.1, "epsilon": 0.05, "lr_logz": 0.1}
+GFN_DEFAULTS = {"objective": "fm", "eta": 0.1, "rnd_features": "fixed", "epsilon": 0.05, "lr_logz": 0.1}
 
 
 def build_mol_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,8 @@ def build_mol_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=OBJECTIVES, default=None, help="default fm (GFlowNets only)")
     p.add_argument("--augment", choices=AUGMENT_MODES, default=None, help="default: joint for gafn, none for gfn")
     p.add_argument("--eta", type=float, default=None, help="default 0.1 (GFlowNets only)")
+    p.add_argument("--rnd-features", choices=("fixed", "policy"), default=None,
+                   help="graph embedding RND reads: a frozen random encoder (default) or the policy's (GFlowNets only)")
     p.add_argument("--epsilon", type=float, default=None, help="default 0.05 (GFlowNets only)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--lr-logz", type=float, default=None, help="default 0.1 (GFlowNets only)")
@@ -113,7 +115,7 @@ def config_from_args(args: argparse.Namespace):
     if args.algo == "gafn" and augment == "none":
         raise ValueError("--algo gafn needs an augmentation (edge, node or joint); use --algo gfn for none")
     return MolTrainConfig(
-        objective=gfn["objective"], augment=augment, eta=gfn["eta"], epsilon=gfn["epsilon"], lr=args.lr,
+        objective=gfn["objective"], augment=augment, eta=gfn["eta"], rnd_features=gfn["rnd_features"], epsilon=gfn["epsilon"], lr=args.lr,
         lr_logz=gfn["lr_logz"], batch_size=args.batch_size if args.batch_size is not None else 4, n_steps=args.steps,
         min_blocks=args.min_blocks, max_blocks=args.max_blocks, reward=args.reward, reward_exponent=args.reward_exponent,
         hidden=args.hidden, n_rounds=args.n_rounds, log_every=log_every, seed=args.seed, device=args.device, threads=args.threads,

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from gafn_lib.augment import AUGMENT_MODES, augment
+from gafn_lib.envs.fragment_batch import encode_states
 from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
@@ -41,6 +42,7 @@ from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.terms import NEG_INF
 
 MOL_INTRINSIC = ("rnd", "none")
+RND_FEATURES = ("fixed", "policy")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class MolTrainConfig:
         augment: ``"joint"`` (GAFlowNet), ``"edge"``, ``"node"`` or ``"none"`` (plain GFlowNet).
         intrinsic: ``"rnd"`` or ``"none"``; ``None`` picks ``"rnd"`` unless ``augment == "none"``.
         eta: RND coefficient η in ``r = η·‖f̂ − f‖₂`` on graph embeddings (paper 0.1).
+        rnd_features: which graph embedding RND reads: ``"fixed"`` (default), a frozen, randomly
+            initialised copy of the block-graph network — stationary inputs, so the novelty of
+            visited states decays as Theorem 1 needs; or ``"policy"``, the policy's own (detached)
+            embedding, which drifts as the policy trains and keeps the novelty from decaying.
         epsilon: probability of a uniformly random valid action (paper 0.05).
         lr: Adam learning rate of the policy and RND predictor (paper 5e-4).
         lr_logz: learning rate of ``log Z`` (TB/DB/SubTB only).
@@ -69,6 +75,7 @@ class MolTrainConfig:
     augment: str = "joint"
     intrinsic: str | None = None
     eta: float = 0.1
+    rnd_features: str = "fixed"
     epsilon: float = 0.05
     lr: float = 5e-4
     lr_logz: float = 0.1
@@ -96,6 +103,8 @@ class MolTrainConfig:
                 raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(self, name)!r}")
         if self.intrinsic is None:
             object.__setattr__(self, "intrinsic", "none" if self.augment == "none" else "rnd")
+        if self.rnd_features not in RND_FEATURES:
+            raise ValueError(f"rnd_features must be one of {RND_FEATURES}, got {self.rnd_features!r}")
         if self.intrinsic not in MOL_INTRINSIC:
             raise ValueError(f"intrinsic must be one of {MOL_INTRINSIC} for molecules, got {self.intrinsic!r}")
         if self.augment != "none" and self.intrinsic == "none":
@@ -193,6 +202,10 @@ class MolTrainer(Trainer):
         self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
         self.intrinsic = (RND(config.hidden, eta=config.eta) if config.intrinsic == "rnd" else ZeroIntrinsic()).to(self.device)
+        self.rnd_encoder = None
+        if config.intrinsic == "rnd" and config.rnd_features == "fixed":
+            self.rnd_encoder = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+            self.rnd_encoder.requires_grad_(False)
         params = list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad]
         groups = [{"params": params, "lr": config.lr}]
         if config.objective != "fm":  # FM has no log Z: Z = Σ_a F(s_0 → a)
@@ -215,6 +228,16 @@ class MolTrainer(Trainer):
         scores = self.proxy.score_mols(mols, [self.mdp.stem_atoms(x) for x in xs])
         return [self.mdp.smiles(x) for x in xs], scores, self.reward(scores)
 
+    def _rnd_features(self, trajs: MolTrajectories, fwd, rows: torch.Tensor) -> torch.Tensor:
+        """Graph embeddings of the child states ``s_1 … s_n`` (rows of ``fwd``) that RND reads:
+        the frozen random encoder's (``rnd_features="fixed"``) or the policy's (``"policy"``), detached."""
+        if self.rnd_encoder is None:
+            return fwd.out.embedding[rows].detach()
+        distinct = list(fwd.row)
+        states = [distinct[i] for i in rows.tolist()]
+        with torch.no_grad():
+            return self.rnd_encoder(encode_states(self.mdp, states, self.device)).embedding
+
     def loss(self, trajs: MolTrajectories, log_reward: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The objective's loss (with augmentation) plus the intrinsic model's loss."""
         cfg, device = self.config, self.device
@@ -224,7 +247,7 @@ class MolTrainer(Trainer):
         mask = trajs.mask(device)
         child_rows = fwd.traj_rows[:, 1:]  # (B, T) rows of s_1..s_T
         if isinstance(self.intrinsic, RND):
-            r_rows, intrinsic_loss = self.intrinsic.reward_and_loss(fwd.out.embedding[child_rows[mask]].detach())
+            r_rows, intrinsic_loss = self.intrinsic.reward_and_loss(self._rnd_features(trajs, fwd, child_rows[mask]))
             r = torch.zeros(mask.shape, device=device).masked_scatter(mask, r_rows)
             log_intrinsic = r.log().masked_fill(~mask, NEG_INF)
             mean_r = float(r_rows.mean())
@@ -289,11 +312,16 @@ class MolTrainer(Trainer):
 
     # ------------------------------------------------------------------ checkpointing
     def _extra_state(self) -> dict:
-        return {"log_z": self.log_z.detach().clone()}
+        state = {"log_z": self.log_z.detach().clone()}
+        if self.rnd_encoder is not None:
+            state["rnd_encoder"] = self.rnd_encoder.state_dict()
+        return state
 
     def _load_extra_state(self, state: dict) -> None:
         with torch.no_grad():
             self.log_z.copy_(state["log_z"])
+        if self.rnd_encoder is not None:
+            self.rnd_encoder.load_state_dict(state["rnd_encoder"])
 
 
 def train_mols(config: MolTrainConfig, progress: bool = True) -> History:

@@ -35,10 +35,12 @@ def make(mdp, proxy, **kw) -> MolTrainer:
 
 
 def single(trainer, s):
-    """Policy outputs for ONE state: (log-probabilities over valid actions, logits, log F, embedding)."""
+    """Policy outputs for ONE state: (log-probabilities over valid actions, logits, log F, the
+    embedding RND reads (the frozen encoder's or the policy's), mask)."""
     mask = forward_masks(trainer.mdp, [s])
     out = trainer.policy(encode_states(trainer.mdp, [s]), mask)
-    return out.logits[0].log_softmax(0), out.logits[0], out.log_flow[0], out.embedding[0], mask[0]
+    rnd_input = out.embedding[0] if trainer.rnd_encoder is None else trainer.rnd_encoder(encode_states(trainer.mdp, [s])).embedding[0]
+    return out.logits[0].log_softmax(0), out.logits[0], out.log_flow[0], rnd_input, mask[0]
 
 
 def intrinsic_of(trainer, embedding) -> torch.Tensor:
@@ -185,6 +187,8 @@ def test_bad_config_fails_clearly():
         MolTrainConfig(epsilon=1.5)
     with pytest.raises(ValueError, match="reward"):
         MolTrainConfig(reward="medium")
+    with pytest.raises(ValueError, match="rnd_features"):
+        MolTrainConfig(rnd_features="fingerprint")
     assert MolTrainConfig(augment="none").intrinsic == "none"
     assert MolTrainConfig().intrinsic == "rnd"
 
@@ -218,3 +222,15 @@ def test_best_molecules_are_stored_as_plain_arrays(mdp, proxy):
     assert (rewards[:-1] >= rewards[1:]).all()  # best first
     best = arrays["top_smiles"][0]
     assert trainer.tracker.molecules[str(best)][1] == rewards[0]
+
+
+@pytest.mark.parametrize("features", ["fixed", "policy"])
+def test_rnd_reads_the_chosen_embedding(mdp, proxy, features):
+    trainer = make(mdp, proxy, rnd_features=features, n_steps=2, log_every=1)
+    assert (trainer.rnd_encoder is not None) == (features == "fixed")
+    history = trainer.train(progress=False)
+    assert history.final["mean_intrinsic"] > 0
+    if features == "fixed":  # the frozen encoder never changes
+        before = {k: v.clone() for k, v in trainer.rnd_encoder.state_dict().items()}
+        trainer.train(n_steps=4, progress=False)
+        assert all(torch.equal(before[k], v) for k, v in trainer.rnd_encoder.state_dict().items())
