@@ -17,17 +17,29 @@ DEFAULT_RND_ETA = 0.005
 DEFAULT_COUNT_ETA = 0.01
 
 
-def hypergrid_config_of(config) -> HypergridConfig:
-    """The :class:`HypergridConfig` of any run config with the grid fields (ndim, height, reward,
-    termination, r0, r1, r2); constructing it validates them."""
-    return HypergridConfig(
-        ndim=config.ndim, height=config.height, reward=config.reward, termination=config.termination,
-        r0=config.r0, r1=config.r1, r2=config.r2,
-    )
+@dataclass(frozen=True)
+class GridFields:
+    """The hypergrid fields every grid run config starts with (see :class:`HypergridConfig`):
+    ``ndim``, ``height``, ``reward``, ``termination`` and the dense reward's ``r0``, ``r1``, ``r2``."""
+
+    ndim: int = 2
+    height: int = 8
+    reward: str = "sparse"
+    termination: str = "edge"
+    r0: float = 0.1
+    r1: float = 0.5
+    r2: float = 2.0
+
+    def grid_config(self) -> HypergridConfig:
+        """The :class:`HypergridConfig` of this run; constructing it validates the grid fields."""
+        return HypergridConfig(
+            ndim=self.ndim, height=self.height, reward=self.reward, termination=self.termination,
+            r0=self.r0, r1=self.r1, r2=self.r2,
+        )
 
 
 @dataclass(frozen=True)
-class GridTrainConfig:
+class GridTrainConfig(GridFields):
     """A GFlowNet / GAFlowNet run on the hypergrid. Defaults are the paper's (GridWorld, §5.1).
 
     Attributes:
@@ -49,13 +61,6 @@ class GridTrainConfig:
         threads: torch intra-op threads (``None``: ``$GAFN_NUM_THREADS``, default 1).
     """
 
-    ndim: int = 2
-    height: int = 8
-    reward: str = "sparse"
-    termination: str = "edge"
-    r0: float = 0.1
-    r1: float = 0.5
-    r2: float = 2.0
     objective: str = "tb"
     augment: str = "joint"
     intrinsic: str | None = None
@@ -101,9 +106,6 @@ class GridTrainConfig:
         check_unit_interval("epsilon", self.epsilon)
         check_threads(self.threads)
         self.grid_config()  # validates ndim, height, reward, termination and the reward constants
-
-    def grid_config(self) -> HypergridConfig:
-        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -40,8 +40,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from gafn_lib.config import hypergrid_config_of
-from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
+from gafn_lib.config import GridFields
+from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.history import History
 from gafn_lib.loop import Trainer
 from gafn_lib.metrics import l1_sum
@@ -54,11 +54,11 @@ DEFAULT_RELATIVE_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
-class MCMCConfig:
+class MCMCConfig(GridFields):
     """Metropolis–Hastings baseline on the hypergrid.
 
     Attributes:
-        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`HypergridConfig`).
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.config.GridFields`).
         n_chains: parallel chains K = terminal states visited per step (16, as the GFlowNet's batch).
         reward_floor: relative floor ρ ≥ 0; the chain targets ``R + ρ · max R``. ``None``: 1e-3 if
             the reward is zero somewhere (sparse; dense with r0 = 0), else 0 (dense, r0 > 0).
@@ -66,13 +66,6 @@ class MCMCConfig:
         seed, device, threads: as :class:`gafn_lib.config.GridTrainConfig`.
     """
 
-    ndim: int = 2
-    height: int = 8
-    reward: str = "sparse"
-    termination: str = "edge"
-    r0: float = 0.1
-    r1: float = 0.5
-    r2: float = 2.0
     n_chains: int = 16
     reward_floor: float | None = None
     n_steps: int = 20_000
@@ -95,8 +88,6 @@ class MCMCConfig:
         """Terminal states visited per step (= ``n_chains``), for budget comparisons."""
         return self.n_chains
 
-    def grid_config(self) -> HypergridConfig:
-        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:

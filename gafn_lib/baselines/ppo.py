@@ -39,8 +39,8 @@ from typing import Callable
 
 import torch
 
-from gafn_lib.config import DEFAULT_RND_ETA, hypergrid_config_of
-from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
+from gafn_lib.config import DEFAULT_RND_ETA, GridFields
+from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.history import History
 from gafn_lib.intrinsic import PAPER_RND_ETA, RND
 from gafn_lib.loop import Trainer
@@ -104,11 +104,11 @@ def ppo_epochs(
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(GridFields):
     """PPO (``intrinsic="none"``) or PPO + RND (``intrinsic="rnd"``) on the hypergrid.
 
     Attributes:
-        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`HypergridConfig`).
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.config.GridFields`).
         intrinsic: ``"none"`` or ``"rnd"``. eta: RND coefficient η (``None``: the paper's by height
             with RND, as the GAFlowNet; must stay unset/0 without RND).
         hidden, n_layers: MLP (paper: 2 × 256). lr: Adam learning rate (1e-3).
@@ -121,13 +121,6 @@ class PPOConfig:
         log_every, seed, device, threads: as :class:`gafn_lib.config.GridTrainConfig`.
     """
 
-    ndim: int = 2
-    height: int = 8
-    reward: str = "sparse"
-    termination: str = "edge"
-    r0: float = 0.1
-    r1: float = 0.5
-    r2: float = 2.0
     intrinsic: str = "none"
     eta: float | None = None
     hidden: int = 256
@@ -167,8 +160,6 @@ class PPOConfig:
         check_threads(self.threads)
         self.grid_config()
 
-    def grid_config(self) -> HypergridConfig:
-        return hypergrid_config_of(self)
 
     @classmethod
     def field_names(cls) -> list[str]:
