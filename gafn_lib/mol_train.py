@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
 from gafn_lib.intrinsic import RND, ZeroIntrinsic
 from gafn_lib.loop import Trainer
+from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import (
@@ -40,13 +41,14 @@ from gafn_lib.mol_sampling import (
 from gafn_lib.objectives import OBJECTIVES, db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.terms import NEG_INF
+from gafn_lib.validation import check_counts, check_positive, check_unit_interval
 
 MOL_INTRINSIC = ("rnd", "none")
 RND_FEATURES = ("fixed", "policy")
 
 
 @dataclass(frozen=True)
-class MolTrainConfig:
+class MolTrainConfig(MolFields):
     """A (GA)FlowNet run on molecules. Defaults are the paper's molecule setting (§4).
 
     Attributes:
@@ -81,18 +83,8 @@ class MolTrainConfig:
     lr_logz: float = 0.1
     batch_size: int = 4
     n_steps: int = 250_000
-    min_blocks: int = 2
-    max_blocks: int = 8
-    reward: str = "sparse"
-    reward_threshold: float = 7.0
-    reward_normaliser: float = 8.0
-    reward_exponent: float = 10.0
-    reward_floor: float = 1e-9
-    hidden: int = 128
-    n_rounds: int = 3
     subtb_lambda: float = 0.9
     log_every: int = 500
-    top_k: int = 10
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -111,31 +103,13 @@ class MolTrainConfig:
             raise ValueError(f"augment={self.augment!r} needs intrinsic='rnd' (or set augment='none')")
         if self.augment == "none" and self.intrinsic != "none":
             raise ValueError(f"intrinsic={self.intrinsic!r} has no effect with augment='none'")
-        for name in ("batch_size", "n_steps", "min_blocks", "max_blocks", "hidden", "log_every", "top_k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.n_rounds, int) or self.n_rounds < 0:
-            raise ValueError(f"n_rounds must be an integer >= 0, got {self.n_rounds!r}")
-        if self.max_blocks < self.min_blocks:
-            raise ValueError(f"max_blocks ({self.max_blocks}) must be >= min_blocks ({self.min_blocks})")
-        if not 0 <= self.epsilon <= 1:
-            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        self.check_mol_fields()
+        check_counts(self, ("batch_size", "n_steps", "log_every"))
+        check_unit_interval("epsilon", self.epsilon)
         for name in ("lr", "lr_logz", "subtb_lambda"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if not self.eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {self.eta!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads!r}")
-        self.reward_fn()  # validates the reward constants
+            check_positive(name, getattr(self, name))
+        check_positive("eta", self.eta, strict=False)
 
-    def reward_fn(self) -> MolReward:
-        return MolReward(self.reward, self.reward_threshold, self.reward_normaliser, self.reward_exponent, self.reward_floor)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 #: Width of the fixed-width unicode array of SMILES in :meth:`MolMetricsTracker.artifacts`.

@@ -73,10 +73,10 @@ import torch
 from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
-from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
 from gafn_lib.loop import Trainer
+from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_train import MolMetricsTracker
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
@@ -101,7 +101,7 @@ def mars_acceptance(reward_current, reward_proposed, temperature, q_forward, q_r
 
 
 @dataclass(frozen=True)
-class MARSConfig:
+class MARSConfig(MolFields):
     """MARS on the fragment MDP (see the module docstring).
 
     Attributes:
@@ -125,17 +125,7 @@ class MARSConfig:
     lr: float = 5e-4
     train_batch: int = 32
     buffer_size: int = 5_000
-    min_blocks: int = 2
-    max_blocks: int = 8
-    reward: str = "sparse"
-    reward_threshold: float = 7.0
-    reward_normaliser: float = 8.0
-    reward_exponent: float = 10.0
-    reward_floor: float = 1e-9
-    hidden: int = 128
-    n_rounds: int = 3
     log_every: int = 125
-    top_k: int = 10
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -152,9 +142,6 @@ class MARSConfig:
         if len(weights) != 3 or any(not w >= 0 for w in weights) or weights[0] <= 0 or sum(weights) <= 0:
             raise ValueError(f"move_weights must be 3 weights >= 0 for (add, remove, replace) with add > 0, got {self.move_weights!r}")
         object.__setattr__(self, "move_weights", tuple(float(w) for w in weights))
-
-    def reward_fn(self) -> MolReward:
-        return MolReward(self.reward, self.reward_threshold, self.reward_normaliser, self.reward_exponent, self.reward_floor)
 
     def temperature(self, step: int) -> float:
         """``T_t`` of the geometric annealing at step ``t`` (0-based)."""

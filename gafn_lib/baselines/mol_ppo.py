@@ -41,7 +41,7 @@ This module also holds :func:`score_molecules`, shared with the MARS baseline.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -50,39 +50,26 @@ import torch
 from gafn_lib.baselines.ppo import gae_advantages, ppo_epochs
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
-from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
+from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
 from gafn_lib.loop import Trainer
+from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import sample_mol_trajectories
 from gafn_lib.mol_train import MolMetricsTracker
 from gafn_lib.policies import masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.validation import check_counts, check_positive
 
 
 
 # ---------------------------------------------------------------------- shared by the molecule baselines
 def validate_mol_fields(config, int_fields: Sequence[str]) -> None:
     """Checks shared by the molecule baselines' configs (each error names the field)."""
-    if config.reward not in MOL_REWARDS:
-        raise ValueError(f"reward must be one of {MOL_REWARDS}, got {config.reward!r}")
-    for name in ("min_blocks", "max_blocks", "hidden", "log_every", "top_k", "n_steps", *int_fields):
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if not isinstance(config.n_rounds, int) or config.n_rounds < 0:
-        raise ValueError(f"n_rounds must be an integer >= 0, got {config.n_rounds!r}")
-    if config.max_blocks < config.min_blocks:
-        raise ValueError(f"max_blocks ({config.max_blocks}) must be >= min_blocks ({config.min_blocks})")
-    if not config.lr > 0:
-        raise ValueError(f"lr must be > 0, got {config.lr!r}")
-    if config.threads is not None and config.threads < 1:
-        raise ValueError(f"threads must be >= 1, got {config.threads!r}")
-    try:
-        config.reward_fn()
-    except ValueError as err:  # name the config field, not MolReward's argument
-        raise ValueError(f"reward_{err}") from None
+    config.check_mol_fields()
+    check_counts(config, ("log_every", "n_steps", *int_fields))
+    check_positive("lr", config.lr)
 
 
 def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states: Sequence[BlockState]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -94,7 +81,7 @@ def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states
 
 # ---------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class MolPPOConfig:
+class MolPPOConfig(MolFields):
     """PPO on the fragment MDP (see the module docstring for the objective and the defaults).
 
     Attributes:
@@ -124,17 +111,7 @@ class MolPPOConfig:
     gae_lambda: float = 1.0
     normalize_advantages: bool = True
     max_grad_norm: float | None = 0.5
-    min_blocks: int = 2
-    max_blocks: int = 8
-    reward: str = "sparse"
-    reward_threshold: float = 7.0
-    reward_normaliser: float = 8.0
-    reward_exponent: float = 10.0
-    reward_floor: float = 1e-9
-    hidden: int = 128
-    n_rounds: int = 3
     log_every: int = 125
-    top_k: int = 10
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -151,12 +128,6 @@ class MolPPOConfig:
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm!r}")
 
-    def reward_fn(self) -> MolReward:
-        return MolReward(self.reward, self.reward_threshold, self.reward_normaliser, self.reward_exponent, self.reward_floor)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 @dataclass
