@@ -158,7 +158,28 @@ class MolMetricsTracker:
         self.n_generated = int(state["n"])
 
 
-class MolTrainer(Trainer):
+class MoleculeTrainer(Trainer):
+    """What every molecule trainer shares (GFlowNets, PPO, MARS): a :class:`MolMetricsTracker` as
+    ``tracker``, its metric rows, and its best molecules as the run's stored arrays."""
+
+    tracker: MolMetricsTracker
+
+    def evaluate(self) -> dict:
+        row = {"step": self.step_count}
+        row.update(self.tracker.row())
+        row["wall_seconds"] = self.wall_seconds
+        row.update(self._last_info)
+        return row
+
+    def progress_postfix(self, row: dict) -> dict:
+        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
+
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
+        return self.tracker.artifacts()
+
+
+class MolTrainer(MoleculeTrainer):
     """A (GA)FlowNet on molecules: steppable, checkpointable (``state_dict``) and resumable."""
 
     _components = ("policy", "intrinsic", "optimizer", "tracker")
@@ -266,19 +287,6 @@ class MolTrainer(Trainer):
         self._last_info = info
         return info
 
-    def evaluate(self) -> dict:
-        row = {"step": self.step_count}
-        row.update(self.tracker.row())
-        row["wall_seconds"] = self.wall_seconds
-        row.update(self._last_info)
-        return row
-
-    def progress_postfix(self, row: dict) -> dict:
-        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
-
-    def artifacts(self) -> dict[str, np.ndarray]:
-        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
-        return self.tracker.artifacts()
 
     def describe(self) -> str:
         c = self.config

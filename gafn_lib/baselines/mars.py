@@ -75,10 +75,9 @@ from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
-from gafn_lib.loop import Trainer
 from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
-from gafn_lib.mol_train import MolMetricsTracker
+from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.terms import NEG_INF
 
@@ -176,7 +175,7 @@ def _unplain(plain: Sequence) -> BlockState:
     return BlockState(tuple(int(f) for f in frags), tuple(tuple(int(v) for v in j) for j in jbonds), tuple(tuple(int(v) for v in s) for s in stems))
 
 
-class MARSTrainer(Trainer):
+class MARSTrainer(MoleculeTrainer):
     """MARS on molecules with the trainer protocol of :mod:`gafn_lib.registry`."""
 
     _components = ("policy", "optimizer", "tracker")
@@ -361,22 +360,8 @@ class MARSTrainer(Trainer):
         return dict(self._last_info)
 
     # ------------------------------------------------------------------ protocol
-    def evaluate(self) -> dict:
-        row = {"step": self.step_count}
-        row.update(self.tracker.row())
-        row["wall_seconds"] = self.wall_seconds
-        row.update(self._last_info)
-        return row
-
-    def progress_postfix(self, row: dict) -> dict:
-        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
-
     def describe(self) -> str:
         return f"mols mars seed={self.config.seed}"
-
-    def artifacts(self) -> dict[str, np.ndarray]:
-        """The best molecules found (see :meth:`gafn_lib.mol_train.MolMetricsTracker.artifacts`)."""
-        return self.tracker.artifacts()
 
     def _extra_state(self) -> dict:
         return {

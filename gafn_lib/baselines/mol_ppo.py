@@ -53,11 +53,10 @@ from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.history import History
-from gafn_lib.loop import Trainer
 from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import sample_mol_trajectories
-from gafn_lib.mol_train import MolMetricsTracker
+from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
 from gafn_lib.policies import masked_log_softmax
 from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.validation import check_counts, check_positive
@@ -146,7 +145,7 @@ class MolRollout:
 
 
 # ---------------------------------------------------------------------- trainer
-class MolPPOTrainer(Trainer):
+class MolPPOTrainer(MoleculeTrainer):
     """PPO on molecules with the trainer protocol of :mod:`gafn_lib.registry`.
 
     Example:
@@ -236,20 +235,6 @@ class MolPPOTrainer(Trainer):
         return info
 
     # ------------------------------------------------------------------ protocol
-    def evaluate(self) -> dict:
-        row = {"step": self.step_count}
-        row.update(self.tracker.row())
-        row["wall_seconds"] = self.wall_seconds
-        row.update(self._last_info)
-        return row
-
-    def progress_postfix(self, row: dict) -> dict:
-        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
-
     def describe(self) -> str:
         return f"mols ppo seed={self.config.seed}"
-
-    def artifacts(self) -> dict[str, np.ndarray]:
-        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
-        return self.tracker.artifacts()
 
