@@ -164,6 +164,26 @@ class MoleculeTrainer(Trainer):
 
     tracker: MolMetricsTracker
 
+    def _setup(self, config, proxy: SEHProxy | None, mdp: FragmentMDP | None) -> None:
+        """Construction every molecule trainer starts with: threads, seed, device, the MDP (or the
+        given one, which must match the config), the proxy (or the given one), the reward, the
+        block-graph network, and empty tracker, history and counters."""
+        self.config = config
+        configure_threads(config.threads)
+        seed_everything(config.seed)
+        self.device = resolve_device(config.device)
+        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
+        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
+            raise ValueError("the given mdp's min/max blocks differ from the config's")
+        self.proxy = proxy if proxy is not None else SEHProxy.load()
+        self.reward = config.reward_fn()
+        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self.tracker = MolMetricsTracker(config.top_k)
+        self.history = History.for_config(config)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+        self._last_info: dict[str, float] = {}
+
     def evaluate(self) -> dict:
         row = {"step": self.step_count}
         row.update(self.tracker.row())
@@ -185,16 +205,7 @@ class MolTrainer(MoleculeTrainer):
     _components = ("policy", "intrinsic", "optimizer", "tracker")
 
     def __init__(self, config: MolTrainConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
-        self.config = config
-        configure_threads(config.threads)
-        seed_everything(config.seed)
-        self.device = resolve_device(config.device)
-        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
-        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
-            raise ValueError("the given mdp's min/max blocks differ from the config's")
-        self.proxy = proxy if proxy is not None else SEHProxy.load()
-        self.reward = config.reward_fn()
-        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self._setup(config, proxy, mdp)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
         self.intrinsic = (RND(config.hidden, eta=config.eta) if config.intrinsic == "rnd" else ZeroIntrinsic()).to(self.device)
         self.rnd_encoder = None
@@ -206,11 +217,6 @@ class MolTrainer(MoleculeTrainer):
         if config.objective != "fm":  # FM has no log Z: Z = Σ_a F(s_0 → a)
             groups.append({"params": [self.log_z], "lr": config.lr_logz})
         self.optimizer = torch.optim.Adam(groups)
-        self.tracker = MolMetricsTracker(config.top_k)
-        self.history = History.for_config(config)
-        self.step_count = 0
-        self.wall_seconds = 0.0
-        self._last_info: dict[str, float] = {}
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> MolTrajectories:

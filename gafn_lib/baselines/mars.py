@@ -74,11 +74,9 @@ from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.history import History
 from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.terms import NEG_INF
 
 ADD, REMOVE, REPLACE = 0, 1, 2
@@ -181,26 +179,12 @@ class MARSTrainer(MoleculeTrainer):
     _components = ("policy", "optimizer", "tracker")
 
     def __init__(self, config: MARSConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
-        self.config = config
-        configure_threads(config.threads)
-        seed_everything(config.seed)
-        self.device = resolve_device(config.device)
-        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
-        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
-            raise ValueError("the given mdp's min/max blocks differ from the config's")
-        self.proxy = proxy if proxy is not None else SEHProxy.load()
-        self.reward = config.reward_fn()
+        self._setup(config, proxy, mdp)
         self.n_types = self.mdp.n_block_types
-        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
-        self.tracker = MolMetricsTracker(config.top_k)
-        self.history = History.for_config(config)
         self.buffer: deque[tuple[BlockState, list[int], list[int]]] = deque(maxlen=config.buffer_size)
-        self.step_count = 0
-        self.wall_seconds = 0.0
         self.n_proposed = 0
         self.n_accepted = 0
-        self._last_info: dict[str, float] = {}
         self.chains = [self._random_molecule() for _ in range(config.n_chains)]
         smiles, scores, rewards = score_molecules(self.mdp, self.proxy, self.reward, self.chains)
         self.chain_scores = [float(s) for s in scores]

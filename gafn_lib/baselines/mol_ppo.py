@@ -52,13 +52,11 @@ from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.history import History
 from gafn_lib.mol_config import MolFields
 from gafn_lib.mol_policy import BlockGraphPolicy
 from gafn_lib.mol_sampling import sample_mol_trajectories
 from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
 from gafn_lib.policies import masked_log_softmax
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.validation import check_counts, check_positive
 
 
@@ -156,23 +154,9 @@ class MolPPOTrainer(MoleculeTrainer):
     _components = ("policy", "optimizer", "tracker")
 
     def __init__(self, config: MolPPOConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
-        self.config = config
-        configure_threads(config.threads)
-        seed_everything(config.seed)
-        self.device = resolve_device(config.device)
-        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
-        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
-            raise ValueError("the given mdp's min/max blocks differ from the config's")
-        self.proxy = proxy if proxy is not None else SEHProxy.load()
-        self.reward = config.reward_fn()
         # actor = masked logits (stop + stem × block); critic V(s) = the log-flow head, raw scalar
-        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self._setup(config, proxy, mdp)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
-        self.tracker = MolMetricsTracker(config.top_k)
-        self.history = History.for_config(config)
-        self.step_count = 0
-        self.wall_seconds = 0.0
-        self._last_info: dict[str, float] = {}
 
     def _log_probs_values(self, states: Sequence[BlockState]) -> tuple[torch.Tensor, torch.Tensor]:
         """``log π(·|s)`` (M, 1 + K·V; ≈ −1e9 on invalid actions) and ``V(s)`` (M,) in one network call."""
