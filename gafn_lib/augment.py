@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
+from gafn_lib.terms import NEG_INF, AugmentableTerms
 
 AUGMENT_MODES = ("none", "edge", "node", "joint")
 
@@ -69,7 +69,7 @@ def leaky_log_pb(log_pb: torch.Tensor, log_leak: torch.Tensor, log_flow_child: t
     return torch.logaddexp(log_pb, log_leak - log_flow_child)
 
 
-def augment(terms: TrajectoryTerms | FlowMatchingTerms, mode: str):
+def augment(terms: AugmentableTerms, mode: str) -> AugmentableTerms:
     """Return ``terms`` with ``log_reward := log R̃`` and ``log_leak`` set for ``mode``."""
     log_reward = augmented_log_reward(
         mode, terms.log_reward, terms.log_intrinsic, terms.mask, terms.log_intrinsic_terminal
