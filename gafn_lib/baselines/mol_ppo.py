@@ -47,7 +47,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from gafn_lib.baselines.ppo import gae_advantages, ppo_epochs
+from gafn_lib.baselines.ppo import PPOFields, gae_advantages, ppo_epochs
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
@@ -78,7 +78,7 @@ def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states
 
 # ---------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class MolPPOConfig(MolFields):
+class MolPPOConfig(MolFields, PPOFields):
     """PPO on the fragment MDP (see the module docstring for the objective and the defaults).
 
     Attributes:
@@ -100,30 +100,16 @@ class MolPPOConfig(MolFields):
     lr: float = 5e-4
     batch_size: int = 16
     n_steps: int = 62_500
-    clip: float = 0.2
     entropy_coef: float = 0.01
-    value_coef: float = 0.5
-    epochs: int = 4
-    n_minibatches: int = 4
     gae_lambda: float = 1.0
-    normalize_advantages: bool = True
-    max_grad_norm: float | None = 0.5
     log_every: int = 125
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        validate_mol_fields(self, ("batch_size", "epochs", "n_minibatches"))
-        if not self.clip > 0:
-            raise ValueError(f"clip must be > 0, got {self.clip!r}")
-        for name in ("entropy_coef", "value_coef"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if not 0 <= self.gae_lambda <= 1:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm!r}")
+        validate_mol_fields(self, ("batch_size",))
+        self.check_ppo_fields()
 
 
 

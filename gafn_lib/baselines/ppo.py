@@ -104,7 +104,38 @@ def ppo_epochs(
 
 
 @dataclass(frozen=True)
-class PPOConfig(GridFields):
+class PPOFields:
+    """The PPO hyperparameters shared by the grid and the molecule PPO (used by :func:`ppo_epochs`).
+
+    Attributes:
+        clip: ratio clip ε (0.2). entropy_coef: c_H (grid 0.1, paper). value_coef: c_V (0.5).
+        epochs: passes over each batch (4). n_minibatches: minibatches per pass (4).
+        gae_lambda: GAE λ in [0, 1] (grid 0.95; 1 = Monte-Carlo advantages). γ is fixed to 1.
+        normalize_advantages: standardise advantages over the batch (True).
+        max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
+    """
+
+    clip: float = 0.2
+    entropy_coef: float = 0.1
+    value_coef: float = 0.5
+    epochs: int = 4
+    n_minibatches: int = 4
+    gae_lambda: float = 0.95
+    normalize_advantages: bool = True
+    max_grad_norm: float | None = 0.5
+
+    def check_ppo_fields(self) -> None:
+        check_counts(self, ("epochs", "n_minibatches"))
+        check_positive("clip", self.clip)
+        check_positive("entropy_coef", self.entropy_coef, strict=False)
+        check_positive("value_coef", self.value_coef, strict=False)
+        check_unit_interval("gae_lambda", self.gae_lambda)
+        if self.max_grad_norm is not None:
+            check_positive("max_grad_norm", self.max_grad_norm)
+
+
+@dataclass(frozen=True)
+class PPOConfig(GridFields, PPOFields):
     """PPO (``intrinsic="none"``) or PPO + RND (``intrinsic="rnd"``) on the hypergrid.
 
     Attributes:
@@ -128,14 +159,6 @@ class PPOConfig(GridFields):
     lr: float = 1e-3
     batch_size: int = 16
     n_steps: int = 20_000
-    clip: float = 0.2
-    entropy_coef: float = 0.1
-    value_coef: float = 0.5
-    epochs: int = 4
-    n_minibatches: int = 4
-    gae_lambda: float = 0.95
-    normalize_advantages: bool = True
-    max_grad_norm: float | None = 0.5
     log_every: int = 100
     seed: int = 0
     device: str = "cpu"
@@ -149,14 +172,9 @@ class PPOConfig(GridFields):
         check_positive("eta", self.eta, strict=False)
         if self.intrinsic == "none" and self.eta != 0:
             raise ValueError(f"eta={self.eta!r} has no effect with intrinsic='none': use intrinsic='rnd' or leave eta unset")
-        check_counts(self, ("hidden", "n_layers", "batch_size", "n_steps", "epochs", "n_minibatches", "log_every"))
+        check_counts(self, ("hidden", "n_layers", "batch_size", "n_steps", "log_every"))
         check_positive("lr", self.lr)
-        check_positive("clip", self.clip)
-        check_positive("entropy_coef", self.entropy_coef, strict=False)
-        check_positive("value_coef", self.value_coef, strict=False)
-        check_unit_interval("gae_lambda", self.gae_lambda)
-        if self.max_grad_norm is not None:
-            check_positive("max_grad_norm", self.max_grad_norm)
+        self.check_ppo_fields()
         check_threads(self.threads)
         self.grid_config()
 
