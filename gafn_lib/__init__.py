@@ -3,15 +3,15 @@
 Subpackages and modules (data flows top to bottom):
 
 - :mod:`gafn_lib.envs` — the worlds: hypergrid (GridWorld) and the fragment-based molecule MDP.
-- :mod:`gafn_lib.policies` — networks mapping states to P_F, P_B and log F.
-- :mod:`gafn_lib.sampling` — batched trajectory sampling.
-- :mod:`gafn_lib.objectives` — TB, DB, SubTB and FM losses; :mod:`gafn_lib.augment` — the
+- :mod:`gafn_lib.core.policies` — networks mapping states to P_F, P_B and log F.
+- :mod:`gafn_lib.core.sampling` — batched trajectory sampling.
+- :mod:`gafn_lib.core.objectives` — TB, DB, SubTB and FM losses; :mod:`gafn_lib.core.augment` — the
   edge / node / joint augmented flows shared by all of them.
-- :mod:`gafn_lib.intrinsic` — intrinsic rewards (RND, count-based).
-- :mod:`gafn_lib.metrics` — pure evaluation functions (L1, exact DP distribution, modes, ...).
+- :mod:`gafn_lib.core.intrinsic` — intrinsic rewards (RND, count-based).
+- :mod:`gafn_lib.core.metrics` — pure evaluation functions (L1, exact DP distribution, modes, ...).
 """
 
-from gafn_lib.runtime import configure_threads
+from gafn_lib.core.runtime import configure_threads
 
 __all__ = ["SEHProxy", "configure_threads"]
 __version__ = "0.1.0"

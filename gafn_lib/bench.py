@@ -24,9 +24,9 @@ DEFAULT_CASES = [
 
 
 def _measure(case: dict, steps: int, warmup: int, ndim: int, queue) -> None:
-    from gafn_lib.config import GridTrainConfig
-    from gafn_lib.runtime import configure_threads
-    from gafn_lib.train import GridTrainer
+    from gafn_lib.grid.config import GridTrainConfig
+    from gafn_lib.core.runtime import configure_threads
+    from gafn_lib.core.trainer import GridTrainer
 
     configure_threads(1)
     cfg = GridTrainConfig(ndim=ndim, height=case["height"], objective="tb", augment=case["augment"],

@@ -16,7 +16,7 @@ import numpy as np
 
 from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy, featurise
-from gafn_lib.runtime import configure_threads
+from gafn_lib.core.runtime import configure_threads
 
 
 def benchmark(n: int = 2000, batch_size: int = 128, seed: int = 0) -> dict[str, float]:

@@ -14,11 +14,11 @@ import json
 import sys
 from dataclasses import asdict
 
-from gafn_lib.augment import AUGMENT_MODES
+from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.envs.hypergrid import TERMINATION_RULES
 from gafn_lib.envs.rewards import GRID_REWARDS
-from gafn_lib.intrinsic import INTRINSIC_REWARDS
-from gafn_lib.objectives import OBJECTIVES
+from gafn_lib.core.intrinsic import INTRINSIC_REWARDS
+from gafn_lib.core.objectives import OBJECTIVES
 
 GRID_ALGOS = ("gfn", "mcmc", "ppo", "ppo_rnd")
 
@@ -55,7 +55,7 @@ def grid_config_from_args(args: argparse.Namespace):
         device=args.device, threads=args.threads,
     )
     if args.algo == "gfn":
-        from gafn_lib.config import GridTrainConfig
+        from gafn_lib.grid.config import GridTrainConfig
 
         return GridTrainConfig(
             objective=args.objective, augment=args.augment, intrinsic=args.intrinsic, eta=args.eta,
@@ -68,7 +68,7 @@ def grid_config_from_args(args: argparse.Namespace):
 
 def run_grid(args: argparse.Namespace) -> dict:
     from gafn_lib.registry import make_trainer
-    from gafn_lib.train import summary
+    from gafn_lib.core.trainer import summary
 
     config = grid_config_from_args(args)
     trainer = make_trainer(config)
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "mols":
-        from gafn_lib.mol_cli import main_mols
+        from gafn_lib.molecules.cli import main_mols
 
         return main_mols(argv[1:])
     parser = build_parser()

@@ -11,7 +11,7 @@ from rdkit import Chem
 
 from gafn_lib.envs.fragment_batch import encode_states, equivalent_action_mask, flatten_logits, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, BlockVocab, FragmentMDP
-from gafn_lib.mol_policy import BlockGraphPolicy
+from gafn_lib.molecules.policy import BlockGraphPolicy
 
 
 @pytest.fixture(scope="module")

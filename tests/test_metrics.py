@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gafn_lib.envs import Hypergrid, HypergridConfig
-from gafn_lib.metrics import (
+from gafn_lib.core.metrics import (
     VisitHistogram,
     exact_terminal_distribution,
     js_divergence,

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import torch
 
-from gafn_lib import mol_experiments as mx
+from gafn_lib.repro import mol_experiments as mx
 from gafn_lib.baselines.mars import ADD, REMOVE, REPLACE, MARSConfig, MARSTrainer, mars_acceptance, mars_log_acceptance
 from gafn_lib.baselines.mol_ppo import MolPPOConfig, MolPPOTrainer
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.mol_cli import main_mols
+from gafn_lib.molecules.cli import main_mols
 
 TINY = dict(hidden=16, n_rounds=1, min_blocks=2, max_blocks=4, reward="dense", reward_exponent=3.0)
 METRICS = ("step", "top10_reward", "n_modes", "top10_tanimoto", "molecules_generated", "unique_molecules", "wall_seconds")
@@ -250,8 +250,8 @@ def test_cli_rejects_options_of_other_algorithms(argv, capsys):
 
 
 def test_cli_gflownet_defaults_unchanged():
-    from gafn_lib.mol_cli import build_mol_parser, config_from_args
-    from gafn_lib.mol_train import MolTrainConfig
+    from gafn_lib.molecules.cli import build_mol_parser, config_from_args
+    from gafn_lib.molecules.trainer import MolTrainConfig
 
     config = config_from_args(build_mol_parser().parse_args(["--steps", "10"]))
     assert config == MolTrainConfig(n_steps=10, log_every=10)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gafn_lib.envs.mol_reward import MolReward
-from gafn_lib.mol_metrics import (
+from gafn_lib.molecules.metrics import (
     count_modes,
     mean_pairwise_tanimoto,
     top_k_mean_reward,

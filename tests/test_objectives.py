@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from gafn_lib.augment import AUGMENT_MODES, augment
-from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
-from gafn_lib.terms import FlowMatchingTerms, TrajectoryTerms
+from gafn_lib.core.augment import AUGMENT_MODES, augment
+from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
+from gafn_lib.core.terms import FlowMatchingTerms, TrajectoryTerms
 
 NEG_INF = float("-inf")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gafn_lib import pipeline
-from gafn_lib.profiles import PROFILES, profile_value, resolve_profile
+from gafn_lib.repro import pipeline
+from gafn_lib.repro.profiles import PROFILES, profile_value, resolve_profile
 
 
 def write_notebook(path: Path, *cells: str) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import gafn_lib.runner.task as task_module
-from gafn_lib.config import GridTrainConfig
+from gafn_lib.grid.config import GridTrainConfig
 from gafn_lib.registry import register
 from gafn_lib.runner import ExperimentStore, SweepError, atomic_write_text, load_results, run_id, run_sweep, run_table
 
@@ -66,7 +66,7 @@ PinnedConfig.__module__ = "example.pinned"  # the golden id below must not depen
 def test_run_id_is_stable_across_processes_and_pinned():
     config = tiny(seed=3)
     assert run_id(config) == run_id(tiny(seed=3))
-    code = "from gafn_lib.config import GridTrainConfig as C; from gafn_lib.runner import run_id; " \
+    code = "from gafn_lib.grid.config import GridTrainConfig as C; from gafn_lib.runner import run_id; " \
            "print(run_id(C(height=8, n_steps=40, log_every=10, hidden=32, seed=3)))"
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
@@ -198,9 +198,9 @@ def test_bad_arguments_are_named():
 # --------------------------------------------------------------------------------- kill & resume
 RESUME_CHILD = """
 import sys, time
-from gafn_lib.config import GridTrainConfig
+from gafn_lib.grid.config import GridTrainConfig
 from gafn_lib.runner import run_sweep
-from gafn_lib.train import GridTrainer
+from gafn_lib.core.trainer import GridTrainer
 
 step = GridTrainer.step
 def slow_step(self):  # slower steps give the test time to kill the run after its first checkpoint
@@ -273,7 +273,7 @@ def test_ray_matches_serial(tmp_path):
 
 def test_final_arrays_are_stored_and_loaded(tmp_path):
     from gafn_lib.runner import load_artifacts
-    from gafn_lib.train import GridTrainer
+    from gafn_lib.core.trainer import GridTrainer
 
     config = GridTrainConfig(height=6, n_steps=20, log_every=10, hidden=16, seed=4)
     run_sweep("arrays", [config], results_dir=tmp_path, backend="serial", progress=False)

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from gafn_lib.config import GridTrainConfig
-from gafn_lib.exact import exact_flows
-from gafn_lib.objectives import OBJECTIVES
-from gafn_lib.policies import TabularPolicy
-from gafn_lib.train import GridTrainer
+from gafn_lib.grid.config import GridTrainConfig
+from gafn_lib.core.exact import exact_flows
+from gafn_lib.core.objectives import OBJECTIVES
+from gafn_lib.core.policies import TabularPolicy
+from gafn_lib.core.trainer import GridTrainer
 
 TINY = dict(hidden=32, log_every=10)
 

@@ -1,8 +1,8 @@
 """Baselines on the hypergrid (paper §3): Metropolis–Hastings MCMC and PPO (optionally + RND).
 
-Both follow the trainer protocol of :class:`gafn_lib.train.GridTrainer` (see
+Both follow the trainer protocol of :class:`gafn_lib.core.trainer.GridTrainer` (see
 :mod:`gafn_lib.registry`) and log the same metric rows through
-:class:`gafn_lib.tracking.GridMetricsTracker`, on the same budget: 16 terminal states per step.
+:class:`gafn_lib.core.tracking.GridMetricsTracker`, on the same budget: 16 terminal states per step.
 
 - :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
 - :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``
@@ -13,7 +13,7 @@ Molecule baselines (paper §4), on the GFlowNet's fragment MDP, network and metr
 - :mod:`gafn_lib.baselines.mars` — ``MARSConfig`` / ``MARSTrainer`` (MARS, Xie et al. 2021)
 
 This package module also holds :func:`baseline_config_from_args` for the command line (the
-training loop and RNG snapshot come from :mod:`gafn_lib.loop`, shared with every trainer).
+training loop and RNG snapshot come from :mod:`gafn_lib.core.loop`, shared with every trainer).
 The submodules are imported lazily, so ``import gafn_lib.baselines`` stays cheap.
 """
 

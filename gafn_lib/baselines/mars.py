@@ -30,14 +30,14 @@ an open stem and fewer than ``max_blocks`` blocks), *remove* (more than ``min_bl
   ``p_replace(x′) / |L(x′)| · Σ_{a ∈ U} π_θ^σ(a|p)`` (same parent ``p``, same stem).
 
 **Adaptive proposal.** ``π_θ`` is the GFlowNet's block-graph network
-(:class:`gafn_lib.mol_policy.BlockGraphPolicy`, same size; its stop and flow heads are unused).
+(:class:`gafn_lib.molecules.policy.BlockGraphPolicy`, same size; its stop and flow heads are unused).
 Every accepted *add* or *replace* edit enters a FIFO buffer (``buffer_size``); each step, once the
 buffer holds ``train_batch`` edits, one Adam step maximises ``log q_θ`` of ``train_batch`` edits
 drawn uniformly from it: ``log Σ_{a≡edit} π_θ(a|x)`` (add) or ``log Σ_{a≡edit} π_θ^σ(a|p)``
 (replace). The proposal therefore learns to repeat edits that were accepted.
 
 **Budget.** Every proposed molecule is scored and counts as generated (``K`` per step, plus the
-``K`` initial molecules); the metric rows are :class:`gafn_lib.mol_train.MolMetricsTracker`'s.
+``K`` initial molecules); the metric rows are :class:`gafn_lib.molecules.trainer.MolMetricsTracker`'s.
 
 **Simplifications against the MARS paper** (Xie et al. 2021, ICLR):
 
@@ -74,10 +74,10 @@ from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.mol_config import MolFields
-from gafn_lib.mol_policy import BlockGraphPolicy
-from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
-from gafn_lib.terms import NEG_INF
+from gafn_lib.molecules.config import MolFields
+from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.trainer import MoleculeTrainer, MolMetricsTracker
+from gafn_lib.core.terms import NEG_INF
 
 ADD, REMOVE, REPLACE = 0, 1, 2
 MOVES = ("add", "remove", "replace")

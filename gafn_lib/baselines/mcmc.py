@@ -40,14 +40,14 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from gafn_lib.config import GridFields
+from gafn_lib.grid.config import GridFields
 from gafn_lib.envs.hypergrid import Hypergrid
-from gafn_lib.history import History
-from gafn_lib.loop import Trainer
-from gafn_lib.metrics import l1_sum
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.tracking import GridMetricsTracker
-from gafn_lib.validation import check_counts, check_positive, check_threads
+from gafn_lib.core.history import History
+from gafn_lib.core.loop import Trainer
+from gafn_lib.core.metrics import l1_sum
+from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.tracking import GridMetricsTracker
+from gafn_lib.core.validation import check_counts, check_positive, check_threads
 
 #: Default relative floor (× max R) when the reward is zero on some reachable cell.
 DEFAULT_RELATIVE_FLOOR = 1e-3
@@ -58,12 +58,12 @@ class MCMCConfig(GridFields):
     """Metropolis–Hastings baseline on the hypergrid.
 
     Attributes:
-        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.config.GridFields`).
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.grid.config.GridFields`).
         n_chains: parallel chains K = terminal states visited per step (16, as the GFlowNet's batch).
         reward_floor: relative floor ρ ≥ 0; the chain targets ``R + ρ · max R``. ``None``: 1e-3 if
             the reward is zero somewhere (sparse; dense with r0 = 0), else 0 (dense, r0 > 0).
         n_steps: MCMC steps (20 000). log_every: metrics every this many steps (and at the end).
-        seed, device, threads: as :class:`gafn_lib.config.GridTrainConfig`.
+        seed, device, threads: as :class:`gafn_lib.grid.config.GridTrainConfig`.
     """
 
     n_chains: int = 16

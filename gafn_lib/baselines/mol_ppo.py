@@ -1,6 +1,6 @@
 """PPO on the fragment MDP of the molecule task (paper §4, RL baseline).
 
-The MDP, network, reward and metrics are the GFlowNet's (:mod:`gafn_lib.mol_train`): trajectories
+The MDP, network, reward and metrics are the GFlowNet's (:mod:`gafn_lib.molecules.trainer`): trajectories
 start at the empty molecule, each decision attaches a block at an open stem or stops, and the
 finished molecule ``x`` is scored by the sEH proxy and the same reward transform (sparse or dense,
 :class:`gafn_lib.envs.mol_reward.MolReward`). A trajectory with ``n`` attachments has ``n + 1``
@@ -25,14 +25,14 @@ entropy is several nats against 1 nat on the grid, and with unit-variance advant
 policy close to uniform in short runs. The policy samples on-policy (no ε-uniform mixing): the
 entropy bonus is its exploration.
 
-Network: the GFlowNet's :class:`gafn_lib.mol_policy.BlockGraphPolicy` (same size). The actor is its
+Network: the GFlowNet's :class:`gafn_lib.molecules.policy.BlockGraphPolicy` (same size). The actor is its
 masked logits over *stop* and the stem × block attachments, read as ``log π(a|s)`` after a log-softmax
 (the probability of the sampled action index, not summed over equivalent actions: PPO works on the
 action space). The critic ``V(s)`` is the log-flow head on the shared trunk, read as a raw scalar
 (not exponentiated), as in the grid PPO (:mod:`gafn_lib.baselines.ppo`).
 
 Budget and metrics: every trajectory is one generated molecule; the metric rows are
-:class:`gafn_lib.mol_train.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
+:class:`gafn_lib.molecules.trainer.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
 Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
 
 This module also holds :func:`score_molecules`, shared with the MARS baseline.
@@ -52,12 +52,12 @@ from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.mol_config import MolFields
-from gafn_lib.mol_policy import BlockGraphPolicy
-from gafn_lib.mol_sampling import sample_mol_trajectories
-from gafn_lib.mol_train import MoleculeTrainer, MolMetricsTracker
-from gafn_lib.policies import masked_log_softmax
-from gafn_lib.validation import check_counts, check_positive
+from gafn_lib.molecules.config import MolFields
+from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.sampling import sample_mol_trajectories
+from gafn_lib.molecules.trainer import MoleculeTrainer, MolMetricsTracker
+from gafn_lib.core.policies import masked_log_softmax
+from gafn_lib.core.validation import check_counts, check_positive
 
 
 
@@ -91,10 +91,10 @@ class MolPPOConfig(MolFields, PPOFields):
         max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
         min_blocks, max_blocks: molecule size in blocks (2, 8).
         reward, reward_threshold, reward_normaliser, reward_exponent, reward_floor: the reward
-            transform of the proxy score, as :class:`gafn_lib.mol_train.MolTrainConfig`.
+            transform of the proxy score, as :class:`gafn_lib.molecules.trainer.MolTrainConfig`.
         hidden, n_rounds: block-graph network width (128) and message-passing rounds (3).
         log_every: metrics every this many iterations (and at the last). top_k: top-k for metrics.
-        seed, device, threads: see :mod:`gafn_lib.runtime`.
+        seed, device, threads: see :mod:`gafn_lib.core.runtime`.
     """
 
     lr: float = 5e-4

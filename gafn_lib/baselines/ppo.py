@@ -25,7 +25,7 @@ minibatches of decisions:
 
 with ε = 0.2, c_H = 0.1 (paper, grid), c_V = 0.5, gradient-norm clip 0.5 (CleanRL defaults).
 
-Network: the GFlowNet's :class:`gafn_lib.policies.MLPPolicy` (2 × 256, LeakyReLU, same size):
+Network: the GFlowNet's :class:`gafn_lib.core.policies.MLPPolicy` (2 × 256, LeakyReLU, same size):
 the forward logits are the actor (masked to valid actions); the log-flow head, read as a raw
 scalar (not exponentiated), is the critic ``V(s)`` on the shared trunk; the backward head is unused.
 Exact-policy metrics use the actor's probabilities in :func:`exact_terminal_distribution`.
@@ -39,17 +39,17 @@ from typing import Callable
 
 import torch
 
-from gafn_lib.config import DEFAULT_RND_ETA, GridFields
+from gafn_lib.grid.config import DEFAULT_RND_ETA, GridFields
 from gafn_lib.envs.hypergrid import Hypergrid
-from gafn_lib.history import History
-from gafn_lib.intrinsic import PAPER_RND_ETA, RND
-from gafn_lib.loop import Trainer
-from gafn_lib.metrics import exact_terminal_distribution
-from gafn_lib.policies import MLPPolicy, masked_log_softmax
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.sampling import action_probabilities, sample_trajectories
-from gafn_lib.tracking import GridMetricsTracker
-from gafn_lib.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
+from gafn_lib.core.history import History
+from gafn_lib.core.intrinsic import PAPER_RND_ETA, RND
+from gafn_lib.core.loop import Trainer
+from gafn_lib.core.metrics import exact_terminal_distribution
+from gafn_lib.core.policies import MLPPolicy, masked_log_softmax
+from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.sampling import action_probabilities, sample_trajectories
+from gafn_lib.core.tracking import GridMetricsTracker
+from gafn_lib.core.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 PPO_INTRINSIC = ("none", "rnd")
 
@@ -139,7 +139,7 @@ class PPOConfig(GridFields, PPOFields):
     """PPO (``intrinsic="none"``) or PPO + RND (``intrinsic="rnd"``) on the hypergrid.
 
     Attributes:
-        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.config.GridFields`).
+        ndim, height, reward, termination, r0, r1, r2: the grid (see :class:`gafn_lib.grid.config.GridFields`).
         intrinsic: ``"none"`` or ``"rnd"``. eta: RND coefficient η (``None``: the paper's by height
             with RND, as the GAFlowNet; must stay unset/0 without RND).
         hidden, n_layers: MLP (paper: 2 × 256). lr: Adam learning rate (1e-3).
@@ -149,7 +149,7 @@ class PPOConfig(GridFields, PPOFields):
         gae_lambda: GAE λ in [0, 1] (0.95; 1 = Monte-Carlo advantages). γ is fixed to 1.
         normalize_advantages: standardise advantages over the batch (True).
         max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
-        log_every, seed, device, threads: as :class:`gafn_lib.config.GridTrainConfig`.
+        log_every, seed, device, threads: as :class:`gafn_lib.grid.config.GridTrainConfig`.
     """
 
     intrinsic: str = "none"

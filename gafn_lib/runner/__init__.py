@@ -2,7 +2,7 @@
 
 Example (in a notebook)::
 
-    from gafn_lib.config import GridTrainConfig
+    from gafn_lib.grid.config import GridTrainConfig
     from gafn_lib.runner import run_sweep
 
     configs = [GridTrainConfig(height=h, augment=a, seed=s)

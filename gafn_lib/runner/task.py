@@ -27,7 +27,7 @@ from typing import Any
 
 from gafn_lib.registry import config_key, make_trainer
 from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
-from gafn_lib.runtime import THREADS_ENV_VAR, configure_threads
+from gafn_lib.core.runtime import THREADS_ENV_VAR, configure_threads
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.terms import NEG_INF, AugmentableTerms
+from gafn_lib.core.terms import NEG_INF, AugmentableTerms
 
 AUGMENT_MODES = ("none", "edge", "node", "joint")
 

@@ -24,9 +24,9 @@ import argparse
 import json
 import sys
 
-from gafn_lib.augment import AUGMENT_MODES
+from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.envs.mol_reward import MOL_REWARDS
-from gafn_lib.objectives import OBJECTIVES
+from gafn_lib.core.objectives import OBJECTIVES
 
 MOL_ALGOS = ("gafn", "gfn", "ppo", "mars")
 #: GFlowNet-only flags (dest names) and their defaults for --algo gafn / gfn.
@@ -100,7 +100,7 @@ def _baseline_config(args: argparse.Namespace, log_every: int):
 
 
 def config_from_args(args: argparse.Namespace):
-    from gafn_lib.mol_train import MolTrainConfig
+    from gafn_lib.molecules.trainer import MolTrainConfig
 
     log_every = min(args.log_every, args.steps) if args.steps > 0 else args.log_every
     if args.algo in ("ppo", "mars"):
@@ -130,7 +130,7 @@ def main_mols(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as err:
         parser.error(str(err))
-    from gafn_lib.mol_train import summary
+    from gafn_lib.molecules.trainer import summary
     from gafn_lib.registry import make_trainer
 
     trainer = make_trainer(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.intrinsic.base import IntrinsicReward
+from gafn_lib.core.intrinsic.base import IntrinsicReward
 
 
 class CountBonus(IntrinsicReward):

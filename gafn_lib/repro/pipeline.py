@@ -2,9 +2,9 @@
 
 Usage (``make figures PROFILE=quick NB=01`` calls this)::
 
-    python -m gafn_lib.pipeline --profile quick                  # every notebooks/NN_*.ipynb
-    python -m gafn_lib.pipeline --profile paper --only 01,03     # a subset, by number
-    python -m gafn_lib.pipeline --profile quick -p seeds 2       # extra notebook parameters
+    python -m gafn_lib.repro.pipeline --profile quick                  # every notebooks/NN_*.ipynb
+    python -m gafn_lib.repro.pipeline --profile paper --only 01,03     # a subset, by number
+    python -m gafn_lib.repro.pipeline --profile quick -p seeds 2       # extra notebook parameters
 
 Each notebook ``notebooks/NN_*.ipynb`` is executed with the current interpreter's ``python3``
 kernel, with the parameter ``profile`` (and any ``-p key value``) injected after its cell tagged
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gafn_lib.profiles import ALL_PROFILES
+from gafn_lib.repro.profiles import ALL_PROFILES
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_.+\.ipynb$")
 DEFAULT_KERNEL = "python3"
@@ -142,7 +142,7 @@ def execute(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m gafn_lib.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m gafn_lib.repro.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profile", choices=ALL_PROFILES, default="quick",
                         help="quick: minutes; paper: the paper's sizes (hours to days); smoke: seconds, for tests")

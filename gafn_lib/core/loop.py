@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from gafn_lib.history import History
+from gafn_lib.core.history import History
 
 
 def rng_state() -> dict:

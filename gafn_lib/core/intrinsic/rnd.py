@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gafn_lib.intrinsic.base import IntrinsicReward
+from gafn_lib.core.intrinsic.base import IntrinsicReward
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:

@@ -3,13 +3,13 @@
 Four methods on the fragment MDP with the sEH proxy, compared at the same budget of *molecules
 generated* (the x-axis of every panel):
 
-- **GAFlowNet**: flow matching with joint RND augmentation (:class:`gafn_lib.mol_train.MolTrainConfig`
+- **GAFlowNet**: flow matching with joint RND augmentation (:class:`gafn_lib.molecules.trainer.MolTrainConfig`
   defaults: η = 0.1, ε = 0.05, lr 5e-4, 4 trajectories per step);
 - **GFlowNet**: the same without augmentation (``augment="none"``);
 - **PPO**: :mod:`gafn_lib.baselines.mol_ppo` (16 molecules per iteration);
 - **MARS**: :mod:`gafn_lib.baselines.mars` (16 chains, one proposal each per step).
 
-Runs go through :func:`gafn_lib.experiments.run_labelled` into the shared store ``molecules``
+Runs go through :func:`gafn_lib.repro.experiments.run_labelled` into the shared store ``molecules``
 (cached: a run already stored is not recomputed).
 
 Rewards. ``PAPER_REWARD`` is the paper's sparse transform ``(score/8)^10`` if ``score > 7`` else
@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from gafn_lib import experiments as ex
+from gafn_lib.repro import experiments as ex
 
 #: Result store shared by the molecule runs.
 MOL_STORE = "molecules"
@@ -94,7 +94,7 @@ def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, r
     steps. ``reward`` holds reward fields (default: the paper's); ``common`` any other field the
     configs share (``hidden``, ``n_rounds``, ``min_blocks``, ``max_blocks``, ``top_k``, ``device``...).
     """
-    from gafn_lib.mol_train import MolTrainConfig
+    from gafn_lib.molecules.trainer import MolTrainConfig
 
     if not isinstance(molecules, int) or molecules < 1:
         raise ValueError(f"molecules must be an integer >= 1, got {molecules!r}")
@@ -138,7 +138,7 @@ def run_molecules(runs: list[tuple[str, Any]], results_dir, workers: int | None 
 # ----------------------------------------------------------------------------------- figures
 def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS) -> None:
     """The paper's three panels (mean ± std over seeds against molecules generated) on three axes."""
-    from gafn_lib import plotting
+    from gafn_lib.repro import plotting
 
     for ax, (metric, label) in zip(axes, PANELS):
         plotting.plot_curves(table, metric, ax, x="molecules_generated", order=methods, ylabel=label)
@@ -179,7 +179,7 @@ def draw_best_molecules(
     import matplotlib.pyplot as plt
     from rdkit import Chem
 
-    from gafn_lib import plotting
+    from gafn_lib.repro import plotting
     from rdkit.Chem import Draw
 
     present = [m for m in methods if m in set(best["method"])]

@@ -19,15 +19,15 @@ NEG_INF = float("-inf")
 
 @dataclass(frozen=True, kw_only=True)
 class AugmentableTerms:
-    """The fields every objective's inputs share, which :func:`gafn_lib.augment.augment` rewrites.
+    """The fields every objective's inputs share, which :func:`gafn_lib.core.augment.augment` rewrites.
 
     Attributes:
-        log_reward: ``(B,)`` ``log R(x)`` (after :func:`gafn_lib.augment.augment`: ``log R̃``).
+        log_reward: ``(B,)`` ``log R(x)`` (after :func:`gafn_lib.core.augment.augment`: ``log R̃``).
         mask: ``(B, T)`` bool, True on real moves.
         log_intrinsic: ``(B, T)`` ``log r(s_{t+1})``; ``-inf`` means no bonus (and on padding).
         log_intrinsic_terminal: ``(B,)`` ``log r(x)`` of the finished object.
         log_leak: ``(B, T)`` log of the augmented flow ``ℓ(s_t → s_{t+1})`` that leaves move ``t``
-            through a pseudo-sink. Set by :func:`gafn_lib.augment.augment`; ``-inf`` = no leak.
+            through a pseudo-sink. Set by :func:`gafn_lib.core.augment.augment`; ``-inf`` = no leak.
     """
 
     log_reward: torch.Tensor

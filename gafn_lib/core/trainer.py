@@ -6,7 +6,7 @@ One training step, top to bottom:
 2. one batched forward pass of the policy on every visited state → ``log P_F``, ``log P_B``,
    ``log F`` (and, for FM, the edge flows of every parent);
 3. intrinsic reward of every visited state (detached) and the intrinsic model's own loss;
-4. :func:`gafn_lib.augment.augment` → the objective's loss;
+4. :func:`gafn_lib.core.augment.augment` → the objective's loss;
 5. one Adam step (networks at ``lr``, ``log Z`` at ``lr_logz``);
 6. every ``log_every`` steps: metrics (cumulative-visit L1, exact-policy L1 by DP, modes).
 """
@@ -19,19 +19,19 @@ import time
 import numpy as np
 import torch
 
-from gafn_lib.augment import augment
-from gafn_lib.config import GridTrainConfig
+from gafn_lib.core.augment import augment
+from gafn_lib.grid.config import GridTrainConfig
 from gafn_lib.envs.hypergrid import Hypergrid
-from gafn_lib.history import History
-from gafn_lib.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
-from gafn_lib.loop import Trainer
-from gafn_lib.metrics import exact_terminal_distribution
-from gafn_lib.objectives import db_loss, fm_loss, subtb_loss, tb_loss
-from gafn_lib.policies import MLPPolicy, masked_log_softmax
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.sampling import Trajectories, action_probabilities, sample_trajectories
-from gafn_lib.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
-from gafn_lib.tracking import GridMetricsTracker
+from gafn_lib.core.history import History
+from gafn_lib.core.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
+from gafn_lib.core.loop import Trainer
+from gafn_lib.core.metrics import exact_terminal_distribution
+from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
+from gafn_lib.core.policies import MLPPolicy, masked_log_softmax
+from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.sampling import Trajectories, action_probabilities, sample_trajectories
+from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
+from gafn_lib.core.tracking import GridMetricsTracker
 
 
 def make_intrinsic(config: GridTrainConfig, env: Hypergrid) -> IntrinsicReward:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from gafn_lib.augment import AUGMENT_MODES
+from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.envs.hypergrid import HypergridConfig
-from gafn_lib.intrinsic import INTRINSIC_REWARDS, PAPER_RND_ETA
-from gafn_lib.objectives import OBJECTIVES
-from gafn_lib.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
+from gafn_lib.core.intrinsic import INTRINSIC_REWARDS, PAPER_RND_ETA
+from gafn_lib.core.objectives import OBJECTIVES
+from gafn_lib.core.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 #: η used for grid heights the paper does not list.
 DEFAULT_RND_ETA = 0.005

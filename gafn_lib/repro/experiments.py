@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from gafn_lib.config import GridTrainConfig
+from gafn_lib.grid.config import GridTrainConfig
 
 #: Result store shared by the GridWorld notebooks.
 GRID_STORE = "gridworld"
@@ -128,7 +128,7 @@ def comparison_claim(
 
     ``strict=False`` accepts ties ("at least as good"). ``where`` filters runs (e.g. ``height=16``).
     """
-    from gafn_lib.plotting import fmt_mean_std
+    from gafn_lib.repro.plotting import fmt_mean_std
 
     a = final_values(table, method_a, metric, **where)
     b = final_values(table, method_b, metric, **where)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gafn_lib.intrinsic.rnd import mlp
+from gafn_lib.core.intrinsic.rnd import mlp
 
 #: Fill value for masked logits: finite (no NaN in the gradient of a fully masked row) yet with
 #: ``exp`` underflowing to exactly 0 next to any real logit.

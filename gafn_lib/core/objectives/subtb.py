@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.augment import leaky_log_pb
-from gafn_lib.terms import TrajectoryTerms
+from gafn_lib.core.augment import leaky_log_pb
+from gafn_lib.core.terms import TrajectoryTerms
 
 
 def subtb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, lam: float = 0.9) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Intrinsic rewards behind one small interface (:class:`IntrinsicReward`)."""
 
-from gafn_lib.intrinsic.base import IntrinsicReward, ZeroIntrinsic
-from gafn_lib.intrinsic.counts import CountBonus
-from gafn_lib.intrinsic.rnd import RND
+from gafn_lib.core.intrinsic.base import IntrinsicReward, ZeroIntrinsic
+from gafn_lib.core.intrinsic.counts import CountBonus
+from gafn_lib.core.intrinsic.rnd import RND
 
 INTRINSIC_REWARDS = ("rnd", "count", "none")
 

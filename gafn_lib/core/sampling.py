@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gafn_lib.policies import MASKED_LOGIT
+from gafn_lib.core.policies import MASKED_LOGIT
 
 
 @dataclass(frozen=True)

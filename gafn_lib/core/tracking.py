@@ -11,7 +11,7 @@ import math
 import torch
 
 from gafn_lib.envs.hypergrid import Hypergrid
-from gafn_lib.metrics import VisitHistogram, exact_terminal_distribution, l1_mean, l1_sum, modes_covered, modes_found
+from gafn_lib.core.metrics import VisitHistogram, exact_terminal_distribution, l1_mean, l1_sum, modes_covered, modes_found
 
 
 class GridMetricsTracker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.terms import NEG_INF, FlowMatchingTerms
+from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms
 
 
 def fm_loss(terms: FlowMatchingTerms) -> torch.Tensor:

@@ -7,7 +7,7 @@ One training step, top to bottom:
 3. ONE policy call on every distinct visited state (and, for FM, every parent);
 4. intrinsic reward ``r(s) = η·‖f̂(g(s)) − f(g(s))‖₂`` of every non-initial state from its graph
    embedding ``g(s)`` (detached), and the RND predictor's loss;
-5. :func:`gafn_lib.augment.augment` → the objective's loss (FM / TB / DB / SubTB);
+5. :func:`gafn_lib.core.augment.augment` → the objective's loss (FM / TB / DB / SubTB);
 6. one Adam step; every ``log_every`` steps a metrics row: top-10 reward, modes (> 7.5), top-10
    Tanimoto similarity, molecules generated, wall seconds.
 
@@ -24,24 +24,24 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from gafn_lib.augment import AUGMENT_MODES, augment
+from gafn_lib.core.augment import AUGMENT_MODES, augment
 from gafn_lib.envs.fragment_batch import encode_states
 from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.history import History
-from gafn_lib.intrinsic import RND, ZeroIntrinsic
-from gafn_lib.loop import Trainer
-from gafn_lib.mol_config import MolFields
-from gafn_lib.mol_metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
-from gafn_lib.mol_policy import BlockGraphPolicy
-from gafn_lib.mol_sampling import (
+from gafn_lib.core.history import History
+from gafn_lib.core.intrinsic import RND, ZeroIntrinsic
+from gafn_lib.core.loop import Trainer
+from gafn_lib.molecules.config import MolFields
+from gafn_lib.molecules.metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
+from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.sampling import (
     MolTrajectories, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
-from gafn_lib.objectives import OBJECTIVES, db_loss, fm_loss, subtb_loss, tb_loss
-from gafn_lib.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.terms import NEG_INF
-from gafn_lib.validation import check_counts, check_positive, check_unit_interval
+from gafn_lib.core.objectives import OBJECTIVES, db_loss, fm_loss, subtb_loss, tb_loss
+from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.terms import NEG_INF
+from gafn_lib.core.validation import check_counts, check_positive, check_unit_interval
 
 MOL_INTRINSIC = ("rnd", "none")
 RND_FEATURES = ("fixed", "policy")
@@ -70,7 +70,7 @@ class MolTrainConfig(MolFields):
         hidden, n_rounds: block-graph network width (128) and message-passing rounds (3).
         subtb_lambda: λ of SubTB(λ).
         log_every: metrics every this many steps (and at the last step). top_k: top-k for metrics.
-        seed, device, threads: see :mod:`gafn_lib.runtime`.
+        seed, device, threads: see :mod:`gafn_lib.core.runtime`.
     """
 
     objective: str = "fm"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from gafn_lib.envs.mol_reward import MOL_REWARDS, MolReward
-from gafn_lib.validation import check_choice, check_counts, check_threads
+from gafn_lib.core.validation import check_choice, check_counts, check_threads
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ import torch
 
 from gafn_lib.envs.fragment_batch import encode_states, equivalent_action_mask, forward_masks, log_n_removable
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
-from gafn_lib.mol_policy import BlockGraphPolicy, MolPolicyOutput
-from gafn_lib.policies import masked_log_softmax
-from gafn_lib.sampling import action_probabilities
-from gafn_lib.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
+from gafn_lib.molecules.policy import BlockGraphPolicy, MolPolicyOutput
+from gafn_lib.core.policies import masked_log_softmax
+from gafn_lib.core.sampling import action_probabilities
+from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
 
 
 @dataclass
@@ -136,7 +136,7 @@ def trajectory_terms(
     log_intrinsic: torch.Tensor,
     log_intrinsic_terminal: torch.Tensor,
 ) -> TrajectoryTerms:
-    """:class:`TrajectoryTerms` of the batch (un-augmented; apply :func:`gafn_lib.augment.augment`)."""
+    """:class:`TrajectoryTerms` of the batch (un-augmented; apply :func:`gafn_lib.core.augment.augment`)."""
     device = fwd.mask.device
     mask = trajs.mask(device)
     batch, horizon = mask.shape
