@@ -1,0 +1,144 @@
+"""The claims function: verdict logic (win, loss, overlap, saturation, stuck baseline, n=1) and the
+t quantile it relies on, checked against a slow obvious Welch computation."""
+
+import math
+import random
+
+import pytest
+
+from gafn_lib.repro import claims as cl
+
+
+def test_t_quantile_matches_tables():
+    # Student t 97.5 % quantiles from standard tables.
+    for df, expected in [(1, 12.7062), (2, 4.30265), (4, 2.77645), (10, 2.22814), (30, 2.04227), (1000, 1.96234)]:
+        assert cl.t_quantile(0.975, df) == pytest.approx(expected, rel=1e-5)
+    assert cl.t_quantile(0.025, 4) == pytest.approx(-2.77645, rel=1e-5)
+    # fractional df (Welch) lies between its integer neighbours
+    assert cl.t_quantile(0.975, 2) > cl.t_quantile(0.975, 2.5) > cl.t_quantile(0.975, 3)
+
+
+def test_t_cdf_inverts_quantile():
+    for df in (1.3, 2, 5.7, 40):
+        for q in (0.6, 0.9, 0.975, 0.999):
+            assert cl.t_cdf(cl.t_quantile(q, df), df) == pytest.approx(q, abs=1e-9)
+
+
+def _welch_reference(a, b, confidence=0.95):
+    """Slow, obvious Welch interval: sums written out."""
+    na, nb = len(a), len(b)
+    ma, mb = sum(a) / na, sum(b) / nb
+    va = sum((x - ma) ** 2 for x in a) / (na - 1)
+    vb = sum((x - mb) ** 2 for x in b) / (nb - 1)
+    se = math.sqrt(va / na + vb / nb)
+    df = (va / na + vb / nb) ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+    t = cl.t_quantile(1 - (1 - confidence) / 2, df)
+    return ma - mb - t * se, ma - mb + t * se, df
+
+
+def test_interval_matches_reference():
+    rng = random.Random(0)
+    for _ in range(20):
+        a = [rng.gauss(0, 1) for _ in range(rng.randint(2, 7))]
+        b = [rng.gauss(0.5, 2) for _ in range(rng.randint(2, 7))]
+        r = cl.compare("c", a, b, metric="m", better="lower")
+        lo, hi, df = _welch_reference(a, b)
+        assert (r.ci_low, r.ci_high, r.df) == pytest.approx((lo, hi, df))
+        assert r.interval_method == cl.WELCH
+
+
+def test_clear_win():
+    r = cl.compare("A lower", [1.0, 1.1, 0.9], [2.0, 2.1, 1.9], metric="l1", better="lower", label_a="A", label_b="B")
+    assert r.verdict == cl.SUPPORTED and r.ci_high < 0
+    assert r.effect_size < 0 and r.n_a == r.n_b == 3
+    same = cl.compare("A higher", [2.0, 2.1, 1.9], [1.0, 1.1, 0.9], metric="m", better="higher")
+    assert same.verdict == cl.SUPPORTED
+
+
+def test_clear_loss_is_contradicted():
+    r = cl.compare("A lower", [2.0, 2.1, 1.9], [1.0, 1.1, 0.9], metric="l1", better="lower")
+    assert r.verdict == cl.CONTRADICTED and r.ci_low > 0
+
+
+def test_overlap_is_inconclusive():
+    # The issue's example: joint's seed 1 is worse than every node seed, means still favour joint.
+    joint = [0.00120, 0.00260, 0.00100]
+    node = [0.00175, 0.00176, 0.00174]
+    r = cl.compare("joint < node", joint, node, metric="l1_mean_visited", better="lower")
+    assert r.mean_a < r.mean_b
+    assert r.verdict == cl.INCONCLUSIVE and r.ci_low < 0 < r.ci_high
+
+
+def test_saturated_metric_never_supports():
+    r = cl.compare("A finds more modes", [3, 3, 3], [3, 3, 3], metric="modes_found", better="higher", bounds=(0, 3))
+    assert r.verdict == cl.INCONCLUSIVE and r.reason == "saturated"
+    assert r.verdict_label == "inconclusive (saturated)"
+    floor = cl.compare("A finds more modes", [0, 0], [0, 0, 0], metric="modes_found", better="higher", bounds=(0, 3))
+    assert floor.reason == "saturated"
+    # at the ceiling in one group only: not saturated, decided by the data
+    r2 = cl.compare("A finds more", [3, 3, 3, 3, 3], [1, 2, 1, 2, 1], metric="modes_found", better="higher", bounds=(0, 3))
+    assert r2.verdict == cl.SUPPORTED
+
+
+def test_stuck_baseline_is_labelled_and_verdict_stands():
+    worst = 2 / 1024
+    r = cl.compare("GAFN < PPO", [0.0010, 0.0012, 0.0011], [worst] * 3, metric="l1_mean_visited", better="lower",
+                   label_a="GAFlowNet", label_b="PPO", worst=worst)
+    assert r.verdict == cl.SUPPORTED
+    assert any("PPO stuck at initial value" in n and "3/3" in n for n in r.notes)
+    assert not any("GAFlowNet stuck" in n for n in r.notes)
+    flags = cl.compare("x", [1.0, 2.0], [3.0, 3.5], metric="m", better="lower", label_b="B", stuck_b=[True, False])
+    assert any("B stuck at initial value in 1/2 seeds" in n for n in flags.notes)
+    with pytest.raises(ValueError, match="one bool per seed"):
+        cl.compare("x", [1.0, 2.0], [3.0, 3.5], metric="m", better="lower", stuck_b=[True])
+
+
+def test_single_seed_is_inconclusive_with_reason():
+    r = cl.compare("A lower", [1.0], [2.0, 2.1, 2.2], metric="m", better="lower", label_a="A")
+    assert r.verdict == cl.INCONCLUSIVE and "n=1 in A" in r.reason
+    assert math.isnan(r.ci_low)
+    assert "no interval" in cl.claims_table([r])["difference A−B [95% CI]"][0]
+
+
+def test_no_spread_uses_exact_permutation():
+    three = cl.compare("A more", [3, 3, 3], [2, 2, 2], metric="modes_found", better="higher")
+    assert three.verdict == cl.INCONCLUSIVE and three.interval_method == cl.PERMUTATION  # p = 1/20 = 0.05
+    five = cl.compare("A more", [3] * 5, [2] * 5, metric="modes_found", better="higher")
+    assert five.verdict == cl.SUPPORTED  # p = 1/252
+    five_loss = cl.compare("A more", [2] * 5, [3] * 5, metric="modes_found", better="higher")
+    assert five_loss.verdict == cl.CONTRADICTED
+    tie = cl.compare("A more", [2, 2], [2, 2], metric="modes_found", better="higher")
+    assert tie.verdict == cl.INCONCLUSIVE and tie.reason == "identical values"
+
+
+def test_compare_metrics_reports_disagreement():
+    results = cl.compare_metrics(
+        "joint < node",
+        a={"l1_mean_visited": [1.0, 1.1, 0.9], "l1_mean_exact": [0.1, 0.5, 0.2]},
+        b={"l1_mean_visited": [2.0, 2.1, 1.9], "l1_mean_exact": [0.15, 0.16, 0.14]},
+        better="lower", label_a="joint", label_b="node",
+    )
+    by_metric = {r.metric: r for r in results}
+    assert by_metric["l1_mean_visited"].verdict == cl.SUPPORTED
+    assert by_metric["l1_mean_exact"].verdict == cl.INCONCLUSIVE
+    assert any(n.startswith("disagrees: l1_mean_exact inconclusive") for n in by_metric["l1_mean_visited"].notes)
+    agree = cl.compare_metrics("x", a={"p": [1, 1.1], "q": [1, 1.2]}, b={"p": [5, 5.1], "q": [5, 5.2]}, better="lower")
+    assert all(any(n.startswith("agrees with") for n in r.notes) for r in agree)
+
+
+def test_table_columns_and_validation():
+    r = cl.compare("A lower", [1.0, 1.1], [2.0, 2.1], metric="m", better="lower", label_a="A", label_b="B",
+                   scope="H=16", shared_with="notebook 03")
+    table = cl.claims_table([r])
+    assert tuple(table.columns) == cl.DISPLAY_COLUMNS
+    assert table["A"][0].startswith("A: 1.05 ± ") and table["A"][0].endswith("(n=2)")
+    assert table["shared_with"][0] == "notebook 03" and "H=16" in table["metric"][0]
+    full = cl.claims_table([r], full=True)
+    assert {"values_a", "ci_low", "effect_size_hedges_g", "n_a"} <= set(full.columns)
+    with pytest.raises(ValueError, match="better"):
+        cl.compare("x", [1], [2], metric="m", better="smaller")
+    with pytest.raises(ValueError, match="NaN"):
+        cl.compare("x", [1, float("nan")], [2, 3], metric="m", better="lower")
+    with pytest.raises(ValueError, match="no values"):
+        cl.compare("x", [], [2, 3], metric="m", better="lower")
+    assert cl.verdict_counts([r]) == {"supported": 1, "inconclusive": 0, "contradicted": 0}
