@@ -170,6 +170,30 @@ def test_sweep_writes_store_and_skips_complete_runs(tmp_path, monkeypatch):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "runs").iterdir()} == mtimes
 
 
+@pytest.mark.parametrize("damage", ["truncate", "edit"])
+def test_damaged_finished_run_is_recomputed_with_a_warning(tmp_path, damage):
+    configs = [tiny(0), tiny(1)]
+    table = run_sweep("damaged", configs, results_dir=tmp_path, backend="serial", progress=False)
+    store = ExperimentStore(tmp_path / "damaged")
+    victim = run_id(tiny(1))
+    meta = store.read_metadata(victim)
+    assert meta["n_rows"] == 4 and len(meta["table_sha256"]) == 64
+    assert store.damage(victim) is None
+    path = store.table_path(victim)
+    lines = path.read_text().splitlines(keepends=True)
+    if damage == "truncate":  # as a user would: cut the last two rows of one finished run
+        path.write_text("".join(lines[:-2]))
+    else:  # same row count, one number changed
+        path.write_text("".join(lines[:-1]) + lines[-1].replace(",4", ",5", 1))
+    assert store.damage(victim) is not None
+    with pytest.raises(ValueError, match=victim):
+        load_results("damaged", tmp_path, configs=configs)
+    with pytest.warns(UserWarning, match=rf"experiment 'damaged': run {victim} .*recomputing"):
+        again = run_sweep("damaged", configs, results_dir=tmp_path, backend="serial", progress=False)
+    pd.testing.assert_frame_equal(without_wall_clock(again), without_wall_clock(table))
+    assert store.damage(victim) is None
+
+
 def test_failed_run_is_reported_and_others_kept(tmp_path):
     configs = [tiny(0), ExplodingConfig(seed=7)]
     with pytest.raises(SweepError) as info:

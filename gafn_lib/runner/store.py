@@ -6,7 +6,9 @@ Layout of ``<results_dir>/<experiment>/``::
                              (column ``run``), the config class and every config field as columns
     runs/<run_id>.json       metadata: full config, class key, status/finished flag, wall time of
                              the attempt that finished it (and ``resumed_from_step``), versions of
-                             python/torch/numpy/gafn, git commit, host, the traceback if it failed
+                             python/torch/numpy/gafn, git commit, host, the traceback if it failed,
+                             and for a finished run the row count (``n_rows``) and SHA-256 of its
+                             table file (``table_sha256``)
     checkpoints/<run_id>.pt  trainer.state_dict() while a run is in progress (deleted when done)
     results.csv              the combined table of the last complete sweep of this experiment
 
@@ -22,6 +24,11 @@ changes.
 ``fsync``-ed and moved over the target with ``os.replace``: a reader (or a re-run after a kill)
 sees either the previous complete file or the new complete file, never a truncated one. A kill in
 the middle may leave a hidden ``.<name>.*.tmp`` file behind; it is never read and can be deleted.
+
+**Verification.** A finished run's metadata records the row count and the SHA-256 of the bytes of
+its table. :meth:`ExperimentStore.damage` compares them with the file on disk; the sweep
+recomputes (with a warning naming the run and the experiment) a finished run whose table no longer
+matches, instead of silently using a truncated or edited table.
 """
 
 from __future__ import annotations
@@ -141,7 +148,7 @@ def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+def read_csv(path: str | os.PathLike | io.BytesIO) -> pd.DataFrame:
     """Read a table written by :func:`atomic_write_csv`, floats bit-exact.
 
     Only empty cells are missing values: strings such as ``"none"`` or ``"NA"`` stay strings.
@@ -227,8 +234,35 @@ class ExperimentStore:
     def write_metadata(self, run: str, metadata: dict[str, Any]) -> None:
         atomic_write_json(self.metadata_path(run), metadata)
 
-    def write_table(self, run: str, table: pd.DataFrame) -> None:
-        atomic_write_csv(self.table_path(run), table)
+    def write_table(self, run: str, table: pd.DataFrame) -> dict[str, Any]:
+        """Write the run's table atomically; returns ``{"n_rows", "table_sha256"}`` for its metadata."""
+        data = table.to_csv(index=False).encode("utf-8")
+        atomic_write_bytes(self.table_path(run), data)
+        return {"n_rows": int(len(table)), "table_sha256": hashlib.sha256(data).hexdigest()}
+
+    def damage(self, run: str) -> str | None:
+        """Why a finished run's stored table cannot be trusted, or ``None`` if it matches its metadata.
+
+        Checks the SHA-256 of the table file against ``table_sha256`` and its row count against
+        ``n_rows`` (metadata written before hashes were recorded is checked on the row count only).
+        """
+        meta = self.read_metadata(run) or {}
+        path = self.table_path(run)
+        if not path.exists():
+            return f"its table {path} is missing"
+        data = path.read_bytes()
+        expected_hash = meta.get("table_sha256")
+        if expected_hash is not None and hashlib.sha256(data).hexdigest() == expected_hash:
+            return None
+        try:
+            rows: int | str = len(read_csv(io.BytesIO(data)))
+        except Exception as err:  # unparsable (e.g. cut in the middle of the header)
+            rows = f"unreadable ({type(err).__name__})"
+        if expected_hash is not None:
+            return f"its table {path} does not match the recorded SHA-256 ({rows} rows, {meta.get('n_rows')} recorded)"
+        if "n_rows" in meta and rows != int(meta["n_rows"]):
+            return f"its table {path} has {rows} rows, {meta['n_rows']} recorded"
+        return None
 
     def write_artifacts(self, run: str, arrays: dict[str, Any]) -> None:
         """Final arrays of a run (e.g. the learned distribution) as a compressed ``.npz``."""

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import subprocess
 import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -197,6 +198,15 @@ def run_sweep(
     pending = []
     for rid in runs:
         if complete(rid):
+            damage = store.damage(rid)
+            if damage is not None:
+                warnings.warn(
+                    f"experiment {experiment_name!r}: run {rid} ({describe_config(runs[rid])}) is marked finished but "
+                    f"{damage}; recomputing it",
+                    stacklevel=2,
+                )
+                pending.append(rid)
+                continue
             store.remove_checkpoint(rid)  # left over if a run was killed between its last write and the cleanup
         else:
             pending.append(rid)
@@ -261,6 +271,10 @@ def load_results(
     missing = [rid for rid in ids if not store.is_complete(rid)]
     if missing:
         raise FileNotFoundError(f"experiment {experiment_name!r}: {len(missing)} of {len(ids)} runs are not complete ({', '.join(missing)}): run run_sweep first")
+    damaged = {rid: reason for rid in ids if (reason := store.damage(rid)) is not None}
+    if damaged:
+        details = "; ".join(f"run {rid}: {reason}" for rid, reason in damaged.items())
+        raise ValueError(f"experiment {experiment_name!r}: {len(damaged)} stored tables are damaged ({details}): run run_sweep to recompute them")
     return pd.concat([store.read_table(rid) for rid in ids], ignore_index=True)
 
 

@@ -141,12 +141,12 @@ def execute_run(task: RunTask) -> RunOutcome:
             on_log = Checkpointer(store, run, task.checkpoint_every, resumed_from, final_step)
         history = trainer.train(progress=False, on_log=on_log)
         table = run_table(run, task.config, history.rows)
-        store.write_table(run, table)
+        table_record = store.write_table(run, table)  # n_rows and table_sha256, checked on every later sweep
         if hasattr(trainer, "artifacts"):
             store.write_artifacts(run, trainer.artifacts())
         wall = time.perf_counter() - start
-        metadata.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall, n_rows=len(table),
-                        steps=int(trainer.step_count))
+        metadata.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall,
+                        steps=int(trainer.step_count), **table_record)
         store.write_metadata(run, metadata)  # the metadata is written last: it marks the run complete
         store.remove_checkpoint(run)
         return RunOutcome(run, True, wall, resumed_from)
