@@ -44,36 +44,55 @@ class SparseGridReward:
 
 
 class DenseGridReward:
-    """The classic hypergrid reward of Bengio et al. (2021).
+    """The classic hypergrid reward of Bengio et al. (2021), with exact band tests.
 
-    With ``a_d = |s_d / (H−1) − 0.5|``:
+    With ``a_d = |s_d / (H−1) − 1/2|``:
 
     ``R(x) = R0 + R1 · ∏_d 1[a_d > 0.25] + R2 · ∏_d 1[0.3 < a_d < 0.4]``.
 
+    The bands are tested in integers: ``a_d = m_d / D`` with ``m_d = |2 s_d − (H−1)|`` and
+    ``D = 2 (H−1)``, so ``a_d > 1/4 ⟺ 4 m_d > D`` and ``3/10 < a_d < 4/10 ⟺ 3 D < 10 m_d < 4 D``.
+    The reward is therefore exactly symmetric, ``R(…, s_d, …) = R(…, H−1−s_d, …)``, at every ``H``.
+    (In floating point, ``|12/15 − 0.5| = 0.30000000000000004`` passes ``a > 0.3`` while its mirror
+    ``|3/15 − 0.5| = 0.3`` fails, which gives H=16 nine 2-D modes instead of four; the GAFN
+    release and the 2021 code compute the bands in floats. ``arithmetic="float"`` reproduces that
+    behaviour for comparison only.)
+
     The modes are the cells of maximal reward: the product over dimensions of the cells with
-    ``0.3 < a_d < 0.4`` (reward ``R0 + R1 + R2``), or, when ``H`` is too small for such cells to
-    exist, of the cells with ``a_d > 0.25``.
+    ``0.3 < a_d < 0.4`` (reward ``R0 + R1 + R2``), or, when ``R2 = 0`` or ``H`` is too small for
+    such cells to exist, of the cells with ``a_d > 0.25``.
     """
 
-    def __init__(self, ndim: int, height: int, r0: float, r1: float, r2: float):
+    ARITHMETIC = ("exact", "float")
+
+    def __init__(self, ndim: int, height: int, r0: float, r1: float, r2: float, arithmetic: str = "exact"):
+        if arithmetic not in self.ARITHMETIC:
+            raise ValueError(f"arithmetic must be one of {self.ARITHMETIC}, got {arithmetic!r}")
         self.ndim, self.height = ndim, height
         self.r0, self.r1, self.r2 = r0, r1, r2
+        self.arithmetic = arithmetic
 
-    def _a(self, coords: torch.Tensor) -> torch.Tensor:
-        return (coords.double() / (self.height - 1) - 0.5).abs()
+    def _bands(self, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a > 1/4, 3/10 < a < 4/10)`` per coordinate, as bool tensors of ``coords``' shape."""
+        if self.arithmetic == "float":  # the release's float comparisons
+            a = (coords.double() / (self.height - 1) - 0.5).abs()
+            return a > 0.25, (a > 0.3) & (a < 0.4)
+        m = (2 * coords.long() - (self.height - 1)).abs()
+        d = 2 * (self.height - 1)
+        return 4 * m > d, (10 * m > 3 * d) & (10 * m < 4 * d)
 
     def __call__(self, states: torch.Tensor) -> torch.Tensor:
-        a = self._a(states)
-        band1 = (a > 0.25).all(dim=1).double()
-        band2 = ((a > 0.3) & (a < 0.4)).all(dim=1).double()
+        outer, inner = self._bands(states)
+        band1 = outer.all(dim=1).double()
+        band2 = inner.all(dim=1).double()
         return (self.r0 + self.r1 * band1 + self.r2 * band2).float()
 
     def mode_states(self) -> torch.Tensor:
         coords_1d = torch.arange(self.height)
-        a = self._a(coords_1d)
-        best = coords_1d[(a > 0.3) & (a < 0.4)] if self.r2 > 0 else coords_1d[a > 0.25]
+        outer, inner = self._bands(coords_1d)
+        best = coords_1d[inner] if self.r2 > 0 else coords_1d[outer]
         if best.numel() == 0:
-            best = coords_1d[a > 0.25]
+            best = coords_1d[outer]
         points = list(itertools.product(best.tolist(), repeat=self.ndim))
         return torch.tensor(points, dtype=torch.long).reshape(-1, self.ndim)
 
