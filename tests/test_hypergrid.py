@@ -129,14 +129,17 @@ def test_parents_lead_back():
     env = grid(ndim=3, height=5, termination="edge")
     states = env.all_states()
     states = states[env.is_reachable(states)]
-    par, mask = env.parents(states)
+    par, par_actions, mask = env.parents(states)
     for d in range(env.ndim):
         rows = mask[:, d]
         p = par[rows, d]
         assert not env.is_forced_terminal(p).any()
-        actions = torch.full((p.shape[0],), d)
+        actions = par_actions[rows, d]
         child, _ = env.step(p, actions)
         assert torch.equal(child, states[rows])
+        # the explicit map: the backward action undoing the move is allowed at the child
+        back = env.backward_action(p, actions)
+        assert env.backward_mask(child).gather(1, back.unsqueeze(1)).all()
 
 
 def test_large_grids_enumerate_fast_and_huge_grids_refuse():

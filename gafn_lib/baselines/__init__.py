@@ -2,7 +2,7 @@
 
 Both follow the trainer protocol of :class:`gafn_lib.core.trainer.GridTrainer` (see
 :mod:`gafn_lib.registry`) and log the same metric rows through
-:class:`gafn_lib.core.tracking.GridMetricsTracker`, on the same budget: 16 terminal states per step.
+:class:`gafn_lib.core.tracking.MetricsTracker`, on the same budget: 16 terminal states per step.
 
 - :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
 - :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``

@@ -46,7 +46,7 @@ from gafn_lib.core.history import History
 from gafn_lib.core.loop import Trainer
 from gafn_lib.core.metrics import l1_sum
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.core.tracking import GridMetricsTracker
+from gafn_lib.core.tracking import MetricsTracker
 from gafn_lib.core.validation import check_counts, check_positive, check_threads
 
 #: Default relative floor (× max R) when the reward is zero on some reachable cell.
@@ -185,7 +185,7 @@ class MCMCTrainer(Trainer):
         max_reward = float(self.env.reward(self.env.all_states()[self.env.terminal_mask()]).max())
         self.floor = config.reward_floor * max_reward  # absolute floor
         self.reward_table = floored_reward_table(self.env, self.floor)
-        self.tracker = GridMetricsTracker(self.env)
+        self.tracker = MetricsTracker(self.env)
         self.l1_sum_stationary = l1_sum(self.stationary_distribution(), self.tracker.p_true)
         self.history = History.for_config(config)
         self.chains = self.env.reset(config.n_chains)  # (K, ndim): every chain starts at the origin

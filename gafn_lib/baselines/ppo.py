@@ -44,11 +44,11 @@ from gafn_lib.envs.hypergrid import Hypergrid
 from gafn_lib.core.history import History
 from gafn_lib.core.intrinsic import PAPER_RND_ETA, RND
 from gafn_lib.core.loop import Trainer
-from gafn_lib.core.metrics import exact_terminal_distribution
+from gafn_lib.core.exact import exact_terminal_distribution
 from gafn_lib.core.policies import MLPPolicy, masked_log_softmax
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.core.sampling import action_probabilities, sample_trajectories
-from gafn_lib.core.tracking import GridMetricsTracker
+from gafn_lib.core.tracking import MetricsTracker
 from gafn_lib.core.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 PPO_INTRINSIC = ("none", "rnd")
@@ -238,7 +238,7 @@ class PPOTrainer(Trainer):
         if config.intrinsic == "rnd":
             self.rnd = RND(self.env.obs_dim, eta=config.eta).to(self.device)
             self.rnd_optimizer = torch.optim.Adam(self.rnd.predictor.parameters(), lr=config.lr)
-        self.tracker = GridMetricsTracker(self.env)
+        self.tracker = MetricsTracker(self.env)
         self.history = History.for_config(config)
         self.step_count = 0
         self.wall_seconds = 0.0

@@ -1,4 +1,4 @@
-"""Evaluation metrics for the hypergrid: pure functions shared by training, notebooks and tests.
+"""Evaluation metrics: pure functions shared by training, notebooks and tests.
 
 Two L1 conventions are in use in the literature; the names say which is which:
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from gafn_lib.envs.hypergrid import Hypergrid
 
 
 def _check_pair(p_hat: torch.Tensor, p: torch.Tensor) -> None:
@@ -82,55 +81,12 @@ class VisitHistogram:
         self.counts.copy_(state["counts"])
 
 
-def exact_terminal_distribution(env: Hypergrid, forward_probs: torch.Tensor) -> torch.Tensor:
-    """Exact terminal distribution of a forward policy, by dynamic programming over the DAG.
-
-    ``forward_probs`` is ``(H^ndim, ndim+1)``: row ``i`` holds ``P_F(·|s_i)`` over the actions
-    (increments, then stop) of the cell with canonical index ``i``; rows of forced-terminal or
-    unreachable cells are ignored, and masked actions must have probability 0.
-
-    Recursion, processed level by level (level = Σ_d s_d, a topological order):
-    ``P(s_0) = 1``, ``P(s') = Σ_{s ∈ Par(s')} P(s) P_F(s'|s)``; terminal probability
-    ``P_T(x) = P(x) P_F(stop|x)``, or ``P_T(x) = P(x)`` for forced-terminal cells (edge rule).
-
-    Returns ``P_T`` of shape ``(H^ndim,)``, float64, summing to 1.
-    """
-    states = env.all_states()
-    n, ndim, height = env.n_states, env.ndim, env.height
-    if forward_probs.shape != (n, ndim + 1):
-        raise ValueError(f"forward_probs must have shape ({n}, {ndim + 1}), got {tuple(forward_probs.shape)}")
-    pf = forward_probs.detach().double().to(states.device)
-    pf = pf * env.forward_mask(states)  # defensive: masked actions carry no mass
-    forced = env.is_forced_terminal(states)
-    strides = env._strides.to(states.device)
-
-    level = states.sum(dim=1)
-    order = torch.argsort(level, stable=True)
-    counts = torch.bincount(level, minlength=ndim * (height - 1) + 1).tolist()
-    reach = torch.zeros(n, dtype=torch.float64, device=states.device)
-    reach[0] = 1.0
-    start = 0
-    for count in counts:
-        idx = order[start : start + count]
-        start += count
-        idx = idx[~forced[idx]]
-        if idx.numel() == 0:
-            continue
-        p_parent = reach[idx]
-        can_move = states[idx] < height - 1  # (n_l, ndim)
-        child = idx.unsqueeze(1) + strides.unsqueeze(0)  # (n_l, ndim)
-        flow = p_parent.unsqueeze(1) * pf[idx, :ndim]
-        reach.index_add_(0, child[can_move], flow[can_move])
-    terminal = torch.where(forced, reach, reach * pf[:, ndim])
-    return terminal
+def modes_found(mode_index: torch.Tensor, histogram: VisitHistogram) -> int:
+    """Number of modes (state indices ``mode_index``) visited at least once (the paper's "modes found")."""
+    return int(histogram.visited(mode_index).sum())
 
 
-def modes_found(env: Hypergrid, histogram: VisitHistogram) -> int:
-    """Number of the reward's modes visited at least once (the paper's "modes found")."""
-    return int(histogram.visited(env.mode_indices()).sum())
-
-
-def modes_covered(env: Hypergrid, p_exact: torch.Tensor, p_true: torch.Tensor, fraction: float = 0.5) -> int:
+def modes_covered(mode_index: torch.Tensor, p_exact: torch.Tensor, p_true: torch.Tensor, fraction: float = 0.5) -> int:
     """Number of modes ``x`` with exact sampling probability ``P_T(x) ≥ fraction · p(x)``.
 
     "Modes found" never decreases, so it cannot tell a policy that touched a goal once and then
@@ -138,5 +94,5 @@ def modes_covered(env: Hypergrid, p_exact: torch.Tensor, p_true: torch.Tensor, f
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    idx = env.mode_indices().to(p_exact.device)
+    idx = mode_index.to(p_exact.device)
     return int((p_exact[idx] >= fraction * p_true.to(p_exact.device)[idx]).sum())

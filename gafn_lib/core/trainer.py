@@ -1,4 +1,5 @@
-"""Training GFlowNets and GAFlowNets on the hypergrid.
+"""Training GFlowNets and GAFlowNets on any environment with tensor states (the hypergrid, bit
+strings, or your own: see :mod:`gafn_lib.core.env`).
 
 One training step, top to bottom:
 
@@ -20,57 +21,64 @@ import numpy as np
 import torch
 
 from gafn_lib.core.augment import augment
-from gafn_lib.grid.config import GridTrainConfig
-from gafn_lib.envs.hypergrid import Hypergrid
+from gafn_lib.core.config import TrainConfig
+from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.history import History
-from gafn_lib.core.intrinsic import RND, CountBonus, IntrinsicReward, ZeroIntrinsic
+from gafn_lib.core.intrinsic import RND, make_intrinsic
 from gafn_lib.core.loop import Trainer
-from gafn_lib.core.metrics import exact_terminal_distribution
 from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.policies import MLPPolicy, masked_log_softmax
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.core.sampling import Trajectories, action_probabilities, sample_trajectories
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
-from gafn_lib.core.tracking import GridMetricsTracker
+from gafn_lib.core.tracking import make_tracker
 
 
-def make_intrinsic(config: GridTrainConfig, env: Hypergrid) -> IntrinsicReward:
-    """The intrinsic reward named by ``config.intrinsic``."""
-    if config.intrinsic == "rnd":
-        return RND(env.obs_dim, eta=config.eta)
-    if config.intrinsic == "count":
-        return CountBonus(env.n_states, eta=config.eta)
-    return ZeroIntrinsic()
+def describe_env(env) -> str:
+    """How a run's history names its environment: ``repr(env)`` (e.g. ``Hypergrid(ndim=2, ...)``)."""
+    return repr(env)
 
 
-class GridTrainer(Trainer):
-    """A (GA)FlowNet on the hypergrid, steppable, checkpointable (``state_dict``) and resumable.
+class GFlowNetTrainer(Trainer):
+    """A (GA)FlowNet on an environment with tensor states, steppable, checkpointable
+    (``state_dict``) and resumable.
+
+    ``GFlowNetTrainer(config, env=None)``: ``config`` is the algorithm (:class:`TrainConfig`);
+    ``env`` any object implementing :class:`gafn_lib.core.env.Environment` (checked before any
+    compute). Without ``env`` the config builds it (``config.make_env``: the hypergrid of a
+    :class:`gafn_lib.grid.config.GridTrainConfig`, the named environment of an
+    :class:`gafn_lib.core.config.EnvTrainConfig`). The history records the environment (``env``).
 
     Example:
-        >>> trainer = GridTrainer(GridTrainConfig(height=8, n_steps=500))
+        >>> trainer = GFlowNetTrainer(GridTrainConfig(height=8, n_steps=500))
         >>> history = trainer.train()
         >>> history.final["modes_found"]
     """
 
     _components = ("policy", "intrinsic", "optimizer", "tracker")
 
-    def __init__(self, config: GridTrainConfig):
+    def __init__(self, config: TrainConfig, env=None):
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig (or GridTrainConfig / EnvTrainConfig), got {type(config).__name__}")
         self.config = config
         configure_threads(config.threads)
-        seed_everything(config.seed)
         self.device = resolve_device(config.device)
-        self.env = Hypergrid(config.grid_config(), device=self.device)
+        self.env = config.make_env(self.device) if env is None else env
+        check_environment(self.env)
+        self.enumerable = is_enumerable(self.env)
+        seed_everything(config.seed)
         self.policy = MLPPolicy(
-            self.env.obs_dim, self.env.n_actions, self.env.ndim, config.hidden, config.n_layers, config.uniform_pb
+            self.env.obs_dim, self.env.n_actions, self.env.n_backward_actions, config.hidden, config.n_layers, config.uniform_pb
         ).to(self.device)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
-        self.intrinsic = make_intrinsic(config, self.env).to(self.device)
+        self.intrinsic = make_intrinsic(config.intrinsic, self.env, config.eta).to(self.device)
         groups = [{"params": list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad], "lr": config.lr}]
         if config.objective != "fm":  # FM has no log Z parameter: Z = Σ_a F(s_0 → a)
             groups.append({"params": [self.log_z], "lr": config.lr_logz})
         self.optimizer = torch.optim.Adam(groups)
-        self.tracker = GridMetricsTracker(self.env)
+        self.tracker = make_tracker(self.env)
         self.history = History.for_config(config)
+        self.history.config["env"] = describe_env(self.env)
         self.step_count = 0
         self.wall_seconds = 0.0
         self._last_info: dict[str, float] = {}
@@ -86,8 +94,8 @@ class GridTrainer(Trainer):
         ``r`` over the real states ``s_0 … s_n`` of the batch."""
         batch, horizon = traj.mask.shape
         valid = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=self.device), traj.mask], dim=1)  # s_0..s_n
-        flat_states = traj.states.reshape(batch * (horizon + 1), -1)
-        index = self.env.index(flat_states)
+        flat_states = traj.states.reshape(batch * (horizon + 1), *traj.states.shape[2:])
+        index = self.env.index(flat_states) if self.enumerable else None
         rows = valid.reshape(-1)
         if isinstance(self.intrinsic, RND):
             reward, loss = self.intrinsic.reward_and_loss(obs[rows])
@@ -97,7 +105,7 @@ class GridTrainer(Trainer):
             r_all = r_all.view(batch, horizon + 1)
             r_all = r_all.gather(1, torch.minimum(torch.arange(horizon + 1, device=self.device).unsqueeze(0), traj.lengths.unsqueeze(1)))
         else:
-            loss = self.intrinsic.update(obs[rows], index[rows])
+            loss = self.intrinsic.update(obs[rows], None if index is None else index[rows])
             r_all = self.intrinsic.reward(obs, index).view(batch, horizon + 1)
         log_r = torch.log(r_all)  # log 0 = -inf: no bonus
         return log_r, loss, float(r_all[valid].mean())
@@ -106,7 +114,7 @@ class GridTrainer(Trainer):
         """The objective's loss (with augmentation) plus the intrinsic model's loss."""
         cfg, env = self.config, self.env
         batch, horizon = traj.mask.shape
-        flat_states = traj.states.reshape(batch * (horizon + 1), -1)
+        flat_states = traj.states.reshape(batch * (horizon + 1), *traj.states.shape[2:])
         obs = env.encode(flat_states)
         logits_pf, logits_pb, log_flow = self.policy(obs)
         fmask = env.forward_mask(flat_states)
@@ -119,13 +127,16 @@ class GridTrainer(Trainer):
 
         if cfg.objective == "fm":
             log_edge = logits_pf.masked_fill(~fmask, NEG_INF).view(batch, horizon + 1, -1)
-            children = traj.states[:, 1:]  # (B, T, ndim)
-            parents, pmask = env.parents(children.reshape(batch * horizon, -1))  # (BT, P, ndim), (BT, P)
-            n_par = parents.shape[1]
-            parent_logits = self.policy.forward_logits(env.encode(parents.reshape(-1, env.ndim)))
+            state_shape = traj.states.shape[2:]
+            children = traj.states[:, 1:].reshape(batch * horizon, *state_shape)  # (BT, *state_shape)
+            parents = env.parents(children)
+            parents = parents if isinstance(parents, Parents) else Parents(*parents)
+            n_par = parents.mask.shape[1]
+            parent_logits = self.policy.forward_logits(env.encode(parents.states.reshape(batch * horizon * n_par, *state_shape)))
             parent_logits = parent_logits.view(batch * horizon, n_par, -1)
-            into_child = parent_logits.gather(2, torch.arange(n_par, device=self.device).view(1, -1, 1).expand(batch * horizon, -1, 1)).squeeze(2)
-            log_inflow = into_child.masked_fill(~pmask, NEG_INF).view(batch, horizon, n_par)
+            # F(p -> s') = the parent's edge flow along the forward action that leads to s'
+            into_child = parent_logits.gather(2, parents.actions.clamp_min(0).unsqueeze(2)).squeeze(2)
+            log_inflow = into_child.masked_fill(~parents.mask, NEG_INF).view(batch, horizon, n_par)
             last = log_edge.gather(1, lengths.view(-1, 1, 1).expand(-1, 1, log_edge.shape[2])).squeeze(1)
             terms = FlowMatchingTerms(
                 log_inflow=log_inflow,
@@ -142,8 +153,13 @@ class GridTrainer(Trainer):
             lp_f = masked_log_softmax(logits_pf, fmask).view(batch, horizon + 1, -1)
             lp_b = masked_log_softmax(logits_pb, env.backward_mask(flat_states)).view(batch, horizon + 1, -1)
             zeros = torch.zeros_like(mask, dtype=lp_f.dtype)
+            # the backward action at s_{t+1} that undoes move t (the environment's explicit map)
+            state_shape = traj.states.shape[2:]
+            back = env.backward_action(
+                traj.states[:, :-1].reshape(batch * horizon, *state_shape), traj.actions.clamp_min(0).reshape(-1)
+            ).view(batch, horizon, 1)
             log_pf = torch.where(mask, lp_f[:, :-1].gather(2, actions).squeeze(2), zeros)
-            log_pb = torch.where(mask, lp_b[:, 1:].gather(2, actions).squeeze(2), zeros)
+            log_pb = torch.where(mask, lp_b[:, 1:].gather(2, back.clamp_min(0)).squeeze(2), zeros)
             stop = lp_f.gather(1, lengths.view(-1, 1, 1).expand(-1, 1, lp_f.shape[2])).squeeze(1)[:, env.stop_action]
             terms = TrajectoryTerms(
                 log_pf=log_pf,
@@ -187,8 +203,11 @@ class GridTrainer(Trainer):
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def forward_probabilities(self) -> torch.Tensor:
-        """``P_F(·|s)`` of the current policy on every cell, ``(H^ndim, ndim+1)`` (ε and τ included)."""
+    def forward_probabilities(self) -> torch.Tensor | None:
+        """``P_F(·|s)`` of the current policy on every state, ``(n_states, n_actions)`` (ε and τ
+        included), in the environment's index order; ``None`` if the environment cannot enumerate."""
+        if not self.enumerable:
+            return None
         states = self.env.all_states()
         logits = self.policy.forward_logits(self.env.encode(states))
         return action_probabilities(logits, self.env.forward_mask(states), self.config.epsilon, self.config.temperature)
@@ -205,21 +224,18 @@ class GridTrainer(Trainer):
         """Metrics of the current state of training (one history row)."""
         row = {"step": self.step_count}
         row.update(self.tracker.row(self.forward_probabilities()))
-        row.update(log_z=self.current_log_z(), log_z_true=self.env.log_partition(), wall_seconds=self.wall_seconds)
+        row.update(log_z=self.current_log_z(), log_z_true=self.tracker.log_z_true, wall_seconds=self.wall_seconds)
         row.update(self._last_info)
         return row
 
     def artifacts(self) -> dict[str, np.ndarray]:
         """Final arrays worth keeping next to the metric table (the runner saves them as ``.npz``):
-        the exact terminal distribution of the policy, the visit histogram and the target,
-        each of shape ``(H,)*ndim``."""
-        shape = (self.env.height,) * self.env.ndim
-        p_exact = exact_terminal_distribution(self.env, self.forward_probabilities())
-        return {
-            "p_exact": p_exact.cpu().numpy().reshape(shape),
-            "visit_counts": self.tracker.histogram.counts.cpu().numpy().reshape(shape),
-            "p_true": self.tracker.p_true.cpu().numpy().reshape(shape),
-        }
+        the exact terminal distribution of the policy, the visit histogram and the target, in the
+        environment's state layout (``(H,)*ndim`` on the hypergrid; flat otherwise). Empty for an
+        environment that cannot enumerate its states."""
+        if not self.enumerable:
+            return {}
+        return self.tracker.artifacts(self.forward_probabilities())
 
     # ------------------------------------------------------------------ loop
     def progress_postfix(self, row: dict) -> dict:
@@ -227,7 +243,8 @@ class GridTrainer(Trainer):
 
     def describe(self) -> str:
         c = self.config
-        return f"{c.objective}/{c.augment}/{c.intrinsic} H={c.height} seed={c.seed}"
+        where = f"H={c.height}" if hasattr(c, "height") else getattr(self.env, "name", type(self.env).__name__)
+        return f"{c.objective}/{c.augment}/{c.intrinsic} {where} seed={c.seed}"
 
     # ------------------------------------------------------------------ checkpointing
     def _extra_state(self) -> dict:
@@ -238,9 +255,13 @@ class GridTrainer(Trainer):
             self.log_z.copy_(state["log_z"])
 
 
-def train(config: GridTrainConfig, progress: bool = True) -> History:
-    """Train a (GA)FlowNet on the hypergrid and return its :class:`History`."""
-    return GridTrainer(config).train(progress=progress)
+#: The name used before the trainer took any environment (kept: it reads well for the grid).
+GridTrainer = GFlowNetTrainer
+
+
+def train(config: TrainConfig, env=None, progress: bool = True) -> History:
+    """Train a (GA)FlowNet (on ``env``, or the environment ``config`` names) and return its :class:`History`."""
+    return GFlowNetTrainer(config, env=env).train(progress=progress)
 
 
 def summary(history: History) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Iterable
 
 
@@ -11,10 +13,18 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
+def check_finite(name: str, value: Any) -> None:
+    """``value`` is a real number, not NaN or infinite (booleans refused)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
 def check_positive(name: str, value: Any, strict: bool = True) -> None:
-    """``value > 0`` (``strict``) or ``value >= 0``."""
-    if value is None or (value <= 0 if strict else value < 0):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} 0, got {value!r}")
+    """A finite ``value > 0`` (``strict``) or ``value >= 0`` (NaN and infinity refused)."""
+    if value is not None and isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+        if value > 0 or (not strict and value == 0):
+            return
+    raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
 
 
 def check_counts(config: Any, names: Iterable[str]) -> None:
@@ -26,7 +36,7 @@ def check_counts(config: Any, names: Iterable[str]) -> None:
 
 
 def check_unit_interval(name: str, value: Any) -> None:
-    if value is None or not 0 <= value <= 1:
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
 
 

@@ -20,10 +20,14 @@ The canonical index of a state is its mixed-radix number ``Σ_d s_d · H^(ndim�
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import math
 
 import torch
 
-from gafn_lib.envs.rewards import GridReward, make_grid_reward
+from gafn_lib.core.env import Parents
+from gafn_lib.envs.rewards import GridReward, make_grid_reward, reward_name
 
 TERMINATION_RULES = ("edge", "exit")
 #: Largest number of cells ``H**ndim`` we agree to enumerate (all-states tensors, exact DP).
@@ -37,7 +41,11 @@ class HypergridConfig:
     Attributes:
         ndim: number of dimensions (≥ 1). Paper: 2.
         height: cells per dimension H (≥ 3). Paper: 8, 16, 32, 64, 128.
-        reward: ``"sparse"`` (paper) or ``"dense"`` (Bengio et al. 2021).
+        reward: ``"sparse"`` (paper), ``"dense"`` (Bengio et al. 2021), a name registered with
+            :func:`gafn_lib.envs.rewards.register_grid_reward`, or a reward object: a callable
+            ``states (B, ndim) -> R (B,)`` with ``R >= 0``, named by a ``name`` attribute or by
+            being a frozen dataclass (so runs with it get their own run id), optionally with
+            ``mode_states()``. Checked on every cell when the grid is built.
         termination: ``"edge"`` (paper) or ``"exit"`` (torchgfn).
         r0, r1, r2: the dense reward's constants (ignored by the sparse reward).
         log_reward_floor: added to R inside the log, ``log(R + floor)``, so that zero-reward
@@ -46,7 +54,7 @@ class HypergridConfig:
 
     ndim: int = 2
     height: int = 8
-    reward: str = "sparse"
+    reward: Any = "sparse"
     termination: str = "edge"
     r0: float = 0.1
     r1: float = 0.5
@@ -54,10 +62,15 @@ class HypergridConfig:
     log_reward_floor: float = 1e-8
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ndim, int) or self.ndim < 1:
+        if not isinstance(self.ndim, int) or isinstance(self.ndim, bool) or self.ndim < 1:
             raise ValueError(f"ndim must be an integer >= 1, got {self.ndim!r}")
-        if not isinstance(self.height, int) or self.height < 3:
+        if not isinstance(self.height, int) or isinstance(self.height, bool) or self.height < 3:
             raise ValueError(f"height must be an integer >= 3, got {self.height!r}")
+        if self.ndim * math.log2(self.height) > 62:
+            raise ValueError(
+                f"ndim={self.ndim}, height={self.height}: the grid has height**ndim = {self.height}**{self.ndim} "
+                "cells, too many to index with 64-bit integers; use fewer dimensions or a smaller height"
+            )
         if self.termination not in TERMINATION_RULES:
             raise ValueError(f"termination must be one of {TERMINATION_RULES}, got {self.termination!r}")
         if self.log_reward_floor < 0:
@@ -84,9 +97,12 @@ class Hypergrid:
         self.height = config.height
         self.termination = config.termination
         self.device = torch.device(device)
+        self.name = "hypergrid"
         self.n_actions = self.ndim + 1
         self.stop_action = self.ndim
+        self.n_backward_actions = self.ndim  # backward action d decrements coordinate d
         self.reward_fn: GridReward = make_grid_reward(config)
+        self.reward_name = reward_name(config.reward)
         self.n_states = self.height**self.ndim
         # strides of the row-major mixed-radix index
         self._strides = torch.tensor(
@@ -94,12 +110,35 @@ class Hypergrid:
         )
         self._onehot_offsets = torch.arange(self.ndim, device=self.device) * self.height
         self._all_states: torch.Tensor | None = None
+        if not isinstance(config.reward, str):
+            self._check_custom_reward()
+
+    def _check_custom_reward(self) -> None:
+        """A reward object must map ``(B, ndim)`` states to ``(B,)`` finite rewards ``>= 0``."""
+        states = self.all_states() if self.n_states <= MAX_ENUMERABLE_STATES else self.reset(4)
+        what = f"reward {self.reward_name!r}"
+        try:
+            r = self.reward_fn(states)
+        except Exception as error:  # the user's code: say where it failed, keep the cause
+            raise ValueError(f"{what} failed on a batch of states of shape {tuple(states.shape)}: {error}") from error
+        if not isinstance(r, torch.Tensor) or r.shape != (states.shape[0],):
+            shape = tuple(r.shape) if isinstance(r, torch.Tensor) else type(r).__name__
+            raise ValueError(f"{what} must return a tensor of shape (B,) = ({states.shape[0]},) for states of shape {tuple(states.shape)}, got {shape}")
+        if not bool(torch.isfinite(r).all()):
+            raise ValueError(f"{what} returned NaN or infinite values")
+        if bool((r < 0).any()):
+            raise ValueError(f"{what} returned negative rewards (min {float(r.min()):.3g}); rewards must be >= 0")
 
     # ------------------------------------------------------------------ basics
     @property
     def obs_dim(self) -> int:
         """Size of the one-hot encoding: ``ndim · H``."""
         return self.ndim * self.height
+
+    @property
+    def state_layout(self) -> tuple[int, ...]:
+        """How per-state arrays are shaped for plots: ``(H,)*ndim`` (index order is row-major)."""
+        return (self.height,) * self.ndim
 
     @property
     def max_moves(self) -> int:
@@ -110,7 +149,7 @@ class Hypergrid:
 
     def __repr__(self) -> str:
         c = self.config
-        return f"Hypergrid(ndim={c.ndim}, height={c.height}, reward={c.reward!r}, termination={c.termination!r})"
+        return f"Hypergrid(ndim={c.ndim}, height={c.height}, reward={self.reward_name!r}, termination={c.termination!r})"
 
     def reset(self, batch_size: int) -> torch.Tensor:
         """``batch_size`` copies of the initial state (the origin), shape ``(B, ndim)``."""
@@ -170,15 +209,23 @@ class Hypergrid:
             mask &= others_at_edge == 0
         return mask
 
-    def parents(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All parents of each state: ``(B, ndim, ndim)`` parent states and a ``(B, ndim)`` validity mask.
+    def backward_action(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The backward action undoing move ``actions`` from ``states``: incrementing coordinate
+        ``d`` is undone by backward action ``d`` (decrement ``d``)."""
+        return actions
 
-        ``parents[b, d]`` is ``s_b − e_d`` (the parent reached back through action ``d``); rows with
-        ``mask[b, d] == False`` hold clamped placeholder coordinates and must be ignored.
+    def parents(self, states: torch.Tensor) -> Parents:
+        """All parents of each state (:class:`gafn_lib.core.env.Parents`): ``(B, ndim, ndim)``
+        parent states, ``(B, ndim)`` forward actions from them and a ``(B, ndim)`` validity mask.
+
+        ``parents[b, d]`` is ``s_b − e_d`` (the parent reached back through backward action ``d``,
+        which moved forward by action ``d``); rows with ``mask[b, d] == False`` hold clamped
+        placeholder coordinates and must be ignored.
         """
         eye = torch.eye(self.ndim, dtype=torch.long, device=states.device)
         par = (states.unsqueeze(1) - eye.unsqueeze(0)).clamp_min(0)
-        return par, self.backward_mask(states)
+        actions = torch.arange(self.ndim, device=states.device).expand(states.shape[0], -1)
+        return Parents(par, actions, self.backward_mask(states))
 
     def step(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply one action per state. Returns ``(next_states, done)``.
@@ -268,9 +315,59 @@ class Hypergrid:
 
     def mode_indices(self) -> torch.Tensor:
         """Canonical indices of the reward's modes that are reachable under the termination rule."""
+        if not hasattr(self.reward_fn, "mode_states"):
+            # a custom reward without declared modes: the reachable terminal cells of maximal reward
+            r = self.reward(self.all_states()).double().masked_fill(~self.terminal_mask(), -math.inf)
+            return (r >= r.max() * (1 - 1e-9)).nonzero(as_tuple=True)[0]
         modes = self.reward_fn.mode_states().to(self.device)
         modes = modes[self.is_reachable(modes)]
         return torch.sort(self.index(modes)).values
+
+    @torch.no_grad()
+    def exact_terminal_distribution(self, forward_probs: torch.Tensor) -> torch.Tensor:
+        """Exact terminal distribution of a forward policy, by dynamic programming over the grid (the
+        fast path of :func:`gafn_lib.core.exact.exact_terminal_distribution`, tested equal to its
+        generic path).
+
+        ``forward_probs`` is ``(H^ndim, ndim+1)``: row ``i`` holds ``P_F(·|s_i)`` over the actions
+        (increments, then stop) of the cell with canonical index ``i``; rows of forced-terminal or
+        unreachable cells are ignored, and masked actions must have probability 0.
+
+        Recursion, processed level by level (level = Σ_d s_d, a topological order):
+        ``P(s_0) = 1``, ``P(s') = Σ_{s ∈ Par(s')} P(s) P_F(s'|s)``; terminal probability
+        ``P_T(x) = P(x) P_F(stop|x)``, or ``P_T(x) = P(x)`` for forced-terminal cells (edge rule).
+
+        Returns ``P_T`` of shape ``(H^ndim,)``, float64, summing to 1.
+        """
+        env = self
+        states = env.all_states()
+        n, ndim, height = env.n_states, env.ndim, env.height
+        if forward_probs.shape != (n, ndim + 1):
+            raise ValueError(f"forward_probs must have shape ({n}, {ndim + 1}), got {tuple(forward_probs.shape)}")
+        pf = forward_probs.detach().double().to(states.device)
+        pf = pf * env.forward_mask(states)  # defensive: masked actions carry no mass
+        forced = env.is_forced_terminal(states)
+        strides = env._strides.to(states.device)
+
+        level = states.sum(dim=1)
+        order = torch.argsort(level, stable=True)
+        counts = torch.bincount(level, minlength=ndim * (height - 1) + 1).tolist()
+        reach = torch.zeros(n, dtype=torch.float64, device=states.device)
+        reach[0] = 1.0
+        start = 0
+        for count in counts:
+            idx = order[start : start + count]
+            start += count
+            idx = idx[~forced[idx]]
+            if idx.numel() == 0:
+                continue
+            p_parent = reach[idx]
+            can_move = states[idx] < height - 1  # (n_l, ndim)
+            child = idx.unsqueeze(1) + strides.unsqueeze(0)  # (n_l, ndim)
+            flow = p_parent.unsqueeze(1) * pf[idx, :ndim]
+            reach.index_add_(0, child[can_move], flow[can_move])
+        terminal = torch.where(forced, reach, reach * pf[:, ndim])
+        return terminal
 
     @property
     def n_modes(self) -> int:

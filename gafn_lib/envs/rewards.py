@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Protocol
+import dataclasses
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import torch
 
 if TYPE_CHECKING:
     from gafn_lib.envs.hypergrid import HypergridConfig
 
+#: Built-in reward names; :func:`register_grid_reward` adds more (``GRID_REWARDS`` lists the built-ins).
 GRID_REWARDS = ("sparse", "dense")
+_REGISTERED: dict[str, Callable[["HypergridConfig"], "GridReward"]] = {}
 
 
 class GridReward(Protocol):
@@ -97,8 +100,53 @@ class DenseGridReward:
         return torch.tensor(points, dtype=torch.long).reshape(-1, self.ndim)
 
 
+def register_grid_reward(name: str, factory: Callable[["HypergridConfig"], GridReward]) -> None:
+    """Make ``HypergridConfig(reward=name)`` build ``factory(config)`` (a callable
+    ``states (B, ndim) -> R (B,)``, optionally with ``mode_states()``).
+
+    Register in an importable module if runs go to a process pool or Ray (workers import the
+    library afresh; a name registered only in a notebook is unknown there).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a reward name must be a non-empty string, got {name!r}")
+    if name in GRID_REWARDS:
+        raise ValueError(f"{name!r} is a built-in reward name; choose another")
+    if not callable(factory):
+        raise ValueError(f"factory must be callable (config -> reward), got {factory!r}")
+    _REGISTERED[name] = factory
+
+
+def grid_reward_names() -> tuple[str, ...]:
+    """The built-in and registered reward names."""
+    return GRID_REWARDS + tuple(_REGISTERED)
+
+
+def reward_name(reward: Any) -> str:
+    """The name under which a reward (a registered name or a reward object) is recorded."""
+    if isinstance(reward, str):
+        return reward
+    name = getattr(reward, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(reward).__name__
+
+
 def make_grid_reward(config: "HypergridConfig") -> GridReward:
-    """Build the reward named by ``config.reward`` (validates its constants)."""
+    """Build the reward of ``config.reward`` (a name or a reward object; validates constants)."""
+    if not isinstance(config.reward, str):
+        reward = config.reward
+        if not callable(reward):
+            raise ValueError(
+                f"reward must be a name {grid_reward_names()} or a callable reward object, got {type(reward).__name__}: {reward!r}"
+            )
+        if not (dataclasses.is_dataclass(reward) or isinstance(getattr(reward, "name", None), str)):
+            raise ValueError(
+                f"reward object {type(reward).__name__} needs a name: give it a `name` string attribute or make it a "
+                "frozen dataclass (its fields then identify the run), or register it with register_grid_reward()"
+            )
+        return reward
+    if config.reward in _REGISTERED:
+        return _REGISTERED[config.reward](config)
     if config.reward == "sparse":
         return SparseGridReward(config.ndim, config.height)
     if config.reward == "dense":
@@ -108,4 +156,4 @@ def make_grid_reward(config: "HypergridConfig") -> GridReward:
         if config.r0 + config.r1 + config.r2 <= 0:
             raise ValueError("the dense reward needs r0 + r1 + r2 > 0")
         return DenseGridReward(config.ndim, config.height, config.r0, config.r1, config.r2)
-    raise ValueError(f"reward must be one of {GRID_REWARDS}, got {config.reward!r}")
+    raise ValueError(f"reward must be one of {grid_reward_names()} or a reward object, got {config.reward!r}")
