@@ -11,6 +11,7 @@ Subpackages and modules (data flows top to bottom):
 - :mod:`gafn_lib.core.metrics` — pure evaluation functions (L1, exact DP distribution, modes, ...).
 """
 
+import gafn_lib.envs  # noqa: F401  (registers the library's environment names)
 from gafn_lib.core.runtime import configure_threads
 
 __all__ = ["SEHProxy", "configure_threads"]

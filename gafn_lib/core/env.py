@@ -186,7 +186,8 @@ def check_environment(env, n_probe: int = 4) -> None:
         back = env.backward_action(before, actions)
         if back.shape != (before.shape[0],):
             raise ProtocolError(f"environment {name}: backward_action must return shape ({before.shape[0]},), got {tuple(back.shape)}")
-        if not bool(env.backward_mask(after).gather(1, back.long().unsqueeze(1)).all()):
+        in_range = bool(((back >= 0) & (back < env.n_backward_actions)).all())
+        if not in_range or not bool(env.backward_mask(after).gather(1, back.long().unsqueeze(1)).all()):
             raise ProtocolError(f"environment {name}: backward_action points to a backward action that backward_mask forbids at the child")
         par = env.parents(after)
         if not isinstance(par, Parents):

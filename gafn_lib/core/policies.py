@@ -60,27 +60,39 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
 
 
 class TabularPolicy(nn.Module):
-    """A policy given as tables over the hypergrid's cells (for exact checks and teaching).
+    """A policy given as tables over an enumerable environment's states (exact checks, teaching).
 
-    ``obs`` must be the environment's concatenated one-hot encoding; the cell is recovered from it,
-    and the tables' rows are returned: ``logits_pf (N, ndim+1)``, ``logits_pb (N, ndim)``,
-    ``log_flow (N,)`` with ``N = H^ndim`` in canonical-index order.
+    Rows are in the environment's ``index`` order: ``logits_pf (N, n_actions)``,
+    ``logits_pb (N, n_backward_actions)``, ``log_flow (N,)``. An observation is mapped back to its
+    state by matching it against the encodings of every state through an exact integer hash
+    (encodings must be integer-valued, such as the one-hot encodings of the library's environments).
     """
 
     def __init__(self, env, logits_pf: torch.Tensor, logits_pb: torch.Tensor, log_flow: torch.Tensor):
         super().__init__()
         n = env.n_states
-        if logits_pf.shape != (n, env.n_actions) or logits_pb.shape != (n, env.ndim) or log_flow.shape != (n,):
-            raise ValueError("tables must have shapes (N, ndim+1), (N, ndim) and (N,) with N = H**ndim")
-        self.env = env
-        self.n_forward, self.n_backward, self.uniform_pb = env.n_actions, env.ndim, False
+        if logits_pf.shape != (n, env.n_actions) or logits_pb.shape != (n, env.n_backward_actions) or log_flow.shape != (n,):
+            raise ValueError("tables must have shapes (N, n_actions), (N, n_backward_actions) and (N,) with N = n_states")
+        self.n_forward, self.n_backward, self.uniform_pb = env.n_actions, env.n_backward_actions, False
         self.logits_pf = nn.Parameter(logits_pf.float().clone())
         self.logits_pb = nn.Parameter(logits_pb.float().clone())
         self.log_flow = nn.Parameter(log_flow.float().clone())
+        encodings = env.encode(env.all_states())
+        if not torch.equal(encodings, encodings.round()):
+            raise ValueError("TabularPolicy needs integer-valued encodings (e.g. one-hot)")
+        weights = torch.randint(1, 2**40, (encodings.shape[1],), generator=torch.Generator().manual_seed(0))
+        self.register_buffer("_weights", weights)
+        keys = (encodings.round().long() * weights).sum(dim=1)
+        if torch.unique(keys).numel() != keys.numel():
+            raise ValueError("two states share an encoding; TabularPolicy cannot tell them apart")
+        sorted_keys, order = torch.sort(keys)
+        self.register_buffer("_sorted_keys", sorted_keys)
+        self.register_buffer("_order", order)
 
     def _index(self, obs: torch.Tensor) -> torch.Tensor:
-        coords = obs.view(*obs.shape[:-1], self.env.ndim, self.env.height).argmax(dim=-1)
-        return self.env.index(coords.reshape(-1, self.env.ndim)).view(obs.shape[:-1])
+        keys = (obs.reshape(-1, obs.shape[-1]).round().long() * self._weights).sum(dim=1)
+        pos = torch.searchsorted(self._sorted_keys, keys).clamp_max(self._order.numel() - 1)
+        return self._order[pos].view(obs.shape[:-1])
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx = self._index(obs)

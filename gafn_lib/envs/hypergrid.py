@@ -76,6 +76,8 @@ class HypergridConfig:
         if self.log_reward_floor < 0:
             raise ValueError(f"log_reward_floor must be >= 0, got {self.log_reward_floor}")
         make_grid_reward(self)  # validates the reward name and constants
+        if not isinstance(self.reward, str):
+            Hypergrid(self)  # a custom reward is checked on the grid's cells now, before any run
 
 
 class Hypergrid:
