@@ -142,3 +142,50 @@ def test_table_columns_and_validation():
     with pytest.raises(ValueError, match="no values"):
         cl.compare("x", [], [2, 3], metric="m", better="lower")
     assert cl.verdict_counts([r]) == {"supported": 1, "inconclusive": 0, "contradicted": 0}
+
+
+def _grid_table():
+    """A synthetic run table: 3 seeds of two methods, two logged steps each."""
+    import pandas as pd
+
+    rows = []
+    for method, l1, exact, modes in [("A", [1.0, 1.1, 0.9], [0.1, 0.2, 0.15], [3, 3, 3]),
+                                     ("B", [2.0, 2.0, 2.0], [float("nan")] * 3, [0, 0, 0])]:
+        for seed in range(3):
+            for step in (1, 2):
+                rows.append(dict(method=method, run=f"{method}{seed}", seed=seed, height=8, step=step, n_modes=3,
+                                 l1_mean_visited=l1[seed], l1_mean_exact=exact[seed], modes_found=modes[seed] if step == 2 else 0))
+    return pd.DataFrame(rows)
+
+
+def test_experiment_claims_use_both_l1s_bounds_and_stuck_runs():
+    from gafn_lib.repro import experiments as ex
+
+    table = _grid_table()
+    (l1,) = ex.claim(table, "A beats B", "A", "B", "l1", height=8)  # B has no exact L1: visited only
+    assert l1.metric == "l1_mean_visited" and l1.verdict == cl.SUPPORTED and l1.scope == "H=8"
+    assert any("l1_mean_exact not available for B" in n for n in l1.notes)
+    assert any("B stuck at initial value in 3/3 seeds" in n for n in l1.notes)
+    (modes,) = ex.claim(table, "A finds more", "A", "A", "modes_found")
+    assert modes.verdict_label == "inconclusive (saturated)"
+    both = ex.claim(table.assign(l1_mean_exact=table["l1_mean_exact"].fillna(0.12)), "A beats B", "A", "B", "l1")
+    assert [r.metric for r in both] == list(ex.L1_METRICS)
+    assert any(n.startswith("disagrees") for n in both[0].notes)  # exact L1 overlaps, visited does not
+
+
+def test_eta_sweep_includes_the_paper_value():
+    from gafn_lib.repro import experiments as ex
+
+    assert ex.paper_eta(16) == 0.005 and ex.paper_eta(32) == 0.001
+    assert 0.005 in ex.eta_sweep([1e-4, 1e-3, 1e-2], 16)
+    assert ex.eta_sweep([0.005, 0.001], 16) == [0.001, 0.005]
+
+
+def test_shared_runs_are_found_by_run_id():
+    from gafn_lib.repro import experiments as ex
+    from gafn_lib.runner import run_id
+
+    runs = ex.notebook_runs("quick")
+    joint_16 = [run_id(c) for c in runs["03"]][:1]  # the first placement variant: joint at H=16, seed 0
+    assert "notebook 01" in ex.shared_with(joint_16, "03", "quick")
+    assert ex.shared_with(["not-a-run"], "03", "quick") == ""

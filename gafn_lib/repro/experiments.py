@@ -9,12 +9,14 @@ once) and gets back one tidy table with a ``method`` column.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from gafn_lib.grid.config import GridTrainConfig
+from gafn_lib.repro import claims
 
 #: Result store shared by the GridWorld notebooks.
 GRID_STORE = "gridworld"
@@ -25,6 +27,90 @@ MCMC = "MCMC"
 PPO = "PPO"
 PPO_RND = "PPO + RND"
 COMPARISON_METHODS = (GAFN, TB, MCMC, PPO)
+
+# ------------------------------------------------------- profile values the grid notebooks share
+# The notebooks read these with ``profile_value(profile, **ex.SEEDS)`` so that runs meant to be
+# the same (01's H=16 GAFlowNet/TB are 03's joint/none runs; 02 draws 01's runs) stay identical
+# configs, trained once and marked as shared in the claims tables (:func:`shared_with`).
+# Paper profile: the paper's sizes, steps and >= 3 seeds; the cost is in docs/paper_profile.md.
+
+#: Seeds per profile: 5 in quick (cheap with ensemble training), the paper's 3 in paper; 2 in
+#: smoke so that the claims' statistics run (n=1 would only say "inconclusive (n=1)").
+SEEDS = dict(quick=[0, 1, 2, 3, 4], paper=[0, 1, 2], smoke=[0, 1])
+#: Training steps (16 trajectories each).
+N_STEPS = dict(quick=2_000, paper=20_000, smoke=20)
+#: Grid sizes of notebook 01 (the paper's H in {8, ..., 128}).
+COMPARISON_HEIGHTS = dict(quick=[8, 16, 32], paper=[8, 16, 32, 64, 128], smoke=[6])
+#: Grid sizes of notebook 02's heat maps (a subset of 01's, so its runs are 01's).
+SAMPLING_HEIGHTS = dict(quick=[16, 32], paper=[32, 64, 128], smoke=[6])
+#: Grid size of notebooks 03-05 (paper: H=64, the largest that keeps the paper profile within
+#: about 8 hours here; docs/paper_profile.md).
+ABLATION_HEIGHT = dict(quick=16, paper=64, smoke=6)
+#: The eta sweep of notebook 03 (the paper's eta for the height is always added: :func:`eta_sweep`).
+ETAS = dict(quick=[1e-4, 1e-3, 1e-2, 1e-1], paper=[1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 1e-1], smoke=[1e-2])
+#: Notebook 03, where the intrinsic reward enters (docs/method.md, "One mechanism").
+PLACEMENTS = {
+    "joint (GAFlowNet)": dict(augment="joint"),
+    "edge": dict(augment="edge"),
+    "node": dict(augment="node"),
+    "none (TB)": dict(augment="none", intrinsic="none", eta=None),
+}
+#: Notebook 03, the form of the intrinsic reward (joint augmentation).
+FORMS = {
+    "RND (paper)": dict(intrinsic="rnd"),
+    "count η/√N": dict(intrinsic="count", eta=None),
+    "none (TB)": dict(augment="none", intrinsic="none", eta=None),
+}
+
+
+def log_every_for(n_steps: int) -> int:
+    """Logging interval of the grid notebooks: 20 logged rows per run."""
+    return max(1, n_steps // 20)
+
+
+def paper_eta(height: int) -> float:
+    """The paper's RND coefficient for grid size ``height`` (8: 0.005, 16: 0.005, 32: 0.001,
+    64: 0.005, 128: 0.001), as :class:`GridTrainConfig` resolves ``eta=None``."""
+    return float(GridTrainConfig(height=height, augment="joint", intrinsic="rnd").eta)
+
+
+def eta_sweep(etas: Iterable[float], height: int) -> list[float]:
+    """``etas`` with the paper's value for ``height`` added (sorted, no duplicates)."""
+    return sorted(set(float(e) for e in etas) | {paper_eta(height)})
+
+
+def ablation_base(height: int, n_steps: int, log_every: int, **fields: Any) -> GridTrainConfig:
+    """The GAFlowNet config that notebook 03's variants change (TB, joint, RND, paper eta)."""
+    return GridTrainConfig(height=height, objective="tb", augment="joint", intrinsic="rnd", n_steps=n_steps, log_every=log_every, **fields)
+
+
+def notebook_runs(profile: str) -> dict[str, list[Any]]:
+    """The configs each grid notebook runs with its default parameters for ``profile`` (keys
+    ``"01"`` ... ``"05"``), to find runs that several notebooks count (:func:`shared_with`)."""
+    from gafn_lib.repro.profiles import profile_value
+
+    seeds, n_steps = profile_value(profile, **SEEDS), profile_value(profile, **N_STEPS)
+    log_every, height = log_every_for(n_steps), profile_value(profile, **ABLATION_HEIGHT)
+    base = ablation_base(height, n_steps, log_every)
+    etas = {f"η={eta:g}": dict(eta=eta) for eta in eta_sweep(profile_value(profile, **ETAS), height)}
+    runs = {
+        "01": comparison_runs(profile_value(profile, **COMPARISON_HEIGHTS), seeds, n_steps, log_every),
+        "02": comparison_runs(profile_value(profile, **SAMPLING_HEIGHTS), seeds, n_steps, log_every, methods=(GAFN, TB)),
+        "03": gfn_variants(base, {**PLACEMENTS, **FORMS, **etas}, seeds),
+        "04": objective_runs(["fm", "db", "subtb"], height, seeds, n_steps, log_every),
+        "05": [r for r0 in (0.1, 0.001) for r in comparison_runs([height], seeds, n_steps, log_every, methods=(GAFN, TB), reward="dense", r0=r0)],
+    }
+    return {nb: [config for _, config in pairs] for nb, pairs in runs.items()}
+
+
+def shared_with(run_ids: Iterable[str], notebook: str, profile: str) -> str:
+    """The other notebooks (e.g. ``"notebook 03"``) whose default runs for ``profile`` include any
+    of ``run_ids``: a claim on those runs is not independent evidence from theirs. Empty if none."""
+    from gafn_lib.runner import run_id
+
+    ids = set(run_ids)
+    others = [nb for nb, configs in notebook_runs(profile).items() if nb != notebook and ids & {run_id(c) for c in configs}]
+    return ", ".join(f"notebook {nb}" for nb in others)
 
 
 def method_config(method: str, *, height: int, seed: int, n_steps: int, log_every: int, **grid: Any):
@@ -67,6 +153,19 @@ def gfn_variants(base: GridTrainConfig, variants: dict[str, dict[str, Any]], see
     return [(label, replace(base, seed=s, **changes)) for label, changes in variants.items() for s in seeds]
 
 
+NAMES = {"fm": "FM", "db": "DB", "subtb": "SubTB", "tb": "TB"}
+
+
+def objective_runs(objectives: Sequence[str], height: int, seeds: Sequence[int], n_steps: int, log_every: int) -> list[tuple[str, Any]]:
+    """Notebook 04: each objective plain (``"FM"``) and with joint RND (``"FM + joint RND"``)."""
+    runs: list[tuple[str, Any]] = []
+    for obj in objectives:
+        base = GridTrainConfig(height=height, objective=obj, n_steps=n_steps, log_every=log_every)
+        runs += gfn_variants(base, {NAMES[obj]: dict(augment="none", intrinsic="none", eta=None),
+                                    f"{NAMES[obj]} + joint RND": dict(augment="joint", intrinsic="rnd")}, seeds)
+    return runs
+
+
 def run_labelled(
     runs: list[tuple[str, Any]],
     experiment: str = GRID_STORE,
@@ -106,14 +205,108 @@ def summarise(table: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = (
 
 
 def final_values(table: pd.DataFrame, method: str, metric: str, **where: Any) -> np.ndarray:
-    """Final values of ``metric`` for ``method`` over its seeds (optionally filtered, e.g. height=16)."""
-    final = final_rows(table)
-    mask = final["method"] == method
+    """Final values of ``metric`` for ``method``, one per run in seed order (optionally filtered,
+    e.g. ``height=16``)."""
+    final = _select(final_rows(table), method, where)
+    return final.sort_values("seed")[metric].to_numpy(dtype=float)
+
+
+def never_found_a_goal(table: pd.DataFrame, method: str, **where: Any) -> np.ndarray:
+    """One bool per run (seed order): the run never visited a goal/mode (``modes_found`` = 0 at
+    every logged step) — its L1 and mode counts never left their initial, worst values."""
+    part = _select(table, method, where)
+    if "modes_found" not in part:
+        return np.zeros(part["run"].nunique(), dtype=bool)
+    best = part.groupby("run").agg(seed=("seed", "first"), most=("modes_found", "max")).sort_values("seed")
+    return (best["most"].fillna(0) == 0).to_numpy()
+
+
+def _select(frame: pd.DataFrame, method: str, where: dict[str, Any]) -> pd.DataFrame:
+    mask = frame["method"] == method
     for key, value in where.items():
-        mask &= final[key] == value
-    return final.loc[mask, metric].to_numpy(dtype=float)
+        mask &= frame[key] == value
+    return frame[mask]
 
 
+#: Metrics that count goals/modes: bounded by 0 and the number of modes (``n_modes``).
+MODE_METRICS = ("modes_found", "modes_covered")
+#: The two L1 errors every L1 claim reports: the paper's (cumulative visits) and the exact policy's.
+L1_METRICS = ("l1_mean_visited", "l1_mean_exact")
+
+
+def claim(
+    table: pd.DataFrame,
+    text: str,
+    method_a: str,
+    method_b: str,
+    metric: str,
+    *,
+    better: str | None = None,
+    notebook: str | None = None,
+    profile: str | None = None,
+    **where: Any,
+) -> list[claims.ClaimResult]:
+    """Test "``method_a`` beats ``method_b`` on the final ``metric``" over seeds through
+    :func:`gafn_lib.repro.claims.compare` (Welch 95 % interval, three-way verdict).
+
+    - ``metric="l1"`` tests both L1 errors (:data:`L1_METRICS`; lower is better): one result
+      each, noting where they disagree. A method without a policy (MCMC) has no exact L1: only the
+      visited L1 is tested and the note says so.
+    - A mode metric (:data:`MODE_METRICS`; higher is better) is bounded by ``[0, n_modes]``: all
+      runs of both methods at one bound → *inconclusive (saturated)*.
+    - A run that never found a goal (:func:`never_found_a_goal`) is labelled "stuck at initial
+      value" in the notes.
+    - ``where`` selects runs (e.g. ``height=16``) and becomes the scope. With ``notebook`` (e.g.
+      ``"03"``) and ``profile``, the ``shared_with`` column names the other notebooks whose
+      default runs include these runs (:func:`shared_with`).
+    """
+    metrics = list(L1_METRICS) if metric == "l1" else [metric]
+    better = better or ("higher" if metric in MODE_METRICS else "lower")
+    scope = ", ".join(f"{'H' if k == 'height' else k}={v}" for k, v in where.items())
+    ids = set(_select(table, method_a, where)["run"]) | set(_select(table, method_b, where)["run"])
+    shared = shared_with(ids, notebook, profile) if notebook and profile else ""
+    common = dict(
+        label_a=method_a, label_b=method_b, scope=scope, shared_with=shared,
+        stuck_a=never_found_a_goal(table, method_a, **where), stuck_b=never_found_a_goal(table, method_b, **where),
+    )
+    values = {}
+    notes = []
+    for m in metrics:
+        a, b = final_values(table, method_a, m, **where), final_values(table, method_b, m, **where)
+        if a.size == 0 or b.size == 0:
+            raise ValueError(f"no runs for {method_a!r} or {method_b!r} with {where or 'no filter'}")
+        if np.isnan(a).all() or np.isnan(b).all():
+            missing = method_a if np.isnan(a).all() else method_b
+            notes.append(f"{m} not available for {missing} (no policy to evaluate exactly)")
+            continue
+        values[m] = (a, b)
+    results = []
+    for m, (a, b) in values.items():
+        bounds = None
+        if m in MODE_METRICS and "n_modes" in table:
+            n_modes = float(final_rows(_select(table, method_a, where))["n_modes"].max())
+            bounds = (0.0, n_modes)
+        results.append(claims.compare(text, a, b, metric=m, better=better, bounds=bounds, notes=notes, **common))
+    return claims.with_agreement(results)
+
+
+def save_claims(results: Sequence[claims.ClaimResult], out_dir: str | Path) -> pd.DataFrame:
+    """Write ``claims.csv`` (the display table) and ``claims_full.csv`` (every number, per-seed
+    values included) to ``out_dir``; return the display table."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = claims.claims_table(results)
+    table.to_csv(out / "claims.csv", index=False)
+    claims.claims_table(results, full=True).to_csv(out / "claims_full.csv", index=False)
+    return table
+
+
+def show_claims(table: pd.DataFrame):
+    """The claims table styled for a notebook (left-aligned, wrapped text)."""
+    return table.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
+
+
+# ------------------------------------------------------------------ legacy (notebook 06 only)
 def comparison_claim(
     table: pd.DataFrame,
     claim: str,
@@ -124,10 +317,8 @@ def comparison_claim(
     strict: bool = True,
     **where: Any,
 ) -> dict:
-    """A claims-table row: does ``method_a`` beat ``method_b`` on the final ``metric`` (mean over seeds)?
-
-    ``strict=False`` accepts ties ("at least as good"). ``where`` filters runs (e.g. ``height=16``).
-    """
+    """Legacy, mean-only (no interval): kept only until :mod:`gafn_lib.repro.mol_experiments`
+    moves to :func:`gafn_lib.repro.claims.compare`; the grid notebooks use :func:`claim`."""
     from gafn_lib.repro.plotting import fmt_mean_std
 
     a = final_values(table, method_a, metric, **where)
@@ -145,5 +336,5 @@ def comparison_claim(
 
 
 def all_of(claim: str, rows: list[dict]) -> dict:
-    """Combine several claim rows (e.g. one per grid size) into one that holds if all of them do."""
+    """Legacy companion of :func:`comparison_claim` (same caveat)."""
     return {"claim": claim, "measured": "; ".join(r["measured"] for r in rows), "supported": all(r["supported"] for r in rows)}

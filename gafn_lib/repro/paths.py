@@ -27,3 +27,28 @@ def figures_dir() -> Path:
 
 def results_dir() -> Path:
     return project_root() / "data" / "results"
+
+
+#: Committed profiles whose figures and tables go to a subfolder named after the profile
+#: (``figures/paper/``, ``data/results/paper/``), so they sit apart from the quick profile's.
+PROFILE_SUBFOLDERS = ("paper", "long")
+
+
+def profile_figures_dir(profile: str) -> Path:
+    """Where a notebook run with ``profile`` saves figures: :func:`figures_dir` for ``quick`` and
+    ``smoke``, ``figures_dir() / profile`` for the profiles in :data:`PROFILE_SUBFOLDERS`."""
+    return _profile_subfolder(figures_dir(), profile)
+
+
+def profile_results_dir(profile: str) -> Path:
+    """Where a notebook run with ``profile`` writes its result tables (claims, summaries):
+    :func:`results_dir`, or ``results_dir() / profile`` for :data:`PROFILE_SUBFOLDERS`. The run
+    store stays in :func:`results_dir` for every profile: runs are cached by config, not profile."""
+    return _profile_subfolder(results_dir(), profile)
+
+
+def _profile_subfolder(base: Path, profile: str) -> Path:
+    from gafn_lib.repro.profiles import resolve_profile
+
+    profile = resolve_profile(profile)
+    return base / profile if profile in PROFILE_SUBFOLDERS else base
