@@ -7,7 +7,7 @@ import torch
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms
 
 
-def fm_loss(terms: FlowMatchingTerms) -> torch.Tensor:
+def fm_loss(terms: FlowMatchingTerms, members: int | None = None) -> torch.Tensor:
     """Flow-matching loss in log space over every non-initial state of the batch, plus sink matching.
 
     The forward "logits" are log edge flows ``log F(s → ·)`` (the policy is their softmax).
@@ -20,6 +20,9 @@ def fm_loss(terms: FlowMatchingTerms) -> torch.Tensor:
     Sink matching at each terminal ``x`` with a stop edge: ``δ_⊤ = log F(x → ⊤) − log R̃(x)``.
 
     Loss ``= (Σ δ(s')² + Σ δ_⊤²) / (#states + #sink terms)``.
+
+    ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members); returns the
+    ``(K,)`` loss of each block.
     """
     mask = terms.mask
     batch, horizon = mask.shape
@@ -37,4 +40,8 @@ def fm_loss(terms: FlowMatchingTerms) -> torch.Tensor:
     delta_states = torch.where(mask, log_in - log_out, torch.zeros_like(log_in))
     sink = ~terms.forced
     delta_sink = torch.where(sink, terms.log_stop_flow - terms.log_reward, torch.zeros_like(terms.log_reward))
-    return (delta_states.pow(2).sum() + delta_sink.pow(2).sum()) / (mask.sum() + sink.sum()).clamp_min(1)
+    if members is None:
+        return (delta_states.pow(2).sum() + delta_sink.pow(2).sum()) / (mask.sum() + sink.sum()).clamp_min(1)
+    per_traj = delta_states.pow(2).sum(dim=1) + delta_sink.pow(2)
+    count = mask.sum(dim=1) + sink.long()
+    return per_traj.view(members, -1).sum(dim=1) / count.view(members, -1).sum(dim=1).clamp_min(1)

@@ -1,0 +1,132 @@
+"""Stacked MLPs: ``K`` independent networks of identical shape evaluated as one batched model.
+
+Member ``k`` owns the slice ``[k]`` of every parameter: weights ``W (K, in, out)`` and biases
+``b (K, 1, out)``. A layer is ``y_k = x_k W_k + b_k`` for every member at once (``torch.baddbmm``),
+so gradients, Adam moments and updates of different members never mix (Adam is elementwise: one
+Adam over stacked tensors is ``K`` independent Adams with the same hyperparameters).
+
+The first layer has two inputs:
+
+- a dense ``x (K, N, in)`` (any :meth:`encode`), or
+- the *active indices* ``idx (K, N, m)`` of an encoding that is a sum of ``m`` one-hots (the
+  hypergrid's concatenated one-hot per coordinate): ``x W = Σ_j W[idx_j]``, a gather of ``m`` rows
+  instead of a ``(N, in) @ (in, out)`` product with a mostly-zero ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def init_stacked_linear(
+    fan_in: int, fan_out: int, generators: Sequence[torch.Generator], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(W (K, in, out), b (K, 1, out))`` with PyTorch's default ``nn.Linear`` distribution,
+    ``U(−1/√in, 1/√in)`` for both, member ``k`` drawn from ``generators[k]`` only (so a member's
+    initial network depends on its own seed, never on the other members)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    weights, biases = [], []
+    for gen in generators:
+        w = torch.empty(fan_out, fan_in, device=device).uniform_(-bound, bound, generator=gen)
+        b = torch.empty(fan_out, device=device).uniform_(-bound, bound, generator=gen)
+        weights.append(w.t())
+        biases.append(b.view(1, fan_out))
+    return torch.stack(weights).contiguous(), torch.stack(biases).contiguous()
+
+
+class StackedMLP(nn.Module):
+    """``K`` MLPs ``sizes[0] → … → sizes[-1]`` with LeakyReLU between layers (and after the last
+    one if ``final_activation``), evaluated together.
+
+    Args:
+        sizes: layer widths, input first.
+        generators: one ``torch.Generator`` per member (its parameters are drawn from it, in order).
+        device: where the parameters live.
+        trainable: ``False`` registers buffers instead of parameters (a frozen random network,
+            e.g. RND's target).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator],
+        device: torch.device | str = "cpu",
+        final_activation: bool = False,
+        trainable: bool = True,
+    ):
+        super().__init__()
+        if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+            raise ValueError(f"sizes must list at least two widths >= 1, got {list(sizes)}")
+        if len(generators) < 1:
+            raise ValueError("generators must hold one torch.Generator per member (at least one)")
+        self.sizes = [int(s) for s in sizes]
+        self.n_members = len(generators)
+        self.final_activation = final_activation
+        self.n_layers = len(self.sizes) - 1
+        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            w, b = init_stacked_linear(fan_in, fan_out, generators, torch.device(device))
+            if trainable:
+                self.register_parameter(f"weight{i}", nn.Parameter(w))
+                self.register_parameter(f"bias{i}", nn.Parameter(b))
+            else:
+                self.register_buffer(f"weight{i}", w)
+                self.register_buffer(f"bias{i}", b)
+
+    def layer(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"weight{i}"), getattr(self, f"bias{i}")
+
+    def _rest(self, h: torch.Tensor) -> torch.Tensor:
+        """Layers 1… applied to the first layer's pre-activation ``h (K, N, sizes[1])``."""
+        for i in range(1, self.n_layers):
+            h = F.leaky_relu(h)
+            w, b = self.layer(i)
+            h = torch.baddbmm(b, h, w)
+        return F.leaky_relu(h) if self.final_activation else h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (K, N, in)`` dense inputs → ``(K, N, out)``."""
+        w, b = self.layer(0)
+        return self._rest(torch.baddbmm(b, x, w))
+
+    def forward_onehot(self, idx: torch.Tensor) -> torch.Tensor:
+        """``idx (K, N, m)`` active indices of a sum-of-one-hots input → ``(K, N, out)``.
+
+        Equal to :meth:`forward` on ``x[k, n] = Σ_j onehot(idx[k, n, j])`` (up to float rounding
+        of the sum order): the first layer gathers and sums ``m`` rows of ``W_k``.
+        """
+        w, b = self.layer(0)
+        n_members, n_rows, m = idx.shape
+        fan_in = w.shape[1]
+        flat = (idx + (torch.arange(n_members, device=idx.device) * fan_in).view(-1, 1, 1)).reshape(-1)
+        rows = w.reshape(n_members * fan_in, -1).index_select(0, flat).view(n_members, n_rows, m, -1)
+        return self._rest(rows.sum(dim=2) + b)
+
+    def forward_inputs(self, inputs: "StackedInputs") -> torch.Tensor:
+        """Dispatch on the kind of input (see :class:`StackedInputs`)."""
+        return self.forward_onehot(inputs.indices) if inputs.indices is not None else self.forward(inputs.dense)
+
+    def flops_per_row(self) -> int:
+        """Multiply-adds ×2 of one input row through the dense layers (the one-hot first layer is a gather)."""
+        return 2 * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+
+class StackedInputs:
+    """Inputs of a stacked network: exactly one of ``dense (K, N, in)`` or ``indices (K, N, m)``."""
+
+    __slots__ = ("dense", "indices")
+
+    def __init__(self, dense: torch.Tensor | None = None, indices: torch.Tensor | None = None):
+        if (dense is None) == (indices is None):
+            raise ValueError("give exactly one of dense or indices")
+        self.dense, self.indices = dense, indices
+
+    def select(self, member_index: torch.Tensor) -> "StackedInputs":
+        """The inputs of a subset of members (``member_index`` into the first dimension)."""
+        if self.indices is not None:
+            return StackedInputs(indices=self.indices.index_select(0, member_index))
+        return StackedInputs(dense=self.dense.index_select(0, member_index))

@@ -1,0 +1,147 @@
+"""Ensemble training: K runs in lockstep as one batched model, each member equal to its solo run."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+import torch
+
+from gafn_lib.core.ensemble import EnsembleTrainer, compatibility_key
+from gafn_lib.core.ensemble.features import Featurizer
+from gafn_lib.core.ensemble.sampling import inverse_cdf
+from gafn_lib.core.ensemble.stacked import StackedMLP
+from gafn_lib.core.trainer import GridTrainer
+from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
+from gafn_lib.grid.config import GridTrainConfig
+
+TINY = dict(height=6, hidden=32, n_steps=20, log_every=10, batch_size=8)
+strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
+
+MIXED = [
+    dict(objective="tb", augment="joint", intrinsic="rnd", seed=0),
+    dict(objective="db", augment="edge", intrinsic="count", seed=1),
+    dict(objective="subtb", augment="node", intrinsic="rnd", seed=2, subtb_lambda=0.5),
+    dict(objective="fm", augment="none", intrinsic="none", seed=3),
+    dict(objective="fm", augment="joint", intrinsic="rnd", seed=4),
+    dict(objective="tb", augment="none", intrinsic="none", seed=5, uniform_pb=True),
+]
+
+
+def grads(trainer, member):
+    out = {name: p.grad[member].clone() for name, p in trainer.policy_net.named_parameters()}
+    if trainer.rnd is not None and member in trainer.rnd_members:
+        j = trainer.rnd_members.index(member)
+        out.update({f"rnd.{name}": p.grad[j].clone() for name, p in trainer.rnd.predictor.named_parameters()})
+    return out
+
+
+def first_step(trainer):
+    traj = trainer.sample()
+    total, infos = EnsembleTrainer.loss(trainer, traj)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    return traj, infos
+
+
+def test_one_member_ensemble_is_the_solo_run_bit_for_bit():
+    cfg = GridTrainConfig(**TINY, seed=7)
+    solo = GridTrainer(cfg).train(progress=False)
+    (member,) = EnsembleTrainer([cfg]).train(progress=False)
+    assert strip(member.rows) == strip(solo.rows)
+    assert member.config == solo.config
+
+
+@pytest.mark.parametrize("member", range(len(MIXED)))
+def test_each_member_of_a_mixed_ensemble_matches_its_solo_first_step(member):
+    configs = [GridTrainConfig(**TINY, **kw) for kw in MIXED]
+    ensemble = EnsembleTrainer(configs)
+    traj, infos = first_step(ensemble)
+    solo = GridTrainer(configs[member])
+    solo_traj, (solo_info,) = first_step(solo)
+    rows = slice(member * TINY["batch_size"], (member + 1) * TINY["batch_size"])
+    assert torch.equal(traj.terminal[rows], solo_traj.terminal)  # same samples: own generator, own policy
+    for key in ("loss", "intrinsic_loss", "mean_intrinsic", "mean_length"):
+        assert infos[member][key] == pytest.approx(solo_info[key], rel=1e-5, abs=1e-7), key
+    ours, theirs = grads(ensemble, member), grads(solo, 0)
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        scale = theirs[name].abs().max().clamp_min(1e-12)
+        assert float((ours[name] - theirs[name]).abs().max() / scale) < 1e-5, name
+    if configs[member].objective != "fm":
+        assert float(ensemble.log_z_all.grad[member]) == pytest.approx(float(solo.log_z_all.grad[0]), rel=1e-5)
+
+
+@pytest.mark.parametrize("change", [dict(seed=99), dict(eta=0.5), dict(objective="db"), dict(augment="edge")])
+def test_a_member_does_not_depend_on_the_others(change):
+    base = [GridTrainConfig(**TINY, seed=s) for s in range(3)]
+    other = list(base)
+    other[1] = replace(base[1], **change)
+    first, second = EnsembleTrainer(base), EnsembleTrainer(other)
+    terminals = []
+    for trainer in (first, second):
+        seen = []
+        for _ in range(TINY["n_steps"]):
+            traj = trainer.sample()
+            seen.append(traj.terminal[: TINY["batch_size"]].clone())
+            total, _ = trainer.loss(traj)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            trainer.optimizer.step()
+        terminals.append(torch.stack(seen))
+    assert torch.equal(terminals[0], terminals[1])
+    for name, p in first.policy_net.named_parameters():
+        assert torch.allclose(p[0], dict(second.policy_net.named_parameters())[name][0], rtol=1e-5, atol=1e-7), name
+    h1 = EnsembleTrainer(base).train(progress=False)[0]
+    h2 = EnsembleTrainer(other).train(progress=False)[0]
+    for a, b in zip(strip(h1.rows), strip(h2.rows)):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key  # equal but for the last bit of padded sums
+
+
+def test_ensemble_checkpoint_resumes_bit_for_bit():
+    configs = [GridTrainConfig(**dict(TINY, n_steps=40), **kw) for kw in MIXED[:4]]
+    straight = EnsembleTrainer(configs).train(progress=False)
+    first = EnsembleTrainer(configs)
+    first.train(n_steps=20, progress=False)
+    buf = io.BytesIO()
+    torch.save(first.state_dict(), buf)
+    resumed = EnsembleTrainer(configs)
+    torch.manual_seed(12345)  # the resumed run must not depend on the global RNG at load time
+    resumed.load_state_dict(torch.load(io.BytesIO(buf.getvalue()), weights_only=True))
+    histories = resumed.train(progress=False)
+    for a, b in zip(histories, straight):
+        assert strip(a.rows) == strip(b.rows)
+
+
+def test_incompatible_configs_are_refused_naming_the_field():
+    with pytest.raises(ValueError, match="height"):
+        EnsembleTrainer([GridTrainConfig(**TINY), GridTrainConfig(**dict(TINY, height=7))])
+    with pytest.raises(ValueError, match="lr"):
+        EnsembleTrainer([GridTrainConfig(**TINY), GridTrainConfig(**TINY, lr=3e-4)])
+    assert compatibility_key(GridTrainConfig(**TINY, seed=1, eta=0.3)) == compatibility_key(GridTrainConfig(**TINY))
+
+
+def test_onehot_first_layer_equals_dense_product():
+    env = Hypergrid(HypergridConfig(ndim=3, height=5))
+    gens = [torch.Generator().manual_seed(s) for s in range(2)]
+    net = StackedMLP([env.obs_dim, 16, 4], gens)
+    states = env.all_states()[::7]
+    batch = states.unsqueeze(0).expand(2, *states.shape)
+    onehot = Featurizer(env)(batch)
+    dense = Featurizer(env, dense=True)(batch)
+    assert onehot.indices is not None and dense.dense is not None
+    assert torch.allclose(net.forward_inputs(onehot), net.forward_inputs(dense), atol=1e-6)
+
+
+def test_inverse_cdf_never_picks_a_masked_action():
+    probs = torch.tensor([[0.5, 0.0, 0.5], [0.0, 1.0, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    mask = probs > 0
+    for u in (0.0, 0.25, 0.5, 0.75, 1.0 - 1e-7):
+        a = inverse_cdf(probs, mask, torch.full((3,), u))
+        assert bool(mask.gather(1, a.unsqueeze(1)).all())
+    u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
+    a = inverse_cdf(probs[2:].expand(20000, -1), mask[2:].expand(20000, -1), u)
+    assert torch.bincount(a, minlength=3).float().div(20000).sub(1 / 3).abs().max() < 0.02
