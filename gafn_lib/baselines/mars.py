@@ -70,7 +70,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from gafn_lib.baselines.mol_ppo import score_molecules, validate_mol_fields
+from gafn_lib.baselines.mol_ppo import validate_mol_fields
+from gafn_lib.molecules.scoring import score_molecules
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
@@ -181,12 +182,12 @@ class MARSTrainer(MoleculeTrainer):
     def __init__(self, config: MARSConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self._setup(config, proxy, mdp)
         self.n_types = self.mdp.n_block_types
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, foreach=True)
         self.buffer: deque[tuple[BlockState, list[int], list[int]]] = deque(maxlen=config.buffer_size)
         self.n_proposed = 0
         self.n_accepted = 0
         self.chains = [self._random_molecule() for _ in range(config.n_chains)]
-        smiles, scores, rewards = score_molecules(self.mdp, self.proxy, self.reward, self.chains)
+        smiles, scores, rewards = score_molecules(self.scorer, self.reward, self.chains)
         self.chain_scores = [float(s) for s in scores]
         self.chain_rewards = [float(r) for r in rewards]
         self.tracker.record(smiles, scores, rewards)
@@ -312,7 +313,7 @@ class MARSTrainer(MoleculeTrainer):
         live = [i for i, p in enumerate(proposals) if p is not None]
         n_accepted = 0
         if live:
-            smiles, scores, rewards = score_molecules(self.mdp, self.proxy, self.reward, [proposals[i].new_state for i in live])
+            smiles, scores, rewards = score_molecules(self.scorer, self.reward, [proposals[i].new_state for i in live])
             log_accept = mars_log_acceptance(
                 np.log([self.chain_rewards[i] for i in live]), np.log(rewards), temperature,
                 [proposals[i].log_q_forward for i in live], [proposals[i].log_q_reverse for i in live],

@@ -35,7 +35,6 @@ Budget and metrics: every trajectory is one generated molecule; the metric rows 
 :class:`gafn_lib.molecules.trainer.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
 Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
 
-This module also holds :func:`score_molecules`, shared with the MARS baseline.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.config import MolFields
 from gafn_lib.molecules.policy import BlockGraphPolicy
 from gafn_lib.molecules.sampling import sample_mol_trajectories
+from gafn_lib.molecules.scoring import score_molecules
 from gafn_lib.molecules.trainer import MoleculeTrainer, MolMetricsTracker
 from gafn_lib.core.policies import masked_log_softmax
 from gafn_lib.core.validation import check_counts, check_positive
@@ -67,13 +67,6 @@ def validate_mol_fields(config, int_fields: Sequence[str]) -> None:
     config.check_mol_fields()
     check_counts(config, ("log_every", "n_steps", *int_fields))
     check_positive("lr", config.lr)
-
-
-def score_molecules(mdp: FragmentMDP, proxy: SEHProxy, reward: MolReward, states: Sequence[BlockState]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Canonical SMILES, proxy scores and rewards of finished molecules (as ``MolTrainer.score``)."""
-    mols = [mdp.to_mol(x) for x in states]
-    scores = proxy.score_mols(mols, [mdp.stem_atoms(x) for x in states])
-    return [mdp.smiles(x) for x in states], scores, reward(scores)
 
 
 # ---------------------------------------------------------------------- config
@@ -142,7 +135,7 @@ class MolPPOTrainer(MoleculeTrainer):
     def __init__(self, config: MolPPOConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         # actor = masked logits (stop + stem × block); critic V(s) = the log-flow head, raw scalar
         self._setup(config, proxy, mdp)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, foreach=True)
 
     def _log_probs_values(self, states: Sequence[BlockState]) -> tuple[torch.Tensor, torch.Tensor]:
         """``log π(·|s)`` (M, 1 + K·V; ≈ −1e9 on invalid actions) and ``V(s)`` (M,) in one network call."""
@@ -155,7 +148,7 @@ class MolPPOTrainer(MoleculeTrainer):
         """Sample ``batch_size`` molecules on-policy, score them, and build advantages and returns."""
         cfg = self.config
         trajs = sample_mol_trajectories(self.mdp, self.policy, cfg.batch_size, epsilon=0.0, device=self.device)
-        smiles, scores, rewards = score_molecules(self.mdp, self.proxy, self.reward, trajs.terminal)
+        smiles, scores, rewards = score_molecules(self.scorer, self.reward, trajs.terminal)
         last = [n - int(f) for n, f in zip(trajs.lengths, trajs.forced)]  # index of each final decision
         states, actions, where = [], [], []
         for b, (traj, acts) in enumerate(zip(trajs.states, trajs.actions)):

@@ -168,6 +168,7 @@ class FragmentMDP:
         self.max_blocks = max_blocks
         self.n_block_types = len(self.vocab)
         self._mol_cache: dict[BlockState, Chem.Mol] = {}
+        self._parents_cache: dict[BlockState, list[tuple[BlockState, int]]] = {}
 
     # ------------------------------------------------------------------ actions
     @cached_property
@@ -274,13 +275,22 @@ class FragmentMDP:
         return parent, actions
 
     def parents(self, state: BlockState) -> list[tuple[BlockState, int]]:
-        """Every forward edge ``(parent, action)`` into ``state`` (empty list for ``s_0``)."""
+        """Every forward edge ``(parent, action)`` into ``state`` (empty list for ``s_0``).
+
+        Memoised by state (computed once per distinct state; do not modify the returned list).
+        """
+        out = self._parents_cache.get(state)
+        if out is not None:
+            return out
         out = []
         degree = Counter(j for a, _, b, _ in state.jbonds for j in (a, b))
         for leaf in range(state.n_blocks):
             if state.n_blocks == 1 or degree[leaf] == 1:
                 parent, actions = self._undo_actions(state, leaf)
                 out.extend((parent, act) for act in actions)
+        if len(self._parents_cache) > 200_000:
+            self._parents_cache.clear()
+        self._parents_cache[state] = out
         return out
 
     # ------------------------------------------------------------------ chemistry

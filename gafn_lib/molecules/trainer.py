@@ -35,6 +35,7 @@ from gafn_lib.core.loop import Trainer
 from gafn_lib.molecules.config import MolFields
 from gafn_lib.molecules.metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
 from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.scoring import StateScorer, score_molecules
 from gafn_lib.molecules.sampling import (
     MolTrajectories, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
@@ -176,6 +177,7 @@ class MoleculeTrainer(Trainer):
         if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
             raise ValueError("the given mdp's min/max blocks differ from the config's")
         self.proxy = proxy if proxy is not None else SEHProxy.load()
+        self.scorer = StateScorer(self.mdp, self.proxy)
         self.reward = config.reward_fn()
         self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
         self.tracker = MolMetricsTracker(config.top_k)
@@ -212,22 +214,20 @@ class MolTrainer(MoleculeTrainer):
         if config.intrinsic == "rnd" and config.rnd_features == "fixed":
             self.rnd_encoder = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
             self.rnd_encoder.requires_grad_(False)
+        self._rnd_embedding_cache: dict = {}
         params = list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad]
         groups = [{"params": params, "lr": config.lr}]
         if config.objective != "fm":  # FM has no log Z: Z = Σ_a F(s_0 → a)
             groups.append({"params": [self.log_z], "lr": config.lr_logz})
-        self.optimizer = torch.optim.Adam(groups)
+        self.optimizer = torch.optim.Adam(groups, foreach=True)
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> MolTrajectories:
         return sample_mol_trajectories(self.mdp, self.policy, self.config.batch_size, self.config.epsilon, device=self.device)
 
     def score(self, trajs: MolTrajectories) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Canonical SMILES, proxy scores and rewards of the finished molecules."""
-        xs = trajs.terminal
-        mols = [self.mdp.to_mol(x) for x in xs]
-        scores = self.proxy.score_mols(mols, [self.mdp.stem_atoms(x) for x in xs])
-        return [self.mdp.smiles(x) for x in xs], scores, self.reward(scores)
+        """Canonical SMILES, proxy scores and rewards of the finished molecules (cached by state)."""
+        return score_molecules(self.scorer, self.reward, trajs.terminal)
 
     def _rnd_features(self, trajs: MolTrajectories, fwd, rows: torch.Tensor) -> torch.Tensor:
         """Graph embeddings of the child states ``s_1 … s_n`` (rows of ``fwd``) that RND reads:
@@ -236,8 +236,15 @@ class MolTrainer(MoleculeTrainer):
             return fwd.out.embedding[rows].detach()
         distinct = list(fwd.row)
         states = [distinct[i] for i in rows.tolist()]
-        with torch.no_grad():
-            return self.rnd_encoder(encode_states(self.mdp, states, self.device)).embedding
+        cache = self._rnd_embedding_cache  # the encoder is frozen: an embedding never changes
+        new = list(dict.fromkeys(s for s in states if s not in cache))
+        if new:
+            if len(cache) + len(new) > 200_000:
+                cache.clear()
+            with torch.no_grad():
+                emb = self.rnd_encoder(encode_states(self.mdp, new, self.device)).embedding
+            cache.update(zip(new, emb))
+        return torch.stack([cache[s] for s in states])
 
     def loss(self, trajs: MolTrajectories, log_reward: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The objective's loss (with augmentation) plus the intrinsic model's loss."""
@@ -310,6 +317,7 @@ class MolTrainer(MoleculeTrainer):
             self.log_z.copy_(state["log_z"])
         if self.rnd_encoder is not None:
             self.rnd_encoder.load_state_dict(state["rnd_encoder"])
+            self._rnd_embedding_cache.clear()
 
 
 def train_mols(config: MolTrainConfig, progress: bool = True) -> History:
