@@ -29,6 +29,16 @@ MIXED = [
 ]
 
 
+@pytest.fixture(params=["table", "visited"], autouse=True)
+def mode(request, monkeypatch):
+    """Both evaluation modes: every state once per step (small grids) and the distinct visited states."""
+    import gafn_lib.core.ensemble.trainer as trainer_module
+
+    if request.param == "visited":
+        monkeypatch.setattr(trainer_module, "TABLE_MODE_MAX_STATES", 0)
+    return request.param
+
+
 def grads(trainer, member):
     out = {name: p.grad[member].clone() for name, p in trainer.policy_net.named_parameters()}
     if trainer.rnd is not None and member in trainer.rnd_members:
@@ -145,3 +155,31 @@ def test_inverse_cdf_never_picks_a_masked_action():
     u = torch.rand(20000, generator=torch.Generator().manual_seed(0))
     a = inverse_cdf(probs[2:].expand(20000, -1), mask[2:].expand(20000, -1), u)
     assert torch.bincount(a, minlength=3).float().div(20000).sub(1 / 3).abs().max() < 0.02
+
+
+class Unlisted:
+    """A hypergrid that does not enumerate its states (no n_states / index / all_states)."""
+
+    def __init__(self, grid):
+        self._grid = grid
+        for name in ("name", "n_actions", "stop_action", "n_backward_actions", "max_moves", "obs_dim", "device"):
+            setattr(self, name, getattr(grid, name))
+        for name in ("reset", "forward_mask", "backward_mask", "step_unchecked", "backward_action", "parents", "encode", "log_reward"):
+            setattr(self, name, getattr(grid, name))
+
+
+@pytest.mark.parametrize("member", [0, 1, 2])
+def test_environment_without_enumeration_trains_members_like_solo(member):
+    from gafn_lib.core.config import TrainConfig
+
+    env = Unlisted(Hypergrid(HypergridConfig(height=6)))
+    configs = [TrainConfig(hidden=32, batch_size=8, n_steps=10, log_every=5, seed=s, objective=o, augment=a)
+               for s, o, a in ((0, "tb", "joint"), (1, "fm", "edge"), (2, "subtb", "none"))]
+    ensemble = EnsembleTrainer(configs, env=env)
+    assert not ensemble.enumerable and not ensemble.featurizer.uses_indices
+    _, infos = first_step(ensemble)
+    solo = GridTrainer(configs[member], env=env)
+    _, (solo_info,) = first_step(solo)
+    assert infos[member]["loss"] == pytest.approx(solo_info["loss"], rel=1e-5)
+    histories = EnsembleTrainer(configs, env=env).train(progress=False)
+    assert [r["step"] for r in histories[member].rows] == [5, 10]

@@ -24,16 +24,13 @@ def draw_uniforms(generators: Sequence[torch.Generator], batch_size: int, n_move
 
 def inverse_cdf(probs: torch.Tensor, mask: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """The action ``a`` with ``c_{a−1} ≤ u·c_{A−1} < c_a`` for the cumulative sums ``c`` of
-    ``probs (N, A)`` and ``u (N,)``; never an action with probability 0. Falls back to the last
-    allowed action where rounding puts ``u·c_{A−1}`` at the very top."""
+    ``probs (N, A)`` and ``u (N,)``: never an action of probability 0 (its interval is empty), except
+    where rounding puts ``u·c_{A−1}`` at the very top, which is mended to the last allowed action."""
     cdf = probs.cumsum(dim=1)
-    x = u * cdf[:, -1]
-    action = (cdf <= x.unsqueeze(1)).sum(dim=1)
-    last_allowed = probs.shape[1] - 1 - (probs > 0).flip(1).float().argmax(dim=1)
-    action = torch.minimum(action, last_allowed)
-    # a zero-probability action can only be picked by the clamp when rounding misplaces x: move up to an allowed one
+    action = (cdf <= (u * cdf[:, -1]).unsqueeze(1)).sum(dim=1).clamp_max(probs.shape[1] - 1)
     bad = ~mask.gather(1, action.unsqueeze(1)).squeeze(1)
     if bool(bad.any()):
+        last_allowed = probs.shape[1] - 1 - (probs > 0).flip(1).to(torch.uint8).argmax(dim=1)
         action = torch.where(bad, last_allowed, action)
     return action
 
@@ -41,12 +38,13 @@ def inverse_cdf(probs: torch.Tensor, mask: torch.Tensor, u: torch.Tensor) -> tor
 @torch.no_grad()
 def sample_ensemble(
     env,
-    forward_logits: Callable[[torch.Tensor], torch.Tensor],
+    forward_logits: Callable[[torch.Tensor], torch.Tensor] | None,
     n_members: int,
     batch_size: int,
     uniforms: torch.Tensor,
     epsilon: float = 0.0,
     temperature: float = 1.0,
+    state_probs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> Trajectories:
     """Sample ``batch_size`` complete trajectories per member, all members in lockstep.
 
@@ -54,6 +52,9 @@ def sample_ensemble(
         env: an environment implementing :class:`gafn_lib.core.env.Environment`.
         forward_logits: ``states (K, N, *shape) → logits (K, N, n_actions)`` of every member.
         uniforms: ``(K, B, max_moves+1)`` from :func:`draw_uniforms`.
+        state_probs: instead of ``forward_logits``, ``states (K·B, *shape) → (probs, mask)`` the
+            sampling distribution (ε and τ included) and forward mask of every row, e.g. read from
+            tables over every state computed once per step.
 
     Returns:
         :class:`Trajectories` with batch ``K·B`` (member ``k`` owns rows ``k·B … k·B+B−1``), padded
@@ -65,35 +66,40 @@ def sample_ensemble(
     state_shape = states.shape[1:]
     device = states.device
     max_moves = env.max_moves
+    stop = env.stop_action
     states_buf = states.new_zeros((total, max_moves + 2, *state_shape))
     states_buf[:, 0] = states
     actions_buf = torch.full((total, max_moves + 1), -1, dtype=torch.long, device=device)
     lengths = torch.zeros(total, dtype=torch.long, device=device)
     forced = torch.zeros(total, dtype=torch.bool, device=device)
-    active = torch.ones(total, dtype=torch.bool, device=device)
+    done = torch.zeros(total, dtype=torch.bool, device=device)
     u_flat = uniforms.reshape(total, -1)
-    rows = torch.arange(total, device=device)
     t = 0
+    # every row is stepped every iteration (finished rows take *stop*, which leaves them unchanged):
+    # equal shapes for the stacked call and no compaction of the live rows
     while True:
-        live = rows[active]
-        if live.numel() == 0:
-            break
-        # every member's rows are evaluated (finished ones too): equal shapes per member for the stacked call
-        logits = forward_logits(states.view(n_members, batch_size, *state_shape)).reshape(total, -1)[live]
-        current = states[live]
-        mask = env.forward_mask(current)
-        probs = action_probabilities(logits, mask, epsilon, temperature)
-        actions = inverse_cdf(probs, mask, u_flat[live, t])
-        moved = actions != env.stop_action
-        next_states, done = env.step_unchecked(current, actions)
-        movers = live[moved]
-        states[movers] = next_states[moved]
-        states_buf[movers, t + 1] = next_states[moved]
-        actions_buf[movers, t] = actions[moved]
-        lengths[movers] += 1
-        forced[live[done & moved]] = True
-        active[live[done]] = False
+        if state_probs is not None:
+            probs, mask = state_probs(states)
+            mask = mask.clone()
+            mask[:, stop] |= done
+        else:
+            logits = forward_logits(states.view(n_members, batch_size, *state_shape)).reshape(total, -1)
+            mask = env.forward_mask(states).clone()  # (the environment may hand out a cached tensor)
+            mask[:, stop] |= done  # a finished (possibly forced-terminal) row may only stop
+            probs = action_probabilities(logits, mask, epsilon, temperature)
+        actions = inverse_cdf(probs, mask, u_flat[:, t])
+        actions.masked_fill_(done, stop)
+        next_states, now_done = env.step_unchecked(states, actions)
+        moved = actions != stop
+        states = next_states
+        states_buf[:, t + 1] = states
+        actions_buf[:, t] = actions.masked_fill(~moved, -1)
+        lengths += moved
+        forced |= now_done & moved
+        done |= now_done
         t += 1
+        if bool(done.all()):
+            break
     horizon = int(lengths.max())
     positions = torch.arange(horizon + 1, device=device)
     take = torch.minimum(positions.unsqueeze(0), lengths.unsqueeze(1))

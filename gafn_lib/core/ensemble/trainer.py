@@ -58,6 +58,10 @@ from gafn_lib.core.tracking import make_tracker
 
 #: Fields in which the members of one ensemble may differ.
 MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lambda", "uniform_pb")
+#: Environments with at most this many states are trained in *table mode*: every step evaluates
+#: the policy once on every state (with gradient); sampling reads its probabilities from that
+#: table and the loss gathers from it (no per-move network call, no second forward).
+TABLE_MODE_MAX_STATES = 1024
 #: Intrinsic rewards with a stacked implementation (others run member by member).
 STACKED_INTRINSIC = ("rnd", "count", "none")
 
@@ -129,6 +133,17 @@ class EnsembleTrainer:
             [c.uniform_pb for c in configs], self.generators, self.device,
         )
         self._custom_policy: _SoloPolicyAdapter | None = None
+        self.table_mode = self.enumerable and self.env.n_states <= TABLE_MODE_MAX_STATES
+        self._pending: tuple | None = None  # table-mode outputs computed by sample(), used by the next loss()
+        if self.table_mode:
+            all_states = self.env.all_states()
+            self._all_states = all_states.unsqueeze(0).expand(k, *all_states.shape)
+            self._all_inputs = self.featurizer(self._all_states)
+            self._all_fmask = self.env.forward_mask(all_states)
+            self._all_bmask = self.env.backward_mask(all_states)
+            sampling_mask = self._all_fmask.clone()
+            sampling_mask[:, self.env.stop_action] |= ~sampling_mask.any(dim=1)  # forced terminal: only "stop" (never taken)
+            self._sampling_mask = sampling_mask
         self.log_z_all = torch.nn.Parameter(torch.zeros(k, device=self.device))
         self._build_intrinsic()
         net_params = list(self.policy_net.parameters())
@@ -191,6 +206,8 @@ class EnsembleTrainer:
         """``states (K, N, *shape)`` → ``(pf (K, N, A), pb (K, N, A_B), log F (K, N))``."""
         if self._custom_policy is not None:
             return self._custom_policy(states)
+        if self.table_mode and states is self._all_states:
+            return self.policy_net(self._all_inputs)
         return self.policy_net(self.featurizer(states))
 
     def _forward_logits(self, states: torch.Tensor) -> torch.Tensor:
@@ -203,7 +220,22 @@ class EnsembleTrainer:
         """``K·B`` trajectories (member ``k``: rows ``k·B … k·B+B−1``), each member from its own generator."""
         c = self.config
         uniforms = draw_uniforms(self.generators, c.batch_size, self.env.max_moves + 1, self.device)
-        return sample_ensemble(self.env, self._forward_logits, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature)
+        if not self.table_mode:
+            return sample_ensemble(self.env, self._forward_logits, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature)
+        outputs = self._policy(self._all_states)  # with gradient: the next loss() reads it
+        self._pending = outputs
+        n = self.env.n_states
+        with torch.no_grad():
+            logits = outputs[0].detach().reshape(self.n_members * n, -1)
+            mask = self._sampling_mask.repeat(self.n_members, 1)
+            probs = action_probabilities(logits, mask, c.epsilon, c.temperature)
+        offsets = (torch.arange(self.n_members, device=self.device) * n).repeat_interleave(c.batch_size)
+
+        def state_probs(states: torch.Tensor):
+            rows = offsets + self.env.index(states)
+            return probs[rows], mask[rows]
+
+        return sample_ensemble(self.env, None, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature, state_probs=state_probs)
 
     def _plan(self, traj: Trajectories, parents: Parents | None, fm_rows: torch.Tensor | None):
         """Which states to evaluate: ``(states (K, N, *shape), row_of_pos (KB, T+1), row_of_parent
@@ -234,6 +266,14 @@ class EnsembleTrainer:
         member = torch.cat(cand_member)
         weight = torch.cat(cand_weight)
         n_pos = kb * t1
+        if self.table_mode:
+            n = self.env.n_states
+            rows = member * n + self.env.index(states)
+            w = torch.zeros(k * n, dtype=torch.long, device=dev).index_add_(0, rows, weight).view(k, n)
+            index = torch.arange(n, device=dev).unsqueeze(0).expand(k, n)
+            row_of_pos = rows[:n_pos].view(kb, t1)
+            row_of_parent = rows[n_pos:].view(-1, parents.mask.shape[1]) if parents is not None else None
+            return self._all_states, row_of_pos, row_of_parent, w, index
         if self.enumerable:
             n = self.env.n_states
             keys = member * n + self.env.index(states)
@@ -328,9 +368,13 @@ class EnsembleTrainer:
         eval_states, row_of_pos, row_of_parent, weight, index = self._plan(traj, parents, fm_rows)
         n = eval_states.shape[1]
         flat_eval = eval_states.reshape(k * n, *shape)
-        pf, pb, flow = self._policy(eval_states)
+        if self.table_mode and self._pending is not None:
+            pf, pb, flow = self._pending
+        else:
+            pf, pb, flow = self._policy(eval_states)
+        self._pending = None
         pf, pb, flow = pf.reshape(k * n, -1), pb.reshape(k * n, -1), flow.reshape(k * n)
-        fmask = env.forward_mask(flat_eval)
+        fmask = self._all_fmask.repeat(k, 1) if self.table_mode else env.forward_mask(flat_eval)
         r_rows, intrinsic_losses = self._intrinsic(eval_states, weight, index)
         r_pos = r_rows.reshape(-1)[row_of_pos]  # (KB, T+1); padding repeats x
         log_r = torch.log(r_pos)  # log 0 = -inf: no bonus
@@ -344,7 +388,8 @@ class EnsembleTrainer:
         need_trajectory_terms = any(o != "fm" for o, _, _, _ in self._groups)
         if need_trajectory_terms:
             lp_f = pf.masked_fill(~fmask, MASKED_LOGIT).log_softmax(dim=-1)
-            lp_b = pb.masked_fill(~env.backward_mask(flat_eval), MASKED_LOGIT).log_softmax(dim=-1)
+            bmask = self._all_bmask.repeat(k, 1) if self.table_mode else env.backward_mask(flat_eval)
+            lp_b = pb.masked_fill(~bmask, MASKED_LOGIT).log_softmax(dim=-1)
             back = env.backward_action(traj.states[:, :-1].reshape(kb * horizon, *shape), actions.reshape(-1)).view(kb, horizon)
             zeros = torch.zeros(kb, horizon, device=dev, dtype=lp_f.dtype)
             log_pf = torch.where(mask, lp_f.reshape(-1)[row_of_pos[:, :-1] * n_actions + actions], zeros)
