@@ -286,3 +286,13 @@ def test_an_environment_that_breaks_the_protocol_is_refused_before_training(faul
 def test_bad_grid_configs_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GridTrainConfig(**kwargs)
+
+
+def test_the_run_store_refuses_unnamed_objects_in_a_config():
+    from gafn_lib.runner.store import config_fields
+
+    config = EnvTrainConfig(env="bitseq", env_kwargs={"length": 3, "targets": ("101",), "helper": object()})
+    with pytest.raises(TypeError, match="unnamed object"):
+        run_id(config)
+    named = config_fields(GridTrainConfig(height=8, reward=Bumps()))
+    assert named["reward"]["class"].endswith("Bumps") and named["reward"]["width"] == 1.0

@@ -2,8 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
+
+
+def plain_value(value: Any, where: str = "config") -> Any:
+    """A config value as plain data, naming the objects a config may hold.
+
+    Numbers, strings, ``None`` and containers stay as they are; a dataclass (e.g. a custom reward or
+    an environment spec) becomes ``{"class": "module.Class", **its fields}``; another object with a
+    ``name`` string attribute becomes ``{"class": ..., "name": ...}``. Anything else is refused with
+    a message saying how to name it, so that runs with different objects never share a run id.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_value(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, dict):
+        return {k: plain_value(v, f"{where}.{k}") for k, v in value.items()}
+    cls = type(value)
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if is_dataclass(value) and not isinstance(value, type):
+        return {"class": key, **{f.name: plain_value(getattr(value, f.name), f"{where}.{f.name}") for f in fields(value)}}
+    name = getattr(value, "name", None)
+    if isinstance(name, str) and name:
+        return {"class": key, "name": name}
+    if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # NumPy / torch scalars
+        return value.item()
+    raise TypeError(
+        f"{where} holds an unnamed object of type {cls.__name__} ({value!r}); the run store cannot tell runs "
+        "with different such objects apart. Give it a `name` string attribute, make it a frozen dataclass "
+        "(its fields then name it), or register it under a name and pass the name"
+    )
 
 
 @dataclass
@@ -18,7 +48,9 @@ class History:
 
     @classmethod
     def for_config(cls, config: Any) -> "History":
-        return cls(config=asdict(config) if is_dataclass(config) else dict(config))
+        if is_dataclass(config):
+            return cls(config={f.name: plain_value(getattr(config, f.name), f.name) for f in fields(config)})
+        return cls(config=dict(config))
 
     def log(self, row: dict[str, Any]) -> None:
         self.rows.append(dict(row))

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gafn_lib.core.history import plain_value
 from gafn_lib.registry import config_key
 
 RUN_ID_SCHEMA = "gafn-run/1"
@@ -76,10 +77,14 @@ def _canonical(value: Any, where: str) -> Any:
 
 
 def config_fields(config: Any) -> dict[str, Any]:
-    """The config's fields as a plain dict (validates that ``config`` is a dataclass instance)."""
+    """The config's fields as a plain dict (validates that ``config`` is a dataclass instance).
+
+    Objects in fields are named by :func:`gafn_lib.core.history.plain_value` (a dataclass by its
+    class and fields, another object by its ``name``); an unnamed object is refused (``TypeError``)
+    rather than risking two different runs under one id."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"a run config must be a dataclass instance, got {type(config).__name__}: {config!r}")
-    return dataclasses.asdict(config)
+    return {f.name: plain_value(getattr(config, f.name), f"config field {f.name}") for f in dataclasses.fields(config)}
 
 
 def run_id(config: Any) -> str:
