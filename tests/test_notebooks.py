@@ -27,7 +27,7 @@ def test_committed_without_outputs_and_with_parameters_cell(path):
 def test_smoke_run(path, tmp_path, monkeypatch):
     import papermill as pm
 
-    monkeypatch.setenv("GAFN_PROJECT_ROOT", str(tmp_path))  # figures and tables go to tmp_path, not the repo
+    monkeypatch.setenv("GAFN_OUTPUT_DIR", str(tmp_path))  # figures and tables go to tmp_path, not the repo
     out = tmp_path / "executed.ipynb"
     pm.execute_notebook(str(path), str(out), parameters={"profile": "smoke"}, cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
     figures = list((tmp_path / "figures").glob("*.png"))

@@ -91,7 +91,7 @@ def test_selection_and_bad_arguments(project, capsys):
 
 
 def test_profiles():
-    assert PROFILES == ("quick", "paper")
+    assert PROFILES == ("quick", "paper", "long")
     assert resolve_profile(" Paper ") == "paper" and resolve_profile("smoke") == "smoke"
     with pytest.raises(ValueError, match="'quick', 'paper'"):
         resolve_profile("fast")
@@ -99,3 +99,5 @@ def test_profiles():
     assert profile_value("paper", quick=1, paper=2, smoke=3) == 2
     assert profile_value("smoke", quick=1, paper=2, smoke=3) == 3
     assert profile_value("smoke", quick=1, paper=2) == 1  # smoke falls back to quick
+    assert profile_value("long", quick=1, paper=2, long=4) == 4
+    assert profile_value("long", quick=1, paper=2) == 1  # long falls back to quick

@@ -1,12 +1,42 @@
-"""Where figures and result tables go, wherever a notebook or script runs from."""
+"""Where figures and result tables go, wherever a notebook or script runs from.
+
+Only ``make figures`` writes the project's tracked results. Everything else writes under ``build/``:
+
+- **Committed runs** — the pipeline (``make figures``, i.e. ``python -m gafn_lib.repro.pipeline``)
+  with a committed profile (``quick``, ``paper`` or ``long``, see :mod:`gafn_lib.repro.profiles`)
+  and no ``-p`` parameter that changes results (``workers`` and ``backend`` only change how runs are
+  executed) — write the tracked ``figures/`` and ``data/results/`` of the project root.
+- **Every other run** writes under ``build/``, which git ignores: the pipeline with the ``smoke``
+  profile or with result-changing ``-p`` parameters writes to ``build/<profile>/``; a notebook run
+  in JupyterLab or with papermill by hand, a script, or a test writes to ``build/`` — whatever its
+  profile and parameters, so a tiny test run never overwrites the published results.
+- **A folder you name**: ``GAFN_OUTPUT_DIR=/some/folder`` sends figures to ``/some/folder/figures/``
+  and tables (and the run store) to ``/some/folder/data/results/``. The pipeline sets this variable
+  for the notebooks it executes (``--output-root`` names the folder there).
+
+So :func:`figures_dir` is ``<output root>/figures`` and :func:`results_dir` is
+``<output root>/data/results``, where :func:`output_root` is ``$GAFN_OUTPUT_DIR`` if set, else
+``<project root>/build``. ``$GAFN_PROJECT_ROOT`` overrides where the project root is (default: the
+first folder above the current one holding ``pyproject.toml`` and ``gafn_lib/``).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable
+
+from gafn_lib.repro.profiles import COMMITTED_PROFILES, resolve_profile
 
 #: Environment variable overriding the project root (e.g. for executed notebooks in a build folder).
 ROOT_ENV_VAR = "GAFN_PROJECT_ROOT"
+#: Environment variable naming the folder that receives ``figures/`` and ``data/results/``.
+OUTPUT_ENV_VAR = "GAFN_OUTPUT_DIR"
+#: The git-ignored folder, under the project root, for every run that is not a committed run.
+BUILD_DIR = "build"
+#: Notebook parameters that change how runs execute, not their results: overriding them keeps a
+#: pipeline run of a committed profile a committed run.
+EXECUTION_PARAMETERS = frozenset({"workers", "backend"})
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -21,12 +51,39 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
+def output_root() -> Path:
+    """The folder receiving ``figures/`` and ``data/results/``: ``$GAFN_OUTPUT_DIR`` if set, else
+    ``<project root>/build`` (never the tracked folders unless told so)."""
+    named = os.environ.get(OUTPUT_ENV_VAR)
+    if named:
+        return Path(named).expanduser().resolve()
+    return project_root() / BUILD_DIR
+
+
 def figures_dir() -> Path:
-    return project_root() / "figures"
+    """``<output root>/figures``: the tracked ``figures/`` only for committed runs (``make figures``)."""
+    return output_root() / "figures"
 
 
 def results_dir() -> Path:
-    return project_root() / "data" / "results"
+    """``<output root>/data/results``: the tracked ``data/results/`` only for committed runs."""
+    return output_root() / "data" / "results"
+
+
+def is_committed_run(profile: str, parameters: Iterable[str] = ()) -> bool:
+    """Whether a pipeline run of ``profile`` with the ``-p`` parameter names ``parameters``
+    reproduces the committed results: a committed profile and no result-changing parameter."""
+    return resolve_profile(profile) in COMMITTED_PROFILES and set(parameters) <= EXECUTION_PARAMETERS
+
+
+def pipeline_output_root(project: str | os.PathLike, profile: str, parameters: Iterable[str] = ()) -> Path:
+    """Where a pipeline run writes (the pipeline passes it to its notebooks as ``$GAFN_OUTPUT_DIR``):
+    the project root itself for a committed run (:func:`is_committed_run`), else
+    ``<project>/build/<profile>``."""
+    project = Path(project).resolve()
+    if is_committed_run(profile, parameters):
+        return project
+    return project / BUILD_DIR / resolve_profile(profile)
 
 
 #: Committed profiles whose figures and tables go to a subfolder named after the profile

@@ -9,8 +9,13 @@ Usage (``make figures PROFILE=quick NB=01`` calls this)::
 Each notebook ``notebooks/NN_*.ipynb`` is executed with the current interpreter's ``python3``
 kernel, with the parameter ``profile`` (and any ``-p key value``) injected after its cell tagged
 ``parameters``. The kernel's working folder is the project root (the parent of the notebooks
-folder), so relative paths such as ``data/results`` and ``figures`` mean the same in every
-notebook. Executed copies (with outputs) go to the git-ignored ``build/notebooks/``.
+folder). Executed copies (with outputs) go to the git-ignored ``build/notebooks/``.
+
+Where figures and tables go (:mod:`gafn_lib.repro.paths`; passed to the notebooks as
+``$GAFN_OUTPUT_DIR``): a committed profile (``quick``, ``paper``, ``long``) with no ``-p``
+parameter other than ``workers``/``backend`` writes the project's tracked ``figures/`` and
+``data/results/``; ``--profile smoke``, or any other ``-p``, writes to ``build/<profile>/``;
+``--output-root DIR`` (or ``$GAFN_OUTPUT_DIR``) names the folder instead.
 
 The first failing notebook stops the pipeline: its name and the failing cell's error are printed
 and the exit code is 1. Run results are cached by :mod:`gafn_lib.runner`, so running the pipeline
@@ -27,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gafn_lib.repro.paths import OUTPUT_ENV_VAR, pipeline_output_root
 from gafn_lib.repro.profiles import ALL_PROFILES
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_.+\.ipynb$")
@@ -104,8 +110,28 @@ def execute(
     kernel_name: str = DEFAULT_KERNEL,
     cwd: Path | None = None,
     progress: bool = False,
+    output_root: Path | None = None,
 ) -> int:
-    """Execute ``notebooks`` in order; stop at the first failure. Returns the exit code (0 or 1)."""
+    """Execute ``notebooks`` in order; stop at the first failure. Returns the exit code (0 or 1).
+
+    ``output_root``: the folder the notebooks write their figures and tables under (given to their
+    kernels as ``$GAFN_OUTPUT_DIR``); None leaves the environment as it is.
+    """
+    if output_root is None:
+        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress)
+    previous = os.environ.get(OUTPUT_ENV_VAR)
+    os.environ[OUTPUT_ENV_VAR] = str(Path(output_root).resolve())
+    try:
+        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress)
+    finally:
+        if previous is None:
+            os.environ.pop(OUTPUT_ENV_VAR, None)
+        else:
+            os.environ[OUTPUT_ENV_VAR] = previous
+
+
+def _execute(notebooks: list[Path], output_dir: Path, parameters: dict[str, Any], kernel_name: str,
+             cwd: Path | None, progress: bool) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -145,10 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m gafn_lib.repro.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--profile", choices=ALL_PROFILES, default="quick",
-                        help="quick: minutes; paper: the paper's sizes (hours to days); smoke: seconds, for tests")
+                        help="quick: minutes; paper: the paper's sizes (hours to days); long: between the two; "
+                             "smoke: seconds, for tests (writes under build/)")
     parser.add_argument("--only", default=None, help="notebook numbers to run, e.g. 01 or 01,03 (default: all)")
     parser.add_argument("--notebooks-dir", default="notebooks", type=Path)
     parser.add_argument("--output-dir", default=Path("build/notebooks"), type=Path, help="where executed copies go")
+    parser.add_argument("--output-root", default=None, type=Path,
+                        help="folder for the notebooks' figures/ and data/results/ (default: $GAFN_OUTPUT_DIR if set, "
+                             "else the project's tracked folders for quick/paper/long without result-changing -p, "
+                             "else build/<profile>)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="extra notebook parameter (repeatable); VALUE is parsed as int/float/True/False/None if it can be")
     parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel (default: python3, i.e. this interpreter)")
@@ -180,10 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     warning = check_kernel(args.kernel)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+    project = args.notebooks_dir.resolve().parent
+    if args.output_root is not None:
+        output_root = args.output_root.resolve()
+    elif os.environ.get(OUTPUT_ENV_VAR):
+        output_root = Path(os.environ[OUTPUT_ENV_VAR]).expanduser().resolve()
+    else:
+        output_root = pipeline_output_root(project, args.profile, [key for key, _ in args.parameter])
     extra = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
     print(f"Executing {len(selected)} notebook(s) from {args.notebooks_dir} with {extra}; executed copies in {args.output_dir}")
-    return execute(selected, args.output_dir, parameters, kernel_name=args.kernel,
-                   cwd=args.notebooks_dir.resolve().parent, progress=not args.no_progress and sys.stderr.isatty())
+    tracked = " (the project's tracked results)" if output_root == project else ""
+    print(f"Figures go to {output_root / 'figures'}, tables to {output_root / 'data' / 'results'}{tracked}")
+    return execute(selected, args.output_dir, parameters, kernel_name=args.kernel, cwd=project,
+                   progress=not args.no_progress and sys.stderr.isatty(), output_root=output_root)
 
 
 if __name__ == "__main__":
