@@ -27,13 +27,14 @@ from gafn_lib.runner.store import (
     run_table,
 )
 from gafn_lib.runner.sweep import BACKENDS, SweepError, default_workers, load_artifacts, load_results, run_sweep
-from gafn_lib.runner.task import RunOutcome, RunTask, execute_run
+from gafn_lib.runner.task import EnsembleTask, RunOutcome, RunTask, execute_ensemble, execute_run, execute_task
 
 __all__ = [
     "BACKENDS",
     "ExperimentStore",
     "RunOutcome",
     "RunTask",
+    "EnsembleTask",
     "SweepError",
     "atomic_write_bytes",
     "atomic_write_csv",
@@ -42,6 +43,8 @@ __all__ = [
     "default_workers",
     "describe_config",
     "execute_run",
+    "execute_ensemble",
+    "execute_task",
     "load_artifacts",
     "load_results",
     "read_csv",

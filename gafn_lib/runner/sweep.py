@@ -22,9 +22,11 @@ import pandas as pd
 
 from gafn_lib.registry import config_class, config_key, trainer_class
 from gafn_lib.runner.store import ExperimentStore, atomic_write_csv, describe_config, read_csv, run_id
-from gafn_lib.runner.task import RunOutcome, RunTask, execute_run, init_worker
+from gafn_lib.runner.task import EnsembleTask, RunOutcome, RunTask, execute_task, init_worker
 
 BACKENDS = ("process", "ray", "serial")
+#: Default cap on the members of one ensemble task (memory: ~25 MB a member at H=64).
+DEFAULT_ENSEMBLE_SIZE = 32
 
 
 class SweepError(RuntimeError):
@@ -73,16 +75,21 @@ def git_provenance() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- backends
-def _failed(task: RunTask, what: str, err: BaseException) -> RunOutcome:
+def _task_run_ids(task: RunTask | EnsembleTask) -> tuple:
+    return task.run_ids if isinstance(task, EnsembleTask) else (task.run_id,)
+
+
+def _failed(task: RunTask | EnsembleTask, what: str, err: BaseException) -> list[RunOutcome]:
     # the exception (and its cause) without the local frames: one exception object may be
     # re-raised for every queued run (a broken pool) and would accumulate frames at each raise
     detail = "".join(traceback.format_exception(type(err), err, None))
-    return RunOutcome(task.run_id, False, 0.0, error=f"{what}:\n{detail}")
+    return [RunOutcome(rid, False, 0.0, error=f"{what}:\n{detail}") for rid in _task_run_ids(task)]
 
 
-def _run_serial(tasks: list[RunTask], on_done: Callable[[RunOutcome], None]) -> None:
+def _run_serial(tasks: list, on_done: Callable[[RunOutcome], None]) -> None:
     for task in tasks:
-        on_done(execute_run(task))
+        for outcome in execute_task(task):
+            on_done(outcome)
 
 
 def _run_process(tasks: list[RunTask], workers: int, on_done: Callable[[RunOutcome], None]) -> None:
@@ -90,13 +97,14 @@ def _run_process(tasks: list[RunTask], workers: int, on_done: Callable[[RunOutco
         max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
     )
     try:
-        futures = {pool.submit(execute_run, task): task for task in tasks}
+        futures = {pool.submit(execute_task, task): task for task in tasks}
         for future in as_completed(futures):
             try:
-                outcome = future.result()
+                outcomes = future.result()
             except Exception as err:  # the worker process died (killed, out of memory) or could not unpickle
-                outcome = _failed(futures[future], "the worker process running this run failed", err)
-            on_done(outcome)
+                outcomes = _failed(futures[future], "the worker process running this run failed", err)
+            for outcome in outcomes:
+                on_done(outcome)
     except BaseException:  # e.g. KeyboardInterrupt: drop the queued runs, let running ones finish and be stored
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -118,23 +126,71 @@ def _run_ray(tasks: list[RunTask], workers: int, address: str | None, on_done: C
             ray.init(num_cpus=workers, include_dashboard=False)
         started_here = True
     try:
-        remote_run = ray.remote(num_cpus=1)(execute_run)
+        remote_run = ray.remote(num_cpus=1)(execute_task)
         refs = {remote_run.remote(task): task for task in tasks}
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
                 try:
-                    outcome = ray.get(ref)
+                    outcomes = ray.get(ref)
                 except Exception as err:  # the Ray worker died or the task could not run
-                    outcome = _failed(refs[ref], "the Ray task running this run failed", err)
-                on_done(outcome)
+                    outcomes = _failed(refs[ref], "the Ray task running this run failed", err)
+                for outcome in outcomes:
+                    on_done(outcome)
     finally:
         if started_here:
             ray.shutdown()
 
 
 # ---------------------------------------------------------------------------------------- sweeps
+def _ensemble_key(config: Any) -> str | None:
+    """The grouping key of a config that can train inside an ensemble, else ``None``."""
+    from gafn_lib.core.config import TrainConfig
+
+    if not isinstance(config, TrainConfig):
+        return None
+    from gafn_lib.core.ensemble import compatibility_key
+    from gafn_lib.core.trainer import GFlowNetTrainer
+
+    try:
+        if not issubclass(trainer_class(config), GFlowNetTrainer):
+            return None
+        return compatibility_key(config)
+    except (TypeError, ValueError):
+        return None
+
+
+def _make_tasks(runs, pending, store, checkpoint_every, backend, provenance, cap, workers) -> list:
+    """Solo :class:`RunTask` s and :class:`EnsembleTask` s for the pending runs (order kept within a group)."""
+    common = dict(
+        experiment_dir=str(store.root), checkpoint_every=checkpoint_every, single_thread=backend != "serial",
+        backend=backend, provenance=provenance,
+    )
+    groups: dict[str, list[str]] = {}
+    solo: list[str] = []
+    for rid in pending:
+        key = _ensemble_key(runs[rid]) if cap > 1 else None
+        if key is None:
+            solo.append(rid)
+        else:
+            groups.setdefault(key, []).append(rid)
+    tasks: list = []
+    for members in groups.values():
+        n_chunks = max(-(-len(members) // cap), min(workers, len(members)))
+        size, extra = divmod(len(members), n_chunks)
+        start = 0
+        for i in range(n_chunks):
+            chunk = members[start : start + size + (1 if i < extra else 0)]
+            start += len(chunk)
+            if len(chunk) == 1:
+                solo.append(chunk[0])
+            else:
+                tasks.append(EnsembleTask(configs=tuple(runs[r] for r in chunk), run_ids=tuple(chunk), **common))
+    tasks += [RunTask(config=runs[rid], run_id=rid, **common) for rid in solo]
+    return tasks
+
+
 def run_sweep(
     experiment_name: str,
     configs: Iterable[Any],
@@ -144,6 +200,7 @@ def run_sweep(
     checkpoint_every: int | None = None,
     progress: bool = True,
     address: str | None = None,
+    ensemble_size: int | None = DEFAULT_ENSEMBLE_SIZE,
 ) -> pd.DataFrame:
     """Run every config not yet complete and return the tidy table of all of them.
 
@@ -164,6 +221,13 @@ def run_sweep(
             killed run resumes where it stopped; ``None``: no checkpoints.
         progress: one progress bar for the sweep (runs done / total).
         address: Ray cluster address (``backend="ray"`` only).
+        ensemble_size: the most GFlowNet runs trained together as one ensemble
+            (:class:`gafn_lib.core.ensemble.EnsembleTrainer`). Pending configs that differ only in
+            ``seed``, ``eta``, ``objective``, ``augment``, ``intrinsic``, ``subtb_lambda`` or
+            ``uniform_pb`` are grouped automatically (split into at least ``workers`` tasks for
+            the pool and Ray backends, so no core idles); each member's results are stored under its
+            own run id exactly as a solo run's. ``1`` or ``None``: every run alone. Baselines
+            (MCMC, PPO, molecules) always run alone.
 
     Returns:
         The combined table (one row per logged step of every run), also written to
@@ -179,6 +243,8 @@ def run_sweep(
         raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
     if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
         raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {checkpoint_every!r}")
+    if ensemble_size is not None and (not isinstance(ensemble_size, int) or ensemble_size < 1):
+        raise ValueError(f"ensemble_size must be an integer >= 1 or None, got {ensemble_size!r}")
     if address is not None and backend != "ray":
         raise ValueError(f"address is only used with backend='ray', got backend={backend!r}")
     store = ExperimentStore.open(experiment_name, results_dir)
@@ -211,13 +277,10 @@ def run_sweep(
         else:
             pending.append(rid)
     provenance = git_provenance() if pending else {}
-    tasks = [
-        RunTask(
-            config=runs[rid], run_id=rid, experiment_dir=str(store.root), checkpoint_every=checkpoint_every,
-            single_thread=backend != "serial", backend=backend, provenance=provenance,
-        )
-        for rid in pending
-    ]
+    n_workers = workers or default_workers()
+    tasks = _make_tasks(
+        runs, pending, store, checkpoint_every, backend, provenance, ensemble_size or 1, 1 if backend == "serial" else n_workers
+    )
 
     from tqdm.auto import tqdm
 
@@ -235,7 +298,6 @@ def run_sweep(
 
     try:
         if tasks:
-            n_workers = workers or default_workers()
             if backend == "serial":
                 _run_serial(tasks, on_done)
             elif backend == "process":

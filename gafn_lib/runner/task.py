@@ -10,6 +10,12 @@ previous save. A re-run finds the file, loads it with ``torch.load(..., weights_
 (tensors and plain containers only, no arbitrary pickles), calls ``trainer.load_state_dict`` and
 continues; trainers resume bit-for-bit on CPU, so the final table equals an uninterrupted run's
 (except the wall-clock columns). The checkpoint is deleted once the run's results are written.
+
+Ensembles: :class:`EnsembleTask` trains several compatible GFlowNet configs as one
+:class:`gafn_lib.core.ensemble.EnsembleTrainer` (:func:`execute_ensemble`); each member's table,
+arrays and metadata go under its own run id exactly as a solo run's would (the metadata adds
+``ensemble``: id, size and member index). The ensemble checkpoints to
+``checkpoints/<ensemble id>.pt``, so a killed ensemble resumes as a whole.
 """
 
 from __future__ import annotations
@@ -41,6 +47,25 @@ class RunTask:
     single_thread: bool = False  # pool and Ray workers: one torch thread per run
     backend: str = "serial"
     provenance: dict[str, Any] = field(default_factory=dict)  # git commit etc., computed once by the sweep
+
+
+@dataclass(frozen=True)
+class EnsembleTask:
+    """Several compatible runs trained as one ensemble (picklable)."""
+
+    configs: tuple
+    run_ids: tuple
+    experiment_dir: str
+    checkpoint_every: int | None = None
+    single_thread: bool = False
+    backend: str = "serial"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ensemble_id(self) -> str:
+        from gafn_lib.core.ensemble import ensemble_id
+
+        return ensemble_id(self.run_ids)
 
 
 @dataclass(frozen=True)
@@ -159,6 +184,74 @@ def execute_run(task: RunTask) -> RunOutcome:
         except Exception:  # report the run's own error, not a secondary one
             print(f"run {run}: could not write its metadata:\n{traceback.format_exc()}", file=sys.stderr)
         return RunOutcome(run, False, wall, resumed_from, error)
+
+
+def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
+    """Train the task's configs as one ensemble (resuming from its checkpoint if any) and write
+    every member's table, arrays and metadata under its own run id. Never raises for a failure of
+    the training itself: every member is then recorded as failed with the traceback."""
+    from gafn_lib.core.ensemble import EnsembleTrainer
+
+    start = time.perf_counter()
+    store = ExperimentStore(task.experiment_dir)
+    ens = task.ensemble_id
+    size = len(task.run_ids)
+    metas: list[dict[str, Any]] = []
+    for i, (run, config) in enumerate(zip(task.run_ids, task.configs)):
+        metas.append({
+            "run_id": run, "experiment": store.name, "config_class": config_key(config), "config": config_fields(config),
+            "status": "running", "finished": False, "started_at": _now(), "host": socket.gethostname(), "pid": os.getpid(),
+            "backend": task.backend, "versions": package_versions(), "ensemble": {"id": ens, "size": size, "member": i},
+            **task.provenance,
+        })
+    resumed_from = 0
+    try:
+        if task.single_thread:
+            os.environ[THREADS_ENV_VAR] = "1"
+            configure_threads(1)
+        trainer = EnsembleTrainer(list(task.configs))
+        resumed_from = _resume(trainer, store, ens)
+        for run, meta in zip(task.run_ids, metas):
+            meta["resumed_from_step"] = resumed_from
+            store.write_metadata(run, meta)
+        on_log = None
+        if task.checkpoint_every:
+            on_log = Checkpointer(store, ens, task.checkpoint_every, resumed_from, task.configs[0].n_steps)
+        histories = trainer.train(progress=False, on_log=on_log)
+        probs = trainer.forward_probabilities_all()
+        wall = time.perf_counter() - start
+        outcomes = []
+        for i, (run, config, history, meta) in enumerate(zip(task.run_ids, task.configs, histories, metas)):
+            record = store.write_table(run, run_table(run, config, history.rows))
+            store.write_artifacts(run, trainer.artifacts_of(i, probs))
+            meta.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall / size,
+                        ensemble_wall_seconds=wall, steps=int(trainer.step_count), **record)
+            store.write_metadata(run, meta)
+            outcomes.append(RunOutcome(run, True, wall / size, resumed_from))
+        store.remove_checkpoint(ens)
+        return outcomes
+    except Exception:
+        error = traceback.format_exc()
+        wall = time.perf_counter() - start
+        outcomes = []
+        for run, meta in zip(task.run_ids, metas):
+            if meta.get("finished"):
+                outcomes.append(RunOutcome(run, True, wall / size, resumed_from))
+                continue
+            meta.update(status="failed", finished=False, failed_at=_now(), wall_seconds=wall, error=error)
+            try:
+                store.write_metadata(run, meta)
+            except Exception:
+                print(f"run {run}: could not write its metadata:\n{traceback.format_exc()}", file=sys.stderr)
+            outcomes.append(RunOutcome(run, False, wall, resumed_from, error))
+        return outcomes
+
+
+def execute_task(task: RunTask | EnsembleTask) -> list[RunOutcome]:
+    """What a worker runs: one solo run or one ensemble; the outcome of every run in it."""
+    if isinstance(task, EnsembleTask):
+        return execute_ensemble(task)
+    return [execute_run(task)]
 
 
 def init_worker() -> None:

@@ -328,11 +328,24 @@ class EnsembleTrainer:
         wf = weight.to(torch.float32)
         if self.rnd is not None:
             sel = self._rnd_index
-            inputs = self.featurizer(eval_states.index_select(0, sel))
-            err = self.rnd.errors(inputs, None if index is None else index.index_select(0, sel))
             w_sel = wf.index_select(0, sel)
-            r = r.index_copy(0, sel, self.rnd.eta * err.detach())
-            losses = losses.index_add(0, sel, (err * w_sel).sum(dim=1) / w_sel.sum(dim=1))
+            if self.table_mode:
+                # only the visited states of each RND member (RND on unvisited states is never read)
+                visited = w_sel > 0
+                n_max = int(visited.sum(dim=1).max())
+                rows = torch.argsort((~visited).to(torch.uint8), dim=1, stable=True)[:, :n_max]  # visited first
+                w_rows = w_sel.gather(1, rows)
+                states_sel = eval_states.index_select(0, sel)
+                picked = states_sel.gather(1, rows.view(*rows.shape, *([1] * (states_sel.dim() - 2))).expand(*rows.shape, *states_sel.shape[2:]))
+                err = self.rnd.errors(self.featurizer(picked), index.index_select(0, sel).gather(1, rows))
+                r_sel = torch.zeros(len(self.rnd_members), n, device=dev).scatter(1, rows, self.rnd.eta * err.detach() * (w_rows > 0))
+                r = r.index_copy(0, sel, r_sel)
+                losses = losses.index_add(0, sel, (err * w_rows).sum(dim=1) / w_rows.sum(dim=1))
+            else:
+                inputs = self.featurizer(eval_states.index_select(0, sel))
+                err = self.rnd.errors(inputs, None if index is None else index.index_select(0, sel))
+                r = r.index_copy(0, sel, self.rnd.eta * err.detach())
+                losses = losses.index_add(0, sel, (err * w_sel).sum(dim=1) / w_sel.sum(dim=1))
         if self.counts is not None:
             sel = self._count_index
             idx = index.index_select(0, sel)
