@@ -24,6 +24,7 @@ _TRAINERS: dict[str, str] = {
     "gafn_lib.molecules.trainer.MolTrainConfig": "gafn_lib.molecules.trainer.MolTrainer",
     "gafn_lib.baselines.mol_ppo.MolPPOConfig": "gafn_lib.baselines.mol_ppo.MolPPOTrainer",
     "gafn_lib.baselines.mars.MARSConfig": "gafn_lib.baselines.mars.MARSTrainer",
+    "gafn_lib.baselines.random_search.RandomSearchConfig": "gafn_lib.baselines.random_search.RandomSearchTrainer",
 }
 
 

@@ -209,23 +209,32 @@ def test_experiment_helpers_validate_and_budget():
     with pytest.raises(ValueError, match="reward"):
         mx.method_config(mx.PPO, seed=0, molecules=64, reward={"threshold": 6})
     runs = dict(mx.molecule_runs([0], 64, n_logs=4, reward=mx.REDUCED_REWARD, hidden=16))
-    assert {m: c.n_steps for m, c in runs.items()} == {mx.GAFN: 16, mx.GFN: 16, mx.PPO: 4, mx.MARS: 4}
+    assert {m: c.n_steps for m, c in runs.items()} == {mx.GAFN: 16, mx.GFN: 16, mx.PPO: 4, mx.MARS: 4, mx.RANDOM: 16}
     assert all(c.reward_threshold == 6.0 and c.hidden == 16 for c in runs.values())
     assert runs[mx.GAFN].augment == "joint" and runs[mx.GFN].augment == "none" and runs[mx.GAFN].objective == "fm"
     assert "REDUCED" in mx.reward_label(mx.REDUCED_REWARD) and "paper" in mx.reward_label(mx.PAPER_REWARD)
 
 
 def test_claims_from_a_synthetic_table():
-    final = {  # method: (top10_reward, top10_tanimoto, n_modes) — the paper's ordering
-        mx.GAFN: (0.9, 0.30, 5), mx.GFN: (0.6, 0.35, 2), mx.PPO: (0.7, 0.6, 1), mx.MARS: (0.2, 0.7, 0),
+    from gafn_lib.repro import claims as cl
+
+    final = {  # method: (top10_reward, top10_tanimoto, n_modes) — the paper's ordering, random the floor
+        mx.GAFN: (0.9, 0.30, 5), mx.GFN: (0.6, 0.35, 2), mx.PPO: (0.7, 0.6, 1), mx.MARS: (0.2, 0.7, 0), mx.RANDOM: (0.1, 0.25, 0),
     }
-    rows = [{"method": m, "run": f"{m}{s}", "seed": s, "step": 1, "top10_reward": r + 0.01 * s, "top10_tanimoto": t, "n_modes": n}
-            for m, (r, t, n) in final.items() for s in range(2)]
+    rows = [{"method": m, "run": f"{m}{s}", "seed": s, "step": 1, "top10_reward": r + 0.01 * s, "top10_tanimoto": t + 0.002 * s, "n_modes": n + (s % 2)}
+            for m, (r, t, n) in final.items() for s in range(3)]
     claims = mx.molecule_claims(pd.DataFrame(rows), scope="test")
-    assert len(claims) == 7 and all(c["supported"] for c in claims) and all(c["claim"].startswith("[test]") for c in claims)
+    verdicts = {(c.claim, c.label_b): c.verdict for c in claims}
+    assert all(c.scope == "test" for c in claims)
+    assert verdicts[("GAFlowNet finds the best molecules (highest top-10 reward)", mx.RANDOM)] == cl.SUPPORTED
+    # random search's top molecules are more diverse than GAFlowNet's here: the claim comes out contradicted
+    assert verdicts[("GAFlowNet's top molecules are the most diverse (lowest top-10 Tanimoto)", mx.RANDOM)] == cl.CONTRADICTED
+    assert sum(c.verdict == cl.SUPPORTED for c in claims) >= len(claims) - 2
     flat = pd.DataFrame(rows).assign(n_modes=0)
-    mode_claim = mx.molecule_claims(flat)[-1]
-    assert not mode_claim["supported"] and "not measurable" in mode_claim["measured"]
+    mode_claims = [c for c in mx.molecule_claims(flat) if c.metric == "n_modes"]
+    assert mode_claims and all(c.verdict == cl.INCONCLUSIVE and c.reason == "saturated" for c in mode_claims)
+    without_random = mx.molecule_claims(pd.DataFrame([r for r in rows if r["method"] != mx.RANDOM]))
+    assert all(mx.RANDOM not in (c.label_a, c.label_b) for c in without_random)
 
 
 # ------------------------------------------------------------------------------- command line

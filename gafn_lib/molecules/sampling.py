@@ -61,10 +61,18 @@ def sample_mol_trajectories(
     epsilon: float = 0.0,
     temperature: float = 1.0,
     device: str | torch.device = "cpu",
+    stop_at: Sequence[int | None] | None = None,
 ) -> MolTrajectories:
-    """Sample ``n`` complete trajectories with one policy call per iteration for the whole batch."""
+    """Sample ``n`` complete trajectories with one policy call per iteration for the whole batch.
+
+    ``stop_at[i]`` (the early-stop regulariser, see :func:`draw_early_stops`): trajectory ``i`` takes
+    *stop* as soon as its state has ``stop_at[i]`` blocks, whatever the policy drew; ``None`` = no
+    override. The override is stored as an ordinary stop (not forced).
+    """
     if n < 1:
         raise ValueError(f"number of trajectories must be >= 1, got {n}")
+    if stop_at is not None and len(stop_at) != n:
+        raise ValueError(f"stop_at has {len(stop_at)} entries for {n} trajectories")
     states = [[mdp.initial_state] for _ in range(n)]
     actions: list[list[int]] = [[] for _ in range(n)]
     forced = [False] * n
@@ -77,6 +85,8 @@ def sample_mol_trajectories(
         chosen = torch.multinomial(probs, 1).squeeze(1).tolist()
         still = []
         for i, s, a in zip(active, current, chosen):
+            if stop_at is not None and stop_at[i] is not None and s.n_blocks >= stop_at[i] and mdp.can_stop(s):
+                a = STOP
             if a == STOP:
                 forced[i] = mdp.is_forced_terminal(s)
                 continue
@@ -85,6 +95,19 @@ def sample_mol_trajectories(
             still.append(i)
         active = still
     return MolTrajectories(states, actions, forced)
+
+
+def draw_early_stops(n: int, probability: float, min_blocks: int, max_blocks: int) -> list[int | None]:
+    """The release's early-stop regulariser (``early_stop_reg``): each of ``n`` trajectories, with
+    probability ``probability``, gets a length ``L`` uniform on ``{min_blocks, …, max_blocks}`` at which
+    it stops (``None`` otherwise). Draws from torch's global generator (seeded, checkpointed)."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"early_stop_reg must be in [0, 1], got {probability}")
+    if probability == 0.0:
+        return [None] * n
+    hit = (torch.rand(n, dtype=torch.float64) < probability).tolist()
+    lengths = torch.randint(min_blocks, max_blocks + 1, (n,)).tolist()
+    return [length if h else None for h, length in zip(hit, lengths)]
 
 
 @dataclass

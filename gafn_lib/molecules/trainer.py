@@ -34,10 +34,11 @@ from gafn_lib.core.intrinsic import RND, ZeroIntrinsic
 from gafn_lib.core.loop import Trainer
 from gafn_lib.molecules.config import MolFields
 from gafn_lib.molecules.metrics import MODE_SCORE_THRESHOLD, mean_pairwise_tanimoto
+from gafn_lib.molecules.graph_rnd import GraphRND
 from gafn_lib.molecules.policy import BlockGraphPolicy
 from gafn_lib.molecules.scoring import StateScorer, score_molecules
 from gafn_lib.molecules.sampling import (
-    MolTrajectories, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
+    MolTrajectories, draw_early_stops, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
 from gafn_lib.core.objectives import OBJECTIVES, db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
@@ -45,7 +46,9 @@ from gafn_lib.core.terms import NEG_INF
 from gafn_lib.core.validation import check_counts, check_positive, check_unit_interval
 
 MOL_INTRINSIC = ("rnd", "none")
-RND_FEATURES = ("fixed", "policy")
+RND_FEATURES = ("fixed", "policy", "graph")
+TERMINAL_BONUS = ("paper", "release")
+MOL_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,22 @@ class MolTrainConfig(MolFields):
         eta: RND coefficient η in ``r = η·‖f̂ − f‖₂`` on graph embeddings (paper 0.1).
         rnd_features: which graph embedding RND reads: ``"fixed"`` (default), a frozen, randomly
             initialised copy of the block-graph network — stationary inputs, so the novelty of
-            visited states decays as Theorem 1 needs; or ``"policy"``, the policy's own (detached)
-            embedding, which drifts as the policy trains and keeps the novelty from decaying.
+            visited states decays as Theorem 1 needs; ``"policy"``, the policy's own (detached)
+            embedding, which drifts as the policy trains and keeps the novelty from decaying; or
+            ``"graph"``, the public release's RND: target and predictor are both block-graph networks
+            on the raw state graph, the predictor trained end to end (:mod:`gafn_lib.molecules.graph_rnd`).
+        terminal: the intrinsic term of a finished molecule ``x`` (joint augmentation only):
+            ``"paper"`` (default) ``R̃(x) = R(x) + r(x)`` and ``r(x)`` also leaks at ``x`` (the paper's
+            equation); ``"release"``: the stop transition's target is ``R(x) + r(s_0)``, the RND of the
+            *empty* molecule (the release stores the stop state as ``None``), ``x``'s own novelty entering
+            only as its out-flow leak; a forced-terminal ``x`` gets ``R(x) + r(x)`` once.
+        log_reg_c: FM only: ``c`` inside both logs of every flow-matching term (release 2.5e-5; 0 = none).
+        leaf_coef: FM only: balanced loss ``leaf_coef · mean(terminal terms) + mean(other terms)``
+            (release 10; ``None`` = one mean over all terms). See :func:`gafn_lib.core.objectives.fm_loss`.
+        early_stop_reg: probability that a trajectory stops at a length drawn uniformly from
+            ``{min_blocks, …, max_blocks}`` (release 0.1; 0 = none), see :func:`draw_early_stops`.
+        dtype: ``"float32"`` (default) or ``"float64"`` (the release's ``floatX``; FM only) for the
+            networks and the loss.
         epsilon: probability of a uniformly random valid action (paper 0.05).
         lr: Adam learning rate of the policy and RND predictor (paper 5e-4).
         lr_logz: learning rate of ``log Z`` (TB/DB/SubTB only).
@@ -79,6 +96,11 @@ class MolTrainConfig(MolFields):
     intrinsic: str | None = None
     eta: float = 0.1
     rnd_features: str = "fixed"
+    terminal: str = "paper"
+    log_reg_c: float = 0.0
+    leaf_coef: float | None = None
+    early_stop_reg: float = 0.0
+    dtype: str = "float32"
     epsilon: float = 0.05
     lr: float = 5e-4
     lr_logz: float = 0.1
@@ -98,6 +120,19 @@ class MolTrainConfig(MolFields):
             object.__setattr__(self, "intrinsic", "none" if self.augment == "none" else "rnd")
         if self.rnd_features not in RND_FEATURES:
             raise ValueError(f"rnd_features must be one of {RND_FEATURES}, got {self.rnd_features!r}")
+        for name, allowed in (("terminal", TERMINAL_BONUS), ("dtype", tuple(MOL_DTYPES))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.terminal == "release" and self.augment != "joint":
+            raise ValueError(f"terminal='release' changes the joint augmentation's terminal term; it needs augment='joint', got {self.augment!r}")
+        if self.objective != "fm":
+            for name, off in (("log_reg_c", 0.0), ("leaf_coef", None), ("dtype", "float32")):
+                if getattr(self, name) != off:
+                    raise ValueError(f"{name}={getattr(self, name)!r} is a flow-matching option; objective={self.objective!r} needs {name}={off!r}")
+        check_positive("log_reg_c", self.log_reg_c, strict=False)
+        if self.leaf_coef is not None:
+            check_positive("leaf_coef", self.leaf_coef)
+        check_unit_interval("early_stop_reg", self.early_stop_reg)
         if self.intrinsic not in MOL_INTRINSIC:
             raise ValueError(f"intrinsic must be one of {MOL_INTRINSIC} for molecules, got {self.intrinsic!r}")
         if self.augment != "none" and self.intrinsic == "none":
@@ -208,11 +243,19 @@ class MolTrainer(MoleculeTrainer):
 
     def __init__(self, config: MolTrainConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self._setup(config, proxy, mdp)
+        self.dtype = MOL_DTYPES[config.dtype]
+        self.policy.to(self.dtype)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
-        self.intrinsic = (RND(config.hidden, eta=config.eta) if config.intrinsic == "rnd" else ZeroIntrinsic()).to(self.device)
+        if config.intrinsic == "none":
+            self.intrinsic = ZeroIntrinsic()
+        elif config.rnd_features == "graph":
+            self.intrinsic = GraphRND(self.mdp, config.hidden, config.n_rounds, config.eta)
+        else:
+            self.intrinsic = RND(config.hidden, eta=config.eta)
+        self.intrinsic.to(device=self.device, dtype=self.dtype)
         self.rnd_encoder = None
         if config.intrinsic == "rnd" and config.rnd_features == "fixed":
-            self.rnd_encoder = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+            self.rnd_encoder = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(device=self.device, dtype=self.dtype)
             self.rnd_encoder.requires_grad_(False)
         self._rnd_embedding_cache: dict = {}
         params = list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad]
@@ -223,7 +266,9 @@ class MolTrainer(MoleculeTrainer):
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> MolTrajectories:
-        return sample_mol_trajectories(self.mdp, self.policy, self.config.batch_size, self.config.epsilon, device=self.device)
+        cfg = self.config
+        stop_at = draw_early_stops(cfg.batch_size, cfg.early_stop_reg, cfg.min_blocks, cfg.max_blocks) if cfg.early_stop_reg > 0 else None
+        return sample_mol_trajectories(self.mdp, self.policy, cfg.batch_size, cfg.epsilon, device=self.device, stop_at=stop_at)
 
     def score(self, trajs: MolTrajectories) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Canonical SMILES, proxy scores and rewards of the finished molecules (cached by state)."""
@@ -254,19 +299,35 @@ class MolTrainer(MoleculeTrainer):
         fwd = forward_batch(self.mdp, self.policy, trajs, extra, device)
         mask = trajs.mask(device)
         child_rows = fwd.traj_rows[:, 1:]  # (B, T) rows of s_1..s_T
-        if isinstance(self.intrinsic, RND):
-            r_rows, intrinsic_loss = self.intrinsic.reward_and_loss(self._rnd_features(trajs, fwd, child_rows[mask]))
-            r = torch.zeros(mask.shape, device=device).masked_scatter(mask, r_rows)
+        # the release's terminal term needs r(s_0) too: its row is appended after the children's
+        rows = child_rows[mask]
+        if cfg.terminal == "release":
+            rows = torch.cat([rows, fwd.traj_rows[:1, 0]])
+        dtype = fwd.out.logits.dtype
+        if isinstance(self.intrinsic, GraphRND):
+            distinct = list(fwd.row)
+            r_all, intrinsic_loss = self.intrinsic.reward_and_loss([distinct[i] for i in rows.tolist()])
+        elif isinstance(self.intrinsic, RND):
+            r_all, intrinsic_loss = self.intrinsic.reward_and_loss(self._rnd_features(trajs, fwd, rows))
+        else:
+            r_all, intrinsic_loss = None, torch.zeros((), device=device, dtype=dtype)
+        lengths = torch.tensor(trajs.lengths, device=device)
+        if r_all is not None:
+            r_rows = r_all[: int(mask.sum())]
+            r = torch.zeros(mask.shape, device=device, dtype=dtype).masked_scatter(mask, r_rows)
             log_intrinsic = r.log().masked_fill(~mask, NEG_INF)
             mean_r = float(r_rows.mean())
         else:
-            log_intrinsic = torch.full(mask.shape, NEG_INF, device=device)
-            intrinsic_loss, mean_r = torch.zeros((), device=device), 0.0
-        lengths = torch.tensor(trajs.lengths, device=device)
-        log_intrinsic_terminal = log_intrinsic.gather(1, (lengths - 1)[:, None]).squeeze(1)  # r(x), x = s_n
+            log_intrinsic = torch.full(mask.shape, NEG_INF, device=device, dtype=dtype)
+            mean_r = 0.0
+        if cfg.terminal == "release":  # R(x) + r(s_0) at a stop; R(x) (+ the leak r(x)) at a forced end
+            forced = torch.tensor(trajs.forced, device=device)
+            log_intrinsic_terminal = torch.where(forced, torch.full_like(log_reward, NEG_INF), r_all[-1].log().expand_as(log_reward))
+        else:
+            log_intrinsic_terminal = log_intrinsic.gather(1, (lengths - 1)[:, None]).squeeze(1)  # r(x), x = s_n
         if cfg.objective == "fm":
             terms = flow_matching_terms(trajs, parents, fwd, log_reward, log_intrinsic, log_intrinsic_terminal)
-            objective_loss = fm_loss(augment(terms, cfg.augment))
+            objective_loss = fm_loss(augment(terms, cfg.augment), log_reg_c=cfg.log_reg_c, leaf_coef=cfg.leaf_coef)
         else:
             terms = augment(trajectory_terms(self.mdp, trajs, fwd, log_reward, log_intrinsic, log_intrinsic_terminal), cfg.augment)
             if cfg.objective == "tb":
@@ -288,7 +349,7 @@ class MolTrainer(MoleculeTrainer):
         start = time.perf_counter()
         trajs = self.sample()
         smiles, scores, rewards = self.score(trajs)
-        log_reward = torch.as_tensor(np.log(rewards), dtype=torch.float32, device=self.device)
+        log_reward = torch.as_tensor(np.log(rewards), dtype=self.dtype, device=self.device)
         total, info = self.loss(trajs, log_reward)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()

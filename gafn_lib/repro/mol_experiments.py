@@ -1,13 +1,15 @@
 """The paper's molecule experiment (§4, notebook 06) as labelled run configs, panels and claims.
 
-Four methods on the fragment MDP with the sEH proxy, compared at the same budget of *molecules
+Five methods on the fragment MDP with the sEH proxy, compared at the same budget of *molecules
 generated* (the x-axis of every panel):
 
 - **GAFlowNet**: flow matching with joint RND augmentation (:class:`gafn_lib.molecules.trainer.MolTrainConfig`
   defaults: η = 0.1, ε = 0.05, lr 5e-4, 4 trajectories per step);
 - **GFlowNet**: the same without augmentation (``augment="none"``);
 - **PPO**: :mod:`gafn_lib.baselines.mol_ppo` (16 molecules per iteration);
-- **MARS**: :mod:`gafn_lib.baselines.mars` (16 chains, one proposal each per step).
+- **MARS**: :mod:`gafn_lib.baselines.mars` (16 chains, one proposal each per step);
+- **Random**: :mod:`gafn_lib.baselines.random_search` (uniform random valid actions, 4 molecules per
+  step): the floor every learner must beat.
 
 Runs go through :func:`gafn_lib.repro.experiments.run_labelled` into the shared store ``molecules``
 (cached: a run already stored is not recomputed).
@@ -40,7 +42,9 @@ GAFN = "GAFlowNet"
 GFN = "GFlowNet"
 PPO = "PPO"
 MARS = "MARS"
-MOL_METHODS = (GAFN, GFN, PPO, MARS)
+RANDOM = "Random"
+#: Every method of the molecule figure; ``Random`` (uniform random actions) is the floor.
+MOL_METHODS = (GAFN, GFN, PPO, MARS, RANDOM)
 
 #: The three panels of the paper's molecule figure: (column, axis label).
 PANELS = (
@@ -116,6 +120,10 @@ def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, r
         from gafn_lib.baselines.mars import MARSConfig
 
         cls, extra, per_step = MARSConfig, {}, fields.get("n_chains", MARSConfig.n_chains)
+    elif method == RANDOM:
+        from gafn_lib.baselines.random_search import RandomSearchConfig
+
+        cls, extra, per_step = RandomSearchConfig, {}, fields.get("batch_size", RandomSearchConfig.batch_size)
     else:
         raise ValueError(f"unknown method {method!r}; known: {MOL_METHODS}")
     n_steps = max(1, math.ceil(molecules / per_step))
@@ -214,35 +222,96 @@ def _as_array(image) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ claims
-def molecule_claims(table: pd.DataFrame, scope: str = "") -> list[dict]:
-    """The paper's qualitative molecule claims (§4) as claims-table rows, from the final metrics.
+#: The molecule figure's metrics: (column, which direction is better, the metric's bounds).
+_REWARD = ("top10_reward", "higher", (0.0, 1.0))
+_SIMILARITY = ("top10_tanimoto", "lower", (0.0, 1.0))
+_MODES = ("n_modes", "higher", (0.0, None))
 
-    ``scope`` (e.g. the reduced-reward label) is prefixed to every claim. Mode counts are compared
-    strictly; when no run found a mode (score > 7.5), the mode claim is reported as not supported
-    with that reason.
+
+def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str] = MOL_METHODS) -> list:
+    """The paper's molecule claims (§4) as pairwise tests with statistics over seeds.
+
+    Each row is :func:`gafn_lib.repro.claims.compare` on the final metrics (one value per seed):
+    the effect ``A − B``, Welch's 95 % interval over seeds and a verdict supported / inconclusive /
+    contradicted. A claim about several methods ("MARS is the worst of the four") is one row per
+    pair. Random search (uniform random actions) is the floor: one row per learner. Methods not in
+    ``table`` (or not in ``methods``) are skipped. ``scope`` (e.g. the reduced-reward label) is
+    carried into the metric column.
     """
-    prefix = f"[{scope}] " if scope else ""
-    reward, sim, modes = "top10_reward", "top10_tanimoto", "n_modes"
+    from gafn_lib.repro import claims as cl
 
-    def better(a: str, b: str, metric: str, higher: bool) -> dict:
-        return ex.comparison_claim(table, "", a, b, metric, lower_is_better=not higher)
-
-    others = [m for m in MOL_METHODS if m != GAFN]
-    claims = [
-        ex.all_of(f"{prefix}MARS does poorly under the sparse reward: lowest top-10 reward of the four methods",
-                  [better(m, MARS, reward, True) for m in (GAFN, GFN, PPO)]),
-        ex.all_of(f"{prefix}PPO finds better molecules than MARS (higher top-10 reward)", [better(PPO, MARS, reward, True)]),
-        ex.all_of(f"{prefix}PPO and MARS produce highly similar molecules (top-10 Tanimoto above both GFlowNets')",
-                  [better(a, b, sim, True) for a in (PPO, MARS) for b in (GFN, GAFN)]),
-        ex.all_of(f"{prefix}GFlowNet is diverse (lower top-10 Tanimoto than PPO and MARS) but lower in quality than GAFlowNet (top-10 reward)",
-                  [better(GFN, PPO, sim, False), better(GFN, MARS, sim, False), better(GAFN, GFN, reward, True)]),
-        ex.all_of(f"{prefix}GAFlowNet finds the best molecules (highest top-10 reward)", [better(GAFN, m, reward, True) for m in others]),
-        ex.all_of(f"{prefix}GAFlowNet's top molecules are the most diverse (lowest top-10 Tanimoto)", [better(GAFN, m, sim, False) for m in others]),
-    ]
     final = ex.final_rows(table)
-    mode_claim = ex.all_of(f"{prefix}GAFlowNet finds the most modes (score > 7.5)", [better(GAFN, m, modes, True) for m in others])
-    if not (final[modes] > 0).any():
-        mode_claim["measured"] = "no run found a molecule with score > 7.5 at this scale (every count is 0): not measurable"
-        mode_claim["supported"] = False
-    claims.append(mode_claim)
-    return claims
+    present = [m for m in methods if m in set(final["method"])]
+
+    def values(method: str, metric: str) -> list[float]:
+        return final.loc[final["method"] == method, metric].astype(float).tolist()
+
+    def pair(claim: str, a: str, b: str, spec) -> "cl.ClaimResult | None":
+        metric, better, bounds = spec
+        if a not in present or b not in present:
+            return None
+        return cl.compare(claim, values(a, metric), values(b, metric), metric=metric, better=better,
+                          label_a=a, label_b=b, scope=scope, bounds=bounds)
+
+    learners = [GAFN, GFN, PPO, MARS]
+    rows = []
+    rows += [pair(f"{m} beats random search (top-10 reward)", m, RANDOM, _REWARD) for m in learners]
+    rows += [pair("MARS does poorly under the sparse reward (lower top-10 reward than every other learner)", m, MARS, _REWARD) for m in (GAFN, GFN, PPO)]
+    rows += [pair("PPO finds better molecules than MARS (top-10 reward)", PPO, MARS, _REWARD)]
+    rows += [pair("PPO and MARS produce highly similar molecules (higher top-10 Tanimoto than both GFlowNets)", a, b, (_SIMILARITY[0], "higher", _SIMILARITY[2]))
+             for a in (PPO, MARS) for b in (GFN, GAFN)]
+    rows += [pair("GFlowNet is diverse (lower top-10 Tanimoto than PPO and MARS)", GFN, b, _SIMILARITY) for b in (PPO, MARS)]
+    rows += [pair("GFlowNet is lower in quality than GAFlowNet (top-10 reward)", GAFN, GFN, _REWARD)]
+    rows += [pair("GAFlowNet finds the best molecules (highest top-10 reward)", GAFN, b, _REWARD) for b in (GFN, PPO, MARS, RANDOM)]
+    rows += [pair("GAFlowNet's top molecules are the most diverse (lowest top-10 Tanimoto)", GAFN, b, _SIMILARITY) for b in (GFN, PPO, MARS, RANDOM)]
+    rows += [pair("GAFlowNet finds the most modes (score > 7.5)", GAFN, b, _MODES) for b in (GFN, PPO, MARS, RANDOM)]
+    return [r for r in rows if r is not None]
+
+
+# ------------------------------------------------------------------------------ long profile
+#: The ``long`` profile: the paper's reward, 30 000 GFlowNet steps (120 000 molecules: the release's
+#: own comment puts convergence at 30k iterations), 3 seeds, 50 metric rows per run.
+LONG_STEPS = 30_000
+LONG_SEEDS = (0, 1, 2)
+LONG_LOGS = 50
+#: Checkpoint period (steps) of the long runs: a killed sweep resumes from the last one.
+LONG_CHECKPOINT_EVERY = 600
+
+
+def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_SEEDS) -> list[tuple[str, Any]]:
+    """The long profile's runs, seed-major (every method of seed 0 first), as notebook 06 builds them."""
+    return [run for s in seeds for run in molecule_runs([s], 4 * LONG_STEPS, methods, n_logs=LONG_LOGS, reward=PAPER_REWARD)]
+
+
+def run_molecules_checkpointed(runs: list[tuple[str, Any]], results_dir, checkpoint_every: int, backend: str = "serial", progress: bool = True) -> None:
+    """Run (cached, checkpointed every ``checkpoint_every`` steps, resumable) in the ``molecules`` store."""
+    from gafn_lib.runner import run_sweep
+
+    run_sweep(MOL_STORE, [c for _, c in runs], results_dir=results_dir, backend=backend, workers=1, checkpoint_every=checkpoint_every, progress=progress)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gafn_lib.repro.mol_experiments long [--methods ...] [--seeds ...]``: run the long
+    profile's runs one after the other into the project's run store (``data/results/molecules``, which
+    notebook 06 reads with ``profile="long"``), checkpointed; rerun the same command to resume."""
+    import argparse
+
+    from gafn_lib.core.runtime import configure_threads
+    from gafn_lib.repro import paths
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("profile", choices=["long"])
+    parser.add_argument("--methods", nargs="+", default=list(MOL_METHODS), choices=list(MOL_METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(LONG_SEEDS))
+    parser.add_argument("--results-dir", default=None, help="default: <project root>/data/results")
+    args = parser.parse_args(argv)
+    configure_threads(1)
+    results = args.results_dir or paths.project_root() / "data" / "results"
+    for label, config in long_runs(args.methods, args.seeds):  # one at a time: each finished run is stored at once
+        print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
+        run_molecules_checkpointed([(label, config)], results, LONG_CHECKPOINT_EVERY, progress=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms
 
 
-def fm_loss(terms: FlowMatchingTerms, members: int | None = None) -> torch.Tensor:
+def fm_loss(terms: FlowMatchingTerms, members: int | None = None, log_reg_c: float = 0.0, leaf_coef: float | None = None) -> torch.Tensor:
     """Flow-matching loss in log space over every non-initial state of the batch, plus sink matching.
 
     The forward "logits" are log edge flows ``log F(s → ·)`` (the policy is their softmax).
@@ -23,6 +25,15 @@ def fm_loss(terms: FlowMatchingTerms, members: int | None = None) -> torch.Tenso
 
     ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members); returns the
     ``(K,)`` loss of each block.
+
+    Options of the public release (``ling-pan/GAFN`` ``mols/gflownet.py``; docs/method.md, molecules):
+
+    - ``log_reg_c = c > 0``: ``c`` inside both logs of every term,
+      ``δ = log(c + Σ in) − log(c + Σ out + ℓ + 1[forced] R̃)`` and ``δ_⊤ = log(c + F(x→⊤)) − log(c + R̃)``
+      (release: ``inflow = log(exp_inflow + log_reg_c)``, ``log(log_reg_c + r + exp_outflow·(1−d) + ris)``).
+    - ``leaf_coef = λ`` (balanced loss): ``λ · mean(terminal δ²) + mean(other δ²)``, where the terminal
+      terms are the sink terms and the forced-terminal states' terms (the release's ``d = 1``
+      transitions; each mean is 0 when its set is empty). ``None``: one mean over all terms.
     """
     mask = terms.mask
     batch, horizon = mask.shape
@@ -37,9 +48,22 @@ def fm_loss(terms: FlowMatchingTerms, members: int | None = None) -> torch.Tenso
     reward_part = torch.where(forced_last, terms.log_reward.unsqueeze(1), torch.full_like(log_in, NEG_INF))
     out_parts.append(reward_part.unsqueeze(2))
     log_out = torch.logsumexp(torch.cat(out_parts, dim=2), dim=2)
+    sink_in, sink_out = terms.log_stop_flow, terms.log_reward
+    if log_reg_c > 0:
+        log_c = math.log(log_reg_c)
+        log_in, log_out = torch.logaddexp(log_in, torch.full_like(log_in, log_c)), torch.logaddexp(log_out, torch.full_like(log_out, log_c))
+        sink_in, sink_out = torch.logaddexp(sink_in, torch.full_like(sink_in, log_c)), torch.logaddexp(sink_out, torch.full_like(sink_out, log_c))
     delta_states = torch.where(mask, log_in - log_out, torch.zeros_like(log_in))
     sink = ~terms.forced
-    delta_sink = torch.where(sink, terms.log_stop_flow - terms.log_reward, torch.zeros_like(terms.log_reward))
+    delta_sink = torch.where(sink, sink_in - sink_out, torch.zeros_like(terms.log_reward))
+    if leaf_coef is not None:
+        if members is not None:
+            raise ValueError("leaf_coef (balanced loss) is not supported with members")
+        sq = delta_states.pow(2)
+        n_terminal = forced_last.sum() + sink.sum()
+        terminal = (sq * forced_last).sum() + delta_sink.pow(2).sum()
+        flow = mask & ~forced_last
+        return leaf_coef * terminal / n_terminal.clamp_min(1) + (sq * flow).sum() / flow.sum().clamp_min(1)
     if members is None:
         return (delta_states.pow(2).sum() + delta_sink.pow(2).sum()) / (mask.sum() + sink.sum()).clamp_min(1)
     per_traj = delta_states.pow(2).sum(dim=1) + delta_sink.pow(2)
