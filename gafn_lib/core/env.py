@@ -19,9 +19,11 @@ Who uses what:
   environments (:class:`EnumerableEnvironment`): ``n_states``, ``all_states``, ``index``,
   ``log_reward`` and optionally ``reward`` / ``mode_indices``.
 
-A new environment implements these attributes and methods (no base class needed; the hypergrid
-:class:`gafn_lib.envs.Hypergrid` and the bit strings :class:`gafn_lib.envs.BitSequences` are
-examples) and can be checked with :func:`check_environment`, which the trainer calls before any
+A new environment implements these attributes and methods (no base class needed). Three ship with
+the library: the hypergrid :class:`gafn_lib.envs.Hypergrid`, the bit strings
+:class:`gafn_lib.envs.BitSequences`, and the fragment-based molecule MDP
+:class:`gafn_lib.envs.fragment_env.FragmentEnvironment` (states are ids of interned molecules; not
+enumerable). :func:`check_environment` checks an environment; the trainer calls it before any
 compute.
 """
 

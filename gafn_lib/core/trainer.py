@@ -149,6 +149,8 @@ class GFlowNetTrainer(EnsembleTrainer):
         return run_logged_loop(self, n_steps, progress, on_log, self.progress_postfix)
 
     def progress_postfix(self, row: dict) -> dict:
+        if "l1_mean_exact" not in row:  # an environment without enumeration: sampled metrics only
+            return {"loss": f"{row.get('loss', float('nan')):.3g}"}
         return {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"}
 
 
