@@ -138,9 +138,62 @@ def molecule_runs(
     return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward, **common)) for m in methods for s in seeds]
 
 
-def run_molecules(runs: list[tuple[str, Any]], results_dir, workers: int | None = None, backend: str = "process", progress: bool = True) -> pd.DataFrame:
-    """Run (cached) in the ``molecules`` store; the tidy table with ``method`` and ``seed`` columns."""
-    return ex.run_labelled(runs, experiment=MOL_STORE, results_dir=results_dir, workers=workers, backend=backend, progress=progress)
+def run_molecules(
+    runs: list[tuple[str, Any]], results_dir, workers: int | None = None, backend: str = "process", progress: bool = True,
+    checkpoint_every: int | None = None,
+) -> pd.DataFrame:
+    """Run (cached; checkpointed every ``checkpoint_every`` steps if given) in the ``molecules`` store;
+    the tidy table with ``method`` and ``seed`` columns."""
+    from gafn_lib.runner import run_sweep
+
+    run_sweep(MOL_STORE, [c for _, c in runs], results_dir=results_dir, workers=workers, backend=backend,
+              checkpoint_every=checkpoint_every, progress=progress)
+    return load_molecules(runs, results_dir)
+
+
+def split_complete(runs: list[tuple[str, Any]], results_dir) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """``(complete, missing)``: the runs the ``molecules`` store holds finished (with their arrays), and the others."""
+    from gafn_lib.runner import ExperimentStore, run_id
+
+    store = ExperimentStore.open(MOL_STORE, results_dir)
+    done = [(label, c) for label, c in runs if store.is_complete(run_id(c)) and store.artifacts_path(run_id(c)).exists()]
+    return done, [r for r in runs if r not in done]
+
+
+def load_molecules(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
+    """The stored tables of ``runs`` (all must be complete) with ``method`` and ``seed`` columns."""
+    from gafn_lib.runner import load_results, run_id
+
+    if not runs:
+        return pd.DataFrame(columns=["method", "seed", "run", "step", "molecules_generated"])
+    table = load_results(MOL_STORE, results_dir, configs=[c for _, c in runs])
+    frames = []
+    for label, config in runs:
+        part = table[table["run"] == run_id(config)].copy()
+        part["method"], part["seed"] = label, config.seed
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
+    """Per run: method, seed, steps planned, and the step of its last checkpoint (``done`` if complete)."""
+    import torch
+
+    from gafn_lib.runner import ExperimentStore, run_id
+
+    store = ExperimentStore.open(MOL_STORE, results_dir)
+    rows = []
+    for label, config in runs:
+        rid = run_id(config)
+        if store.is_complete(rid):
+            status, step = "done", config.n_steps
+        elif store.checkpoint_path(rid).exists():
+            state = torch.load(store.checkpoint_path(rid), weights_only=True, map_location="cpu")
+            status, step = "checkpointed", int(state.get("step_count", state.get("trainer", {}).get("step_count", -1)) if isinstance(state, dict) else -1)
+        else:
+            status, step = "not started", 0
+        rows.append({"method": label, "seed": config.seed, "run": rid, "steps_planned": config.n_steps, "steps_done": step, "status": status})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------- figures
@@ -283,13 +336,6 @@ def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_
     return [run for s in seeds for run in molecule_runs([s], 4 * LONG_STEPS, methods, n_logs=LONG_LOGS, reward=PAPER_REWARD)]
 
 
-def run_molecules_checkpointed(runs: list[tuple[str, Any]], results_dir, checkpoint_every: int, backend: str = "serial", progress: bool = True) -> None:
-    """Run (cached, checkpointed every ``checkpoint_every`` steps, resumable) in the ``molecules`` store."""
-    from gafn_lib.runner import run_sweep
-
-    run_sweep(MOL_STORE, [c for _, c in runs], results_dir=results_dir, backend=backend, workers=1, checkpoint_every=checkpoint_every, progress=progress)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gafn_lib.repro.mol_experiments long [--methods ...] [--seeds ...]``: run the long
     profile's runs one after the other into the project's run store (``data/results/molecules``, which
@@ -309,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = args.results_dir or paths.project_root() / "data" / "results"
     for label, config in long_runs(args.methods, args.seeds):  # one at a time: each finished run is stored at once
         print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
-        run_molecules_checkpointed([(label, config)], results, LONG_CHECKPOINT_EVERY, progress=False)
+        run_molecules([(label, config)], results, workers=1, backend="serial", progress=False, checkpoint_every=LONG_CHECKPOINT_EVERY)
     return 0
 
 
