@@ -62,9 +62,10 @@ MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lamb
 #: in *table mode*: every step evaluates each member's policy once on every state (with gradient);
 #: sampling reads its probabilities from that table and the loss gathers from it (no per-move
 #: network call, no second forward). Above it, the sampler calls the network once per move and the
-#: loss evaluates each member's distinct visited states. (Measured on one CPU thread: the table pays
-#: up to K·n_states ≈ 4096, e.g. H=8 up to K=64, H=16 up to K=16, H=32 up to K=4.)
-TABLE_MODE_MAX_STATES = 4096
+#: loss evaluates each member's distinct visited states. (Measured on one CPU thread, the two break
+#: even near K·n_states ≈ 4096; 2048 keeps the table where it clearly pays: H=8 up to K=32, H=16 up
+#: to K=8, H=32 up to K=2, never at H=64.)
+TABLE_MODE_MAX_STATES = 2048
 #: Intrinsic rewards with a stacked implementation (others run member by member).
 STACKED_INTRINSIC = ("rnd", "count", "none")
 
