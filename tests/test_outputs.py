@@ -4,9 +4,6 @@ tracked figures/ and data/results/; smoke runs, tests and interactive runs write
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -85,54 +82,15 @@ def test_pipeline_tells_its_notebooks_where_to_write(clean_env, tmp_path):
     assert paths.OUTPUT_ENV_VAR not in os.environ  # restored after the run
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", "-c", "user.name=gafn tests", "-c", "user.email=tests@localhost", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
-
-
-def _clean_clone(tmp_path: Path) -> Path:
-    """A clone of this repository with the working tree's changes committed on top (so the check
-    covers the code under test; in CI the working tree is the clone itself and nothing is added)."""
-    clone = tmp_path / "gafn"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, capture_output=True)
-    changed = _git("ls-files", "--modified", "--others", "--exclude-standard", "-z", cwd=ROOT).split("\0")
-    deleted = set(_git("ls-files", "--deleted", "-z", cwd=ROOT).split("\0"))
-    for rel in filter(None, changed):
-        target = clone / rel
-        if rel in deleted:
-            target.unlink(missing_ok=True)
-        elif (ROOT / rel).is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, target)
-    if _git("status", "--porcelain", cwd=clone).strip():
-        _git("add", "--all", cwd=clone)
-        _git("commit", "--quiet", "--no-verify", "-m", "working tree under test", cwd=clone)
-    assert _git("status", "--porcelain", cwd=clone) == ""
-    # the project expects its shared folder beside the project root
-    if (ROOT.parent / "shared").is_dir():
-        (tmp_path / "shared").symlink_to(ROOT.parent / "shared")
-    return clone
-
-
 @pytest.mark.slow
-def test_smoke_pipeline_in_a_clean_clone_modifies_no_tracked_file(tmp_path):
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout (or no git): the clean-clone check needs one")
-    clone = _clean_clone(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k not in (paths.OUTPUT_ENV_VAR, paths.ROOT_ENV_VAR)}
-    env["PYTHONPATH"] = os.pathsep.join([str(clone), *filter(None, [env.get("PYTHONPATH")])])
-    where = subprocess.run([sys.executable, "-c", "import gafn_lib; print(gafn_lib.__file__)"], cwd=clone, env=env,
-                           check=True, capture_output=True, text=True).stdout.strip()
-    assert Path(where).resolve().is_relative_to(clone.resolve()), f"the clone's gafn_lib is not the one imported: {where}"
-
-    run = subprocess.run([sys.executable, "-m", "gafn_lib.repro.pipeline", "--profile", "smoke", "--no-progress"],
-                         cwd=clone, env=env, capture_output=True, text=True, timeout=1200)
-    assert run.returncode == 0, f"the smoke pipeline failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-
-    status = _git("status", "--porcelain", "--untracked-files=all", cwd=clone)
+def test_smoke_pipeline_in_a_clean_clone_modifies_no_tracked_file(smoke_clone):
+    """The smoke pipeline runs every notebook in a clean clone (each notebook once per session,
+    shared with tests/test_notebooks.py) and `git status --porcelain` stays empty."""
+    assert smoke_clone.imported_gafn_lib().is_relative_to(smoke_clone.path.resolve()), "the clone's gafn_lib is not the one imported"
+    runs = [smoke_clone.run(name) for name in smoke_clone.notebooks()]
+    status = smoke_clone.status()
     assert status == "", f"the smoke pipeline changed the clean clone (git status --porcelain):\n{status}"
-    out = clone / "build" / "smoke"
-    notebooks = pipeline.find_notebooks(clone / "notebooks")
-    assert notebooks and all((clone / "build" / "notebooks" / nb.name).is_file() for nb in notebooks)
-    assert list((out / "figures").glob("*.png")), f"no figure under {out / 'figures'}"
-    assert list((out / "data" / "results").rglob("claims.csv")), f"no claims table under {out / 'data' / 'results'}"
+    for run in runs:
+        run.check()
+    assert all((smoke_clone.path / "build" / "notebooks" / run.notebook).is_file() for run in runs)
+    assert list((smoke_clone.output / "figures").glob("*.png")), f"no figure under {smoke_clone.output / 'figures'}"
