@@ -39,7 +39,8 @@ class RandomSearchConfig(MolFields):
 
     Attributes:
         batch_size: molecules per step (4, the GFlowNet's). n_steps: steps.
-        early_stop_reg: probability of a drawn stop length (0 = none; see the module docstring).
+        early_stop_reg: probability of a drawn stop length (0.1, the GFlowNet's default, so both
+            sample lengths the same way; 0 = none; see the module docstring).
         min_blocks, max_blocks, reward, reward_threshold, reward_normaliser, reward_exponent,
             reward_floor, top_k: as :class:`gafn_lib.molecules.trainer.MolTrainConfig` (``hidden`` and
             ``n_rounds`` are unused: there is no network).
@@ -49,7 +50,7 @@ class RandomSearchConfig(MolFields):
 
     batch_size: int = 4
     n_steps: int = 250_000
-    early_stop_reg: float = 0.0
+    early_stop_reg: float = 0.1
     log_every: int = 500
     seed: int = 0
     device: str = "cpu"

@@ -75,7 +75,8 @@ class MolTrainConfig(MolFields):
         leaf_coef: FM only: balanced loss ``leaf_coef · mean(terminal terms) + mean(other terms)``
             (release 10; ``None`` = one mean over all terms). See :func:`gafn_lib.core.objectives.fm_loss`.
         early_stop_reg: probability that a trajectory stops at a length drawn uniformly from
-            ``{min_blocks, …, max_blocks}`` (release 0.1; 0 = none), see :func:`draw_early_stops`.
+            ``{min_blocks, …, max_blocks}`` (release 0.1, our default: notebook 06 gives the
+            measurement; 0 = none), see :func:`draw_early_stops`.
         dtype: ``"float32"`` (default) or ``"float64"`` (the release's ``floatX``; FM only) for the
             networks and the loss.
         epsilon: probability of a uniformly random valid action (paper 0.05).
@@ -99,7 +100,7 @@ class MolTrainConfig(MolFields):
     terminal: str = "paper"
     log_reg_c: float = 0.0
     leaf_coef: float | None = None
-    early_stop_reg: float = 0.0
+    early_stop_reg: float = 0.1
     dtype: str = "float32"
     epsilon: float = 0.05
     lr: float = 5e-4
