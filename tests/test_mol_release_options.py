@@ -240,3 +240,20 @@ def test_option_validation():
         MolTrainConfig(dtype="float16")
     with pytest.raises(ValueError, match="rnd_features"):
         MolTrainConfig(rnd_features="fingerprint")
+
+
+def test_cli_release_options_and_random(capsys):
+    import json
+
+    from gafn_lib.molecules.cli import build_mol_parser, config_from_args, main_mols
+
+    parse = build_mol_parser().parse_args
+    cfg = config_from_args(parse(["--algo", "gafn", "--log-reg-c", "2.5e-5", "--leaf-coef", "10", "--terminal", "release", "--rnd-features", "graph"]))
+    assert (cfg.log_reg_c, cfg.leaf_coef, cfg.terminal, cfg.rnd_features, cfg.early_stop_reg) == (2.5e-5, 10.0, "release", "graph", 0.1)
+    with pytest.raises(ValueError, match="early-stop-reg"):
+        config_from_args(parse(["--algo", "ppo", "--early-stop-reg", "0.2"]))
+    with pytest.raises(ValueError, match="GFlowNet option"):
+        config_from_args(parse(["--algo", "random", "--leaf-coef", "10"]))
+    assert main_mols(["--algo", "random", "--steps", "2", "--log-every", "1", "--max-blocks", "3", "--reward", "dense", "--json", "--no-progress"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["algo"] == "random" and result["molecules_generated"] == 8

@@ -5,7 +5,10 @@ With ``--json`` the last line printed is one JSON object: ``top10_reward``, ``n_
 metrics, plus ``algo`` and ``config``.
 
 ``--algo``: ``gafn`` (augmented GFlowNet), ``gfn`` (plain GFlowNet), ``ppo``
-(:mod:`gafn_lib.baselines.mol_ppo`) or ``mars`` (:mod:`gafn_lib.baselines.mars`). For ``ppo``,
+(:mod:`gafn_lib.baselines.mol_ppo`), ``mars`` (:mod:`gafn_lib.baselines.mars`) or ``random``
+(:mod:`gafn_lib.baselines.random_search`, 4 molecules per step; ``--early-stop-reg`` applies).
+The public release's options (``--log-reg-c``, ``--leaf-coef``, ``--terminal``, ``--dtype``,
+``--rnd-features graph``; docs/method.md, molecules) are GFlowNet flags. For ``ppo``,
 ``--batch-size`` is the number of trajectories per iteration; for ``mars`` the number of chains
 (default 16 for both); ``--steps`` counts iterations / MCMC steps. GFlowNet-only flags
 (``--objective``, ``--augment``, ``--eta``, ``--epsilon``, ``--lr-logz``) are rejected for the
@@ -28,9 +31,12 @@ from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.envs.mol_reward import MOL_REWARDS
 from gafn_lib.core.objectives import OBJECTIVES
 
-MOL_ALGOS = ("gafn", "gfn", "ppo", "mars")
+MOL_ALGOS = ("gafn", "gfn", "ppo", "mars", "random")
 #: GFlowNet-only flags (dest names) and their defaults for --algo gafn / gfn.
-GFN_DEFAULTS = {"objective": "fm", "eta": 0.1, "rnd_features": "fixed", "epsilon": 0.05, "lr_logz": 0.1}
+GFN_DEFAULTS = {"objective": "fm", "eta": 0.1, "rnd_features": "fixed", "epsilon": 0.05, "lr_logz": 0.1,
+                "terminal": "paper", "log_reg_c": 0.0, "leaf_coef": None, "dtype": "float32"}
+#: Default of --early-stop-reg (GFlowNets and random search).
+EARLY_STOP_DEFAULT = 0.1
 
 
 def build_mol_parser() -> argparse.ArgumentParser:
@@ -40,8 +46,15 @@ def build_mol_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=OBJECTIVES, default=None, help="default fm (GFlowNets only)")
     p.add_argument("--augment", choices=AUGMENT_MODES, default=None, help="default: joint for gafn, none for gfn")
     p.add_argument("--eta", type=float, default=None, help="default 0.1 (GFlowNets only)")
-    p.add_argument("--rnd-features", choices=("fixed", "policy"), default=None,
-                   help="graph embedding RND reads: a frozen random encoder (default) or the policy's (GFlowNets only)")
+    p.add_argument("--rnd-features", choices=("fixed", "policy", "graph"), default=None,
+                   help="what RND reads: a frozen random encoder's embedding (default), the policy's, or graph: the release's "
+                        "block-graph target/predictor (GFlowNets only)")
+    p.add_argument("--terminal", choices=("paper", "release"), default=None, help="joint terminal term (default paper; GFlowNets only)")
+    p.add_argument("--log-reg-c", type=float, default=None, help="FM epsilon inside both logs (default 0; release 2.5e-5)")
+    p.add_argument("--leaf-coef", type=float, default=None, help="FM balanced loss weight of terminal terms (default off; release 10)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default float32 (release float64; FM only)")
+    p.add_argument("--early-stop-reg", type=float, default=None,
+                   help=f"probability of stopping at a drawn length (default {EARLY_STOP_DEFAULT}; GFlowNets and random)")
     p.add_argument("--epsilon", type=float, default=None, help="default 0.05 (GFlowNets only)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--lr-logz", type=float, default=None, help="default 0.1 (GFlowNets only)")
@@ -73,10 +86,21 @@ def _baseline_config(args: argparse.Namespace, log_every: int):
     for dest in (*GFN_DEFAULTS, "augment"):
         if getattr(args, dest) is not None:
             raise ValueError(f"--{dest.replace('_', '-')} is a GFlowNet option, not used by --algo {args.algo}")
-    own, other = ("ppo", "mars") if args.algo == "ppo" else ("mars", "ppo")
     for dest, value in vars(args).items():
-        if dest.startswith(other + "_") and value is not None:
+        if dest.startswith(("ppo_", "mars_")) and not dest.startswith(args.algo + "_") and value is not None:
             raise ValueError(f"--{dest.replace('_', '-')} is not used by --algo {args.algo}")
+    if args.algo == "random":
+        from gafn_lib.baselines.random_search import RandomSearchConfig
+
+        return RandomSearchConfig(
+            batch_size=args.batch_size if args.batch_size is not None else 4, n_steps=args.steps, min_blocks=args.min_blocks,
+            max_blocks=args.max_blocks, reward=args.reward, reward_exponent=args.reward_exponent, hidden=args.hidden,
+            n_rounds=args.n_rounds, log_every=log_every, seed=args.seed, device=args.device, threads=args.threads,
+            early_stop_reg=EARLY_STOP_DEFAULT if args.early_stop_reg is None else args.early_stop_reg,
+        )
+    if args.early_stop_reg is not None:
+        raise ValueError(f"--early-stop-reg is not used by --algo {args.algo}")
+    own = args.algo
     common = dict(
         lr=args.lr, n_steps=args.steps, min_blocks=args.min_blocks, max_blocks=args.max_blocks, reward=args.reward,
         reward_exponent=args.reward_exponent, hidden=args.hidden, n_rounds=args.n_rounds, log_every=log_every,
@@ -103,7 +127,7 @@ def config_from_args(args: argparse.Namespace):
     from gafn_lib.molecules.trainer import MolTrainConfig
 
     log_every = min(args.log_every, args.steps) if args.steps > 0 else args.log_every
-    if args.algo in ("ppo", "mars"):
+    if args.algo in ("ppo", "mars", "random"):
         return _baseline_config(args, log_every)
     for dest, value in vars(args).items():
         if dest.startswith(("ppo_", "mars_")) and value is not None:
@@ -116,6 +140,8 @@ def config_from_args(args: argparse.Namespace):
         raise ValueError("--algo gafn needs an augmentation (edge, node or joint); use --algo gfn for none")
     return MolTrainConfig(
         objective=gfn["objective"], augment=augment, eta=gfn["eta"], rnd_features=gfn["rnd_features"], epsilon=gfn["epsilon"], lr=args.lr,
+        terminal=gfn["terminal"], log_reg_c=gfn["log_reg_c"], leaf_coef=gfn["leaf_coef"], dtype=gfn["dtype"],
+        early_stop_reg=EARLY_STOP_DEFAULT if args.early_stop_reg is None else args.early_stop_reg,
         lr_logz=gfn["lr_logz"], batch_size=args.batch_size if args.batch_size is not None else 4, n_steps=args.steps,
         min_blocks=args.min_blocks, max_blocks=args.max_blocks, reward=args.reward, reward_exponent=args.reward_exponent,
         hidden=args.hidden, n_rounds=args.n_rounds, log_every=log_every, seed=args.seed, device=args.device, threads=args.threads,
