@@ -44,3 +44,14 @@ def test_environment_yml_agrees_with_pyproject():
 def test_makefile_installs_with_pinned_cpu_torch():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text()
     assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_current_metadata_form_and_jupyterlab_extra():
+    """PEP 639 licence (an SPDX string; the TOML table is deprecated from setuptools 77 on), and the
+    `lab` extra (make lab) is part of what `make` installs for development."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]
+    extras = pyproject["project"]["optional-dependencies"]
+    assert set(extras["lab"]) <= set(extras["dev"])
+    assert "'.[lab,dev]'" in (ROOT / "Makefile").read_text()
