@@ -17,7 +17,9 @@ Only ``make figures`` writes the project's tracked results. Everything else writ
 So :func:`figures_dir` is ``<output root>/figures`` and :func:`results_dir` is
 ``<output root>/data/results``, where :func:`output_root` is ``$GAFN_OUTPUT_DIR`` if set, else
 ``<project root>/build``. ``$GAFN_PROJECT_ROOT`` overrides where the project root is (default: the
-first folder above the current one holding ``pyproject.toml`` and ``gafn_lib/``).
+first folder above the current one holding ``pyproject.toml`` and ``gafn_lib/``). The notebooks
+call :func:`profile_figures_dir` / :func:`profile_results_dir`, which add a ``paper/`` or ``long/``
+subfolder under whichever output root applies.
 """
 
 from __future__ import annotations
