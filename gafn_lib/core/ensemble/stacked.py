@@ -68,6 +68,7 @@ class StackedMLP(nn.Module):
         self.n_members = len(generators)
         self.final_activation = final_activation
         self.n_layers = len(self.sizes) - 1
+        self.register_buffer("member_offsets", torch.arange(self.n_members, device=device).view(-1, 1, 1), persistent=False)
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w, b = init_stacked_linear(fan_in, fan_out, generators, torch.device(device))
             if trainable:
@@ -102,9 +103,9 @@ class StackedMLP(nn.Module):
         w, b = self.layer(0)
         n_members, n_rows, m = idx.shape
         fan_in = w.shape[1]
-        flat = (idx + (torch.arange(n_members, device=idx.device) * fan_in).view(-1, 1, 1)).reshape(-1)
-        rows = w.reshape(n_members * fan_in, -1).index_select(0, flat).view(n_members, n_rows, m, -1)
-        return self._rest(rows.sum(dim=2) + b)
+        flat = (idx + self.member_offsets * fan_in).view(n_members * n_rows, m)
+        rows = F.embedding_bag(flat, w.reshape(n_members * fan_in, -1), mode="sum")  # Σ_j W_k[idx_j], one fused op
+        return self._rest(rows.view(n_members, n_rows, -1) + b)
 
     def forward_inputs(self, inputs: "StackedInputs") -> torch.Tensor:
         """Dispatch on the kind of input (see :class:`StackedInputs`)."""
