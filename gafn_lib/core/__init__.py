@@ -10,6 +10,7 @@ Data flows top to bottom through these modules:
   the loss inputs, the edge / node / joint augmented flows, and TB / DB / SubTB / FM;
 - :mod:`~gafn_lib.core.intrinsic` — intrinsic rewards r(s) (RND, counts) behind one interface;
 - :mod:`~gafn_lib.core.trainer` — the GFlowNet trainer for tensor-state environments;
+- :mod:`~gafn_lib.core.ensemble` — K runs trained in lockstep as one batched model (the trainer is its K = 1);
 - :mod:`~gafn_lib.core.metrics`, :mod:`~gafn_lib.core.exact`, :mod:`~gafn_lib.core.tracking` —
   distribution metrics, exact evaluation by dynamic programming, per-run metric tracking;
 - :mod:`~gafn_lib.core.loop`, :mod:`~gafn_lib.core.history` — the logged training loop, checkpoints,
