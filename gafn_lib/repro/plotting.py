@@ -18,6 +18,7 @@ METHOD_COLORS = {
     "PPO + RND": "#8c564b",
     "GFlowNet": "#1f77b4",
     "MARS": "#2ca02c",
+    "Random": "#7f7f7f",
 }
 
 
