@@ -282,7 +282,7 @@ def _as_array(image) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ claims
 #: The molecule figure's metrics: (column, which direction is better, the metric's bounds).
-_REWARD = ("top10_reward", "higher", (0.0, 1.0))
+_REWARD = ("top10_reward", "higher", (0.0, None))  # (score/8)^10 exceeds 1 above score 8
 _SIMILARITY = ("top10_tanimoto", "lower", (0.0, 1.0))
 _MODES = ("n_modes", "higher", (0.0, None))
 
