@@ -257,3 +257,20 @@ def test_cli_release_options_and_random(capsys):
     assert main_mols(["--algo", "random", "--steps", "2", "--log-every", "1", "--max-blocks", "3", "--reward", "dense", "--json", "--no-progress"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["algo"] == "random" and result["molecules_generated"] == 8
+
+
+def test_bounded_caches_survive_overflow(mdp, proxy):
+    """Each state cache clears when full and still answers for every state of the batch."""
+    from gafn_lib.molecules.scoring import StateScorer
+
+    rng = np.random.default_rng(0)
+    states = [t[-1] for t in (mdp.random_trajectory(rng) for _ in range(6))]
+    scorer = StateScorer(mdp, proxy, max_size=4)
+    first = scorer(states[:3])
+    again = scorer(states[:3] + states[3:5])  # 3 cached + 2 new > 4: cleared, all five recomputed
+    assert again[0][:3] == first[0] and np.allclose(again[1][:3], first[1])
+    assert len(scorer) == 5
+    rnd = GraphRND(mdp, 16, 1, eta=0.1)
+    rnd._target(states[:3], "cpu")
+    rnd._target_cache.update({s: torch.zeros(16) for s in range(200_000)})  # fill it up
+    assert rnd._target(states, "cpu").shape == (6, 16)

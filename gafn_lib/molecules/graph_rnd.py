@@ -42,9 +42,10 @@ class GraphRND(nn.Module):
     def _target(self, states: Sequence[BlockState], device) -> torch.Tensor:
         cache = self._target_cache
         new = list(dict.fromkeys(s for s in states if s not in cache))
+        if len(cache) + len(new) > 200_000:  # bounded: start afresh, keeping this batch's states
+            cache.clear()
+            new = list(dict.fromkeys(states))
         if new:
-            if len(cache) + len(new) > 200_000:
-                cache.clear()
             with torch.no_grad():
                 emb = self.target(encode_states(self.mdp, new, device)).embedding
             cache.update(zip(new, emb))

@@ -30,9 +30,10 @@ class StateScorer:
 
     def __call__(self, states: Sequence[BlockState]) -> tuple[list[str], np.ndarray]:
         new = list(dict.fromkeys(s for s in states if s not in self._cache))
+        if len(self._cache) + len(new) > self.max_size:  # bounded: start afresh, keeping this batch's states
+            self._cache.clear()
+            new = list(dict.fromkeys(states))
         if new:
-            if len(self._cache) + len(new) > self.max_size:
-                self._cache.clear()
             mols = [self.mdp.to_mol(x) for x in new]
             scores = self.proxy.score_mols(mols, [self.mdp.stem_atoms(x) for x in new])
             for x, score in zip(new, scores):

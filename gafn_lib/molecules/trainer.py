@@ -284,9 +284,10 @@ class MolTrainer(MoleculeTrainer):
         states = [distinct[i] for i in rows.tolist()]
         cache = self._rnd_embedding_cache  # the encoder is frozen: an embedding never changes
         new = list(dict.fromkeys(s for s in states if s not in cache))
+        if len(cache) + len(new) > 200_000:  # bounded: start afresh, keeping this batch's states
+            cache.clear()
+            new = list(dict.fromkeys(states))
         if new:
-            if len(cache) + len(new) > 200_000:
-                cache.clear()
             with torch.no_grad():
                 emb = self.rnd_encoder(encode_states(self.mdp, new, self.device)).embedding
             cache.update(zip(new, emb))
