@@ -25,10 +25,10 @@ import torch
 
 from gafn_lib.core.validation import check_counts, check_unit_interval
 from gafn_lib.envs.fragment_batch import forward_masks
-from gafn_lib.envs.fragments import STOP, FragmentMDP
+from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.config import MolFields
-from gafn_lib.molecules.sampling import MolTrajectories, draw_early_stops
+from gafn_lib.molecules.sampling import MolTrajectories, draw_early_stops, roll_out
 from gafn_lib.molecules.scoring import score_molecules
 from gafn_lib.molecules.trainer import MoleculeTrainer
 
@@ -76,27 +76,7 @@ def sample_uniform_trajectories(mdp: FragmentMDP, n: int, stop_at: Sequence[int 
     """``n`` trajectories, each action uniform over the valid actions of its state (all ``n`` advance
     together; one ``torch.rand`` per iteration). ``stop_at`` as in
     :func:`gafn_lib.molecules.sampling.sample_mol_trajectories`."""
-    if n < 1:
-        raise ValueError(f"number of trajectories must be >= 1, got {n}")
-    states = [[mdp.initial_state] for _ in range(n)]
-    actions: list[list[int]] = [[] for _ in range(n)]
-    forced = [False] * n
-    active = list(range(n))
-    while active:
-        current = [states[i][-1] for i in active]
-        chosen = uniform_valid_actions(forward_masks(mdp, current)).tolist()
-        still = []
-        for i, s, a in zip(active, current, chosen):
-            if stop_at is not None and stop_at[i] is not None and s.n_blocks >= stop_at[i] and mdp.can_stop(s):
-                a = STOP
-            if a == STOP:
-                forced[i] = mdp.is_forced_terminal(s)
-                continue
-            actions[i].append(a)
-            states[i].append(mdp.step(s, a))
-            still.append(i)
-        active = still
-    return MolTrajectories(states, actions, forced)
+    return roll_out(mdp, n, lambda current: uniform_valid_actions(forward_masks(mdp, current)).tolist(), stop_at)
 
 
 class RandomSearchTrainer(MoleculeTrainer):

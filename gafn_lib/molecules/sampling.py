@@ -17,7 +17,7 @@ evaluated once). From that call:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -69,6 +69,24 @@ def sample_mol_trajectories(
     *stop* as soon as its state has ``stop_at[i]`` blocks, whatever the policy drew; ``None`` = no
     override. The override is stored as an ordinary stop (not forced).
     """
+    def choose(current: list[BlockState]) -> list[int]:
+        mask = forward_masks(mdp, current, device=device)
+        out = policy(encode_states(mdp, current, device), mask)
+        probs = action_probabilities(out.logits, mask, epsilon, temperature)
+        return torch.multinomial(probs, 1).squeeze(1).tolist()
+
+    return roll_out(mdp, n, choose, stop_at)
+
+
+def roll_out(
+    mdp: FragmentMDP,
+    n: int,
+    choose: Callable[[list[BlockState]], list[int]],
+    stop_at: Sequence[int | None] | None = None,
+) -> MolTrajectories:
+    """``n`` trajectories advanced together: ``choose(states)`` gives one action per unfinished
+    trajectory each iteration (one batched call); ``stop_at`` overrides it with *stop* as in
+    :func:`sample_mol_trajectories`. Shared by the policy sampler and random search."""
     if n < 1:
         raise ValueError(f"number of trajectories must be >= 1, got {n}")
     if stop_at is not None and len(stop_at) != n:
@@ -79,10 +97,7 @@ def sample_mol_trajectories(
     active = list(range(n))
     while active:
         current = [states[i][-1] for i in active]
-        mask = forward_masks(mdp, current, device=device)
-        out = policy(encode_states(mdp, current, device), mask)
-        probs = action_probabilities(out.logits, mask, epsilon, temperature)
-        chosen = torch.multinomial(probs, 1).squeeze(1).tolist()
+        chosen = choose(current)
         still = []
         for i, s, a in zip(active, current, chosen):
             if stop_at is not None and stop_at[i] is not None and s.n_blocks >= stop_at[i] and mdp.can_stop(s):
