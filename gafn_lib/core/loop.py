@@ -31,19 +31,17 @@ def load_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["rng_python"]), None))
 
 
-def run_logged_loop(
+def step_until(
     trainer,
     n_steps: int | None,
     progress: bool,
     on_log: Callable[[Any], None] | None,
-    postfix: Callable[[dict], dict] | None = None,
-) -> History:
+    log_rows: Callable[[], dict | None],
+) -> None:
     """Step ``trainer`` until ``trainer.step_count`` reaches ``n_steps`` (default
-    ``trainer.config.n_steps``), logging ``trainer.evaluate()`` every ``config.log_every`` steps and
-    at the last step, then calling ``on_log(trainer)`` (the runner checkpoints there).
-
-    ``postfix(row)`` gives the progress bar's summary of a logged row.
-    """
+    ``trainer.config.n_steps``); every ``config.log_every`` steps and at the last step call
+    ``log_rows()`` (it logs the metric rows and may return the progress bar's postfix), then
+    ``on_log(trainer)`` (the runner checkpoints there)."""
     from tqdm.auto import tqdm
 
     config = trainer.config
@@ -53,13 +51,30 @@ def run_logged_loop(
         trainer.step()
         bar.update(1)
         if trainer.step_count % config.log_every == 0 or trainer.step_count == target:
-            row = trainer.evaluate()
-            trainer.history.log(row)
-            if postfix is not None:
-                bar.set_postfix(**postfix(row))
+            summary = log_rows()
+            if summary is not None:
+                bar.set_postfix(**summary)
             if on_log is not None:
                 on_log(trainer)
     bar.close()
+
+
+def run_logged_loop(
+    trainer,
+    n_steps: int | None,
+    progress: bool,
+    on_log: Callable[[Any], None] | None,
+    postfix: Callable[[dict], dict] | None = None,
+) -> History:
+    """:func:`step_until` logging ``trainer.evaluate()`` into ``trainer.history``; ``postfix(row)``
+    gives the progress bar's summary of a logged row."""
+
+    def log_rows() -> dict | None:
+        row = trainer.evaluate()
+        trainer.history.log(row)
+        return None if postfix is None else postfix(row)
+
+    step_until(trainer, n_steps, progress, on_log, log_rows)
     return trainer.history
 
 

@@ -48,7 +48,7 @@ from gafn_lib.core.ensemble.stacked import StackedInputs
 from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.history import History
 from gafn_lib.core.intrinsic import make_intrinsic
-from gafn_lib.core.loop import load_rng_state, rng_state
+from gafn_lib.core.loop import load_rng_state, rng_state, step_until
 from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.policies import MASKED_LOGIT
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
@@ -559,20 +559,11 @@ class EnsembleTrainer:
         """Step every member until ``n_steps`` (default ``config.n_steps``), logging one row per
         member every ``log_every`` steps and at the last step; ``on_log(trainer)`` follows each
         logged step. Returns the members' histories."""
-        from tqdm.auto import tqdm
+        def log_rows() -> None:
+            for history, row in zip(self.histories, self.evaluate_members()):
+                history.log(row)
 
-        c = self.config
-        target = c.n_steps if n_steps is None else n_steps
-        bar = tqdm(total=target, initial=self.step_count, disable=not progress, desc=self.describe(), leave=False)
-        while self.step_count < target:
-            self.step()
-            bar.update(1)
-            if self.step_count % c.log_every == 0 or self.step_count == target:
-                for history, row in zip(self.histories, self.evaluate_members()):
-                    history.log(row)
-                if on_log is not None:
-                    on_log(self)
-        bar.close()
+        step_until(self, n_steps, progress, on_log, log_rows)
         return self.histories
 
     def describe(self) -> str:
