@@ -25,30 +25,28 @@ minibatches of decisions:
 
 with ε = 0.2, c_H = 0.1 (paper, grid), c_V = 0.5, gradient-norm clip 0.5 (CleanRL defaults).
 
-Network: the GFlowNet's :class:`gafn_lib.core.policies.MLPPolicy` (2 × 256, LeakyReLU, same size):
-the forward logits are the actor (masked to valid actions); the log-flow head, read as a raw
-scalar (not exponentiated), is the critic ``V(s)`` on the shared trunk; the backward head is unused.
+Network: the GFlowNet's GridWorld MLP (2 × 256, LeakyReLU, same size, one member of a
+:class:`gafn_lib.core.ensemble.policy.StackedPolicy`): the forward logits are the actor (masked to
+valid actions); the log-flow head, read as a raw scalar (not exponentiated), is the critic ``V(s)``
+on the shared trunk; no backward head is built.
 Exact-policy metrics use the actor's probabilities in :func:`exact_terminal_distribution`.
+
+The trainer lives in :mod:`gafn_lib.baselines.ppo_ensemble`: :class:`PPOTrainer` (importable from
+here too) is the one-member :class:`~gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, which
+trains ``K`` compatible configs in lockstep as one batched model (per-member generators,
+minibatches, advantage normalisation and gradient clipping). This module keeps the config, the
+GAE and :func:`ppo_epochs` (the molecule PPO's update loop).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, fields
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from gafn_lib.grid.config import DEFAULT_RND_ETA, GridFields
-from gafn_lib.envs.hypergrid import Hypergrid
-from gafn_lib.core.history import History
-from gafn_lib.core.intrinsic import PAPER_RND_ETA, RND
-from gafn_lib.core.loop import Trainer
-from gafn_lib.core.exact import exact_terminal_distribution
-from gafn_lib.core.policies import MLPPolicy, masked_log_softmax
-from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
-from gafn_lib.core.sampling import action_probabilities, sample_trajectories
-from gafn_lib.core.tracking import MetricsTracker
+from gafn_lib.core.intrinsic import PAPER_RND_ETA
 from gafn_lib.core.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
 PPO_INTRINSIC = ("none", "rnd")
@@ -175,6 +173,8 @@ class PPOConfig(GridFields, PPOFields):
         check_counts(self, ("hidden", "n_layers", "batch_size", "n_steps", "log_every"))
         check_positive("lr", self.lr)
         self.check_ppo_fields()
+        if self.n_minibatches > self.batch_size:  # every trajectory has >= 1 decision: no empty minibatch
+            raise ValueError(f"n_minibatches={self.n_minibatches} must be <= batch_size={self.batch_size}")
         check_threads(self.threads)
         self.grid_config()
 
@@ -182,20 +182,6 @@ class PPOConfig(GridFields, PPOFields):
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """One batch of decisions, flattened over (trajectory, time); ``N`` decisions in all."""
-
-    obs: torch.Tensor  # (N, ndim·H) one-hot states
-    action_mask: torch.Tensor  # (N, ndim+1) valid actions
-    actions: torch.Tensor  # (N,)
-    log_prob_old: torch.Tensor  # (N,) log π_old(a|s)
-    advantages: torch.Tensor  # (N,) normalised if configured
-    returns: torch.Tensor  # (N,) value targets G_t
-    terminal: torch.Tensor  # (B, ndim) the sampled terminal states x
-    info: dict
 
 
 def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tensor, lam: float) -> torch.Tensor:
@@ -214,152 +200,14 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tens
     return delta @ discount
 
 
-class PPOTrainer(Trainer):
-    """PPO (+ optional RND) on the hypergrid, with the GridTrainer protocol.
+#: Names this module re-exports from :mod:`gafn_lib.baselines.ppo_ensemble` (imported on first use:
+#: that module imports this one).
+_FROM_ENSEMBLE = ("PPOTrainer", "PPOEnsembleTrainer", "Rollout")
 
-    Example:
-        >>> trainer = PPOTrainer(PPOConfig(height=8, n_steps=200))
-        >>> trainer.train().final["l1_mean_exact"]
-    """
 
-    _components = ("policy", "optimizer", "tracker")
+def __getattr__(name: str) -> Any:
+    if name in _FROM_ENSEMBLE:
+        from gafn_lib.baselines import ppo_ensemble
 
-    def __init__(self, config: PPOConfig):
-        self.config = config
-        configure_threads(config.threads)
-        seed_everything(config.seed)
-        self.device = resolve_device(config.device)
-        self.env = Hypergrid(config.grid_config(), device=self.device)
-        # actor = forward logits; critic V(s) = the log-flow head (raw scalar), shared trunk
-        self.policy = MLPPolicy(self.env.obs_dim, self.env.n_actions, self.env.ndim, config.hidden, config.n_layers).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, foreach=True)
-        self.rnd: RND | None = None
-        self.rnd_optimizer = None
-        if config.intrinsic == "rnd":
-            self.rnd = RND(self.env.obs_dim, eta=config.eta).to(self.device)
-            self.rnd_optimizer = torch.optim.Adam(self.rnd.predictor.parameters(), lr=config.lr)
-        self.tracker = MetricsTracker(self.env)
-        self.history = History.for_config(config)
-        self.step_count = 0
-        self.wall_seconds = 0.0
-        self._last_info: dict[str, float] = {}
-
-    # ------------------------------------------------------------------ rollout
-    @torch.no_grad()
-    def _old_policy_terms(self, obs: torch.Tensor, fmask: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, _, values = self.policy(obs)
-        log_prob = masked_log_softmax(logits, fmask).gather(1, actions.unsqueeze(1)).squeeze(1)
-        return log_prob, values
-
-    def collect(self) -> Rollout:
-        """Sample ``batch_size`` trajectories, then score every decision in one batched pass."""
-        cfg, env = self.config, self.env
-        traj = sample_trajectories(env, self.policy.forward_logits, cfg.batch_size)
-        batch, horizon = traj.mask.shape
-        lengths, forced = traj.lengths, traj.forced
-        flat_states = traj.states.reshape(batch * (horizon + 1), env.ndim)
-        obs = env.encode(flat_states)  # (B·(T+1), ndim·H)
-        fmask = env.forward_mask(flat_states)  # (B·(T+1), ndim+1)
-
-        pos = torch.arange(horizon + 1, device=self.device).unsqueeze(0)  # (1, T+1)
-        is_move = pos < lengths.unsqueeze(1)  # (B, T+1)
-        is_stop = (pos == lengths.unsqueeze(1)) & ~forced.unsqueeze(1)
-        decision = is_move | is_stop
-        last = lengths - forced.long()  # index of each trajectory's final decision
-        moves = torch.cat([traj.actions, traj.actions.new_full((batch, 1), -1)], dim=1)
-        actions = torch.where(is_move, moves, torch.full_like(moves, env.stop_action))  # (B, T+1)
-
-        extrinsic = env.reward(traj.terminal)  # (B,) R(x), not its log
-        rewards = torch.zeros(batch, horizon + 1, device=self.device)
-        rewards.scatter_(1, last.unsqueeze(1), extrinsic.unsqueeze(1))
-        info = {"mean_reward": float(extrinsic.mean()), "mean_length": float(lengths.float().mean())}
-        if self.rnd is not None:
-            visited = (pos <= lengths.unsqueeze(1)).reshape(-1)  # s_0 … s_n
-            bonus, rnd_loss = self.rnd.reward_and_loss(obs[visited])
-            novelty = torch.zeros(batch * (horizon + 1), device=self.device)
-            novelty[visited] = bonus
-            novelty = novelty.view(batch, horizon + 1)
-            child_novelty = torch.cat([novelty[:, 1:], torch.zeros_like(novelty[:, :1])], dim=1)
-            rewards = rewards + child_novelty * is_move  # r(s_{t+1}) on every move
-            self.rnd_optimizer.zero_grad(set_to_none=True)
-            rnd_loss.backward()
-            self.rnd_optimizer.step()
-            info.update(rnd_loss=float(rnd_loss.detach()), mean_intrinsic=float(bonus.mean()))
-
-        log_prob_old, values = self._old_policy_terms(obs, fmask, actions.reshape(-1))
-        values = values.view(batch, horizon + 1)
-        advantages = gae_advantages(rewards, values, last, cfg.gae_lambda)
-        returns = advantages + values
-
-        rows = decision.reshape(-1)
-        advantages, returns = advantages.reshape(-1)[rows], returns.reshape(-1)[rows]
-        if cfg.normalize_advantages:
-            advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
-        return Rollout(
-            obs=obs[rows], action_mask=fmask[rows], actions=actions.reshape(-1)[rows],
-            log_prob_old=log_prob_old[rows], advantages=advantages, returns=returns,
-            terminal=traj.terminal, info=info,
-        )
-
-    # ------------------------------------------------------------------ update
-    def update(self, rollout: Rollout) -> dict[str, float]:
-        """``epochs`` × ``n_minibatches`` Adam steps on the clipped PPO objective (module docstring)."""
-
-        def evaluate(mb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            logits, _, values = self.policy(rollout.obs[mb])
-            return masked_log_softmax(logits, rollout.action_mask[mb]), values  # (M, ndim+1), (M,)
-
-        return ppo_epochs(
-            self.config, self.optimizer, list(self.policy.parameters()), evaluate,
-            rollout.actions, rollout.log_prob_old, rollout.advantages, rollout.returns,
-        )
-
-    def step(self) -> dict[str, float]:
-        """One PPO iteration: sample 16 trajectories, (RND update), PPO epochs. Returns diagnostics."""
-        start = time.perf_counter()
-        rollout = self.collect()
-        info = dict(rollout.info)
-        info.update(self.update(rollout))
-        self.tracker.record_terminals(rollout.terminal)
-        self.step_count += 1
-        self.wall_seconds += time.perf_counter() - start
-        self._last_info = info
-        return info
-
-    # ------------------------------------------------------------------ evaluation
-    @torch.no_grad()
-    def forward_probabilities(self) -> torch.Tensor:
-        """The actor's ``π(·|s)`` on every cell, ``(H^ndim, ndim+1)``."""
-        states = self.env.all_states()
-        logits = self.policy.forward_logits(self.env.encode(states))
-        return action_probabilities(logits, self.env.forward_mask(states), 0.0, 1.0)
-
-    def evaluate(self) -> dict:
-        """One history row: the shared grid metrics (exact policy included) + PPO diagnostics."""
-        probs = self.forward_probabilities()
-        row = {"step": self.step_count}
-        row.update(self.tracker.row(probs))
-        p_exact = exact_terminal_distribution(self.env, probs)
-        rewards = self.env.reward(self.env.all_states()).double()
-        row.update(wall_seconds=self.wall_seconds, expected_reward_exact=float((p_exact * rewards).sum()))
-        row.update(self._last_info)
-        return row
-
-    def progress_postfix(self, row: dict) -> dict:
-        return {"l1": f"{row['l1_mean_exact']:.2e}", "modes": f"{row['modes_found']}/{row['n_modes']}"}
-
-    def describe(self) -> str:
-        c = self.config
-        name = "ppo_rnd" if c.intrinsic == "rnd" else "ppo"
-        return f"{name} H={c.height} seed={c.seed}"
-
-    # ------------------------------------------------------------------ checkpointing
-    def _extra_state(self) -> dict:
-        if self.rnd is None:
-            return {}
-        return {"rnd": self.rnd.state_dict(), "rnd_optimizer": self.rnd_optimizer.state_dict()}
-
-    def _load_extra_state(self, state: dict) -> None:
-        if self.rnd is not None:
-            self.rnd.load_state_dict(state["rnd"])
-            self.rnd_optimizer.load_state_dict(state["rnd_optimizer"])
+        return getattr(ppo_ensemble, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

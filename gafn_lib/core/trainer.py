@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from gafn_lib.core.config import TrainConfig
-from gafn_lib.core.ensemble.trainer import EnsembleTrainer, _SoloPolicyAdapter, describe_env
+from gafn_lib.core.ensemble.trainer import EnsembleTrainer, _SoloPolicyAdapter, compatibility_key, describe_env
 from gafn_lib.core.history import History
 from gafn_lib.core.loop import run_logged_loop
 from gafn_lib.core.sampling import Trajectories
@@ -50,6 +50,10 @@ class GFlowNetTrainer(EnsembleTrainer):
         >>> history = trainer.train()
         >>> history.final["modes_found"]
     """
+
+    #: What the runner trains several configs of this trainer with, and which configs can share one.
+    ensemble_class = EnsembleTrainer
+    ensemble_key = staticmethod(compatibility_key)
 
     def __init__(self, config: TrainConfig, env=None):
         if not isinstance(config, TrainConfig):

@@ -145,18 +145,18 @@ def _run_ray(tasks: list[RunTask], workers: int, address: str | None, on_done: C
 
 # ---------------------------------------------------------------------------------------- sweeps
 def _ensemble_key(config: Any) -> str | None:
-    """The grouping key of a config that can train inside an ensemble, else ``None``."""
-    from gafn_lib.core.config import TrainConfig
+    """The grouping key of a config that can train inside an ensemble, else ``None``.
 
-    if not isinstance(config, TrainConfig):
-        return None
-    from gafn_lib.core.ensemble import compatibility_key
-    from gafn_lib.core.trainer import GFlowNetTrainer
-
+    A trainer class opts in with two class attributes: ``ensemble_class`` (built from a list of
+    compatible configs; :class:`gafn_lib.core.ensemble.EnsembleTrainer` for the GFlowNets,
+    :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer` for the grid PPO) and
+    ``ensemble_key(config)`` (configs with equal keys may share an ensemble)."""
     try:
-        if not issubclass(trainer_class(config), GFlowNetTrainer):
+        cls = trainer_class(config)
+        key = getattr(cls, "ensemble_key", None)
+        if getattr(cls, "ensemble_class", None) is None or key is None:
             return None
-        return compatibility_key(config)
+        return f"{cls.__module__}.{cls.__qualname__}:{key(config)}"
     except (TypeError, ValueError):
         return None
 
@@ -221,13 +221,15 @@ def run_sweep(
             killed run resumes where it stopped; ``None``: no checkpoints.
         progress: one progress bar for the sweep (runs done / total).
         address: Ray cluster address (``backend="ray"`` only).
-        ensemble_size: the most GFlowNet runs trained together as one ensemble
-            (:class:`gafn_lib.core.ensemble.EnsembleTrainer`). Pending configs that differ only in
-            ``seed``, ``eta``, ``objective``, ``augment``, ``intrinsic``, ``subtb_lambda`` or
-            ``uniform_pb`` are grouped automatically (split into at least ``workers`` tasks for
-            the pool and Ray backends, so no core idles); each member's results are stored under its
-            own run id exactly as a solo run's. ``1`` or ``None``: every run alone. Baselines
-            (MCMC, PPO, molecules) always run alone.
+        ensemble_size: the most runs trained together as one ensemble
+            (:class:`gafn_lib.core.ensemble.EnsembleTrainer` for the GFlowNets,
+            :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer` for the grid PPO). Pending
+            GFlowNet configs that differ only in ``seed``, ``eta``, ``objective``, ``augment``,
+            ``intrinsic``, ``subtb_lambda`` or ``uniform_pb`` (PPO configs: only in
+            :data:`~gafn_lib.baselines.ppo_ensemble.PPO_MEMBER_FIELDS`) are grouped automatically
+            (split into at least ``workers`` tasks for the pool and Ray backends, so no core idles); each member's results are stored under its
+            own run id exactly as a solo run's. ``1`` or ``None``: every run alone. MCMC and the
+            molecule methods always run alone.
 
     Returns:
         The combined table (one row per logged step of every run), also written to

@@ -11,9 +11,11 @@ previous save. A re-run finds the file, loads it with ``torch.load(..., weights_
 continues; trainers resume bit-for-bit on CPU, so the final table equals an uninterrupted run's
 (except the wall-clock columns). The checkpoint is deleted once the run's results are written.
 
-Ensembles: :class:`EnsembleTask` trains several compatible GFlowNet configs as one
-:class:`gafn_lib.core.ensemble.EnsembleTrainer` (:func:`execute_ensemble`); each member's table,
-arrays and metadata go under its own run id exactly as a solo run's would (the metadata adds
+Ensembles: :class:`EnsembleTask` trains several compatible configs as one ensemble, the
+``ensemble_class`` of their trainer (:class:`gafn_lib.core.ensemble.EnsembleTrainer` for the
+GFlowNets, :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer` for the grid PPO;
+:func:`execute_ensemble`); each member's table, arrays (if its solo trainer keeps any) and
+metadata go under its own run id exactly as a solo run's would (the metadata adds
 ``ensemble``: id, size and member index). The ensemble checkpoints to
 ``checkpoints/<ensemble id>.pt``, so a killed ensemble resumes as a whole.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from gafn_lib.registry import config_key, make_trainer
+from gafn_lib.registry import config_key, make_trainer, trainer_class
 from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
 from gafn_lib.core.runtime import THREADS_ENV_VAR, configure_threads
 
@@ -190,8 +192,6 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
     """Train the task's configs as one ensemble (resuming from its checkpoint if any) and write
     every member's table, arrays and metadata under its own run id. Never raises for a failure of
     the training itself: every member is then recorded as failed with the traceback."""
-    from gafn_lib.core.ensemble import EnsembleTrainer
-
     start = time.perf_counter()
     store = ExperimentStore(task.experiment_dir)
     ens = task.ensemble_id
@@ -209,7 +209,9 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
         if task.single_thread:
             os.environ[THREADS_ENV_VAR] = "1"
             configure_threads(1)
-        trainer = EnsembleTrainer(list(task.configs))
+        solo_class = trainer_class(task.configs[0])
+        trainer = solo_class.ensemble_class(list(task.configs))
+        keeps_arrays = hasattr(solo_class, "artifacts")
         resumed_from = _resume(trainer, store, ens)
         for run, meta in zip(task.run_ids, metas):
             meta["resumed_from_step"] = resumed_from
@@ -218,12 +220,13 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
         if task.checkpoint_every:
             on_log = Checkpointer(store, ens, task.checkpoint_every, resumed_from, task.configs[0].n_steps)
         histories = trainer.train(progress=False, on_log=on_log)
-        probs = trainer.forward_probabilities_all()
+        probs = trainer.forward_probabilities_all() if keeps_arrays else None
         wall = time.perf_counter() - start
         outcomes = []
         for i, (run, config, history, meta) in enumerate(zip(task.run_ids, task.configs, histories, metas)):
             record = store.write_table(run, run_table(run, config, history.rows))
-            store.write_artifacts(run, trainer.artifacts_of(i, probs))
+            if keeps_arrays:
+                store.write_artifacts(run, trainer.artifacts_of(i, probs))
             meta.update(status="finished", finished=True, finished_at=_now(), wall_seconds=wall / size,
                         ensemble_wall_seconds=wall, steps=int(trainer.step_count), **record)
             store.write_metadata(run, meta)
