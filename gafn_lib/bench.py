@@ -14,6 +14,10 @@ measured in the same process right before), ``peak_memory_mb`` of the process, a
 floor: ``gflop_per_step`` (multiply-adds ×2 through the dense layers, backward counted as twice the
 forward), ``gflops_measured`` (a 1600×256 @ 256×256 float32 matmul on this machine) and
 ``floor_ms_per_step`` = their ratio, beside ``ms_per_step``.
+
+``--method ppo`` (with ``--ensemble``): the same row for ensembles of ``K`` PPO seeds
+(:class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, no intrinsic reward); its floor
+counts the sampling / old-policy forwards and the ``epochs × n_minibatches`` training passes.
 """
 
 from __future__ import annotations
@@ -140,6 +144,63 @@ def _measure_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, q
     })
 
 
+def _measure_ppo_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, queue) -> None:
+    """The PPO row of ``--method ppo``: ``K`` seeds of PPO (no intrinsic reward) as one
+    :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, against its first member alone,
+    in alternating blocks (as :func:`_measure_ensemble`)."""
+    from gafn_lib.baselines.ppo import PPOConfig
+    from gafn_lib.baselines.ppo_ensemble import PPOEnsembleTrainer
+    from gafn_lib.core.runtime import configure_threads
+
+    configure_threads(1)
+    configs = [PPOConfig(ndim=ndim, height=height, n_steps=10**9, batch_size=16, seed=s, threads=1) for s in range(k)]
+    solo = PPOEnsembleTrainer(configs[:1])
+    ensemble = PPOEnsembleTrainer(configs) if k > 1 else solo
+    dense = lambda sizes: 2 * sum(a * b for a, b in zip(sizes[1:-1], sizes[2:]))  # the first layer is a gather
+
+    def flops(trainer) -> float:  # sampling and old-policy forwards, training forward + backward (≈ 3× forward)
+        rows, net = trainer.last_step_rows, trainer.policy_net.net.sizes
+        total = rows["sample"] * dense(net) + 3 * rows["train"] * dense(net)
+        if trainer.rnd is not None:
+            total += 3 * rows["rnd"] * dense(trainer.rnd.predictor.sizes)
+        return float(total)
+
+    def timed(trainer, n: int) -> tuple[float, float, float]:
+        lengths, flop = [], []
+        start = time.perf_counter()
+        for _ in range(n):
+            infos = trainer.step()
+            lengths.append(sum(i["mean_length"] for i in infos) / len(infos))
+            flop.append(flops(trainer))
+        return (time.perf_counter() - start) / n, sum(lengths) / n, sum(flop) / n
+
+    for _ in range(warmup):
+        solo.step()
+        if k > 1:
+            ensemble.step()
+    block = max(1, steps // 3)
+    solo_s, ens_s, lengths, flop = [], [], [], []
+    for _ in range(3):
+        solo_s.append(timed(solo, block)[0])
+        e_sec, length, f = timed(ensemble, block)
+        ens_s.append(e_sec)
+        lengths.append(length)
+        flop.append(f)
+    gflops = matmul_gflops()
+    sec, solo_sec = min(ens_s), min(solo_s)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    f = sum(flop) / len(flop)
+    queue.put({
+        "method": "ppo", "K": k, "height": height, "ndim": ndim, "intrinsic": "none", "batch_size": 16, "threads": 1,
+        "steps_measured": 3 * block, "mode": "table" if ensemble.table_mode else "per-move",
+        "ms_per_step": round(sec * 1e3, 2), "run_steps_per_second": round(k / sec, 1),
+        "solo_steps_per_second": round(1 / solo_sec, 1), "speedup": round(k * solo_sec / sec, 2),
+        "mean_trajectory_length": round(sum(lengths) / len(lengths), 1), "peak_memory_mb": round(peak_mb, 1),
+        "gflop_per_step": round(f / 1e9, 4), "gflops_measured": round(gflops, 1),
+        "floor_ms_per_step": round(f / (gflops * 1e9) * 1e3, 2),
+    })
+
+
 def _in_fresh_process(target, args) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -159,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heights", default=None, help="comma-separated grid heights (default 8,64; 8,16,32,64 with --ensemble)")
     parser.add_argument("--ensemble", default=None, help="ensemble sizes K, comma-separated (e.g. 1,4,12,32)")
     parser.add_argument("--json", action="store_true", help="one JSON line per configuration")
+    parser.add_argument("--method", choices=("gafn", "ppo"), default="gafn",
+                        help="with --ensemble: GAFlowNet (TB, joint, RND; default) or PPO ensembles")
     args = parser.parse_args(argv)
+    if args.method != "gafn" and args.ensemble is None:
+        parser.error("--method ppo needs --ensemble (--ensemble 1 measures a solo run)")
     if args.ensemble is not None:
         sizes = [int(k) for k in args.ensemble.split(",")]
         heights = [int(h) for h in (args.heights or "8,16,32,64").split(",")]
@@ -168,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps or 30
         for height in heights:
             for k in sizes:
-                result = _in_fresh_process(_measure_ensemble, (k, height, steps, args.warmup, args.ndim))
+                measure = _measure_ppo_ensemble if args.method == "ppo" else _measure_ensemble
+                result = _in_fresh_process(measure, (k, height, steps, args.warmup, args.ndim))
                 if args.json:
                     print(json.dumps(result), flush=True)
                 else:
