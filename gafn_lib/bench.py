@@ -135,7 +135,7 @@ def _measure_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, q
     flop = sum(flops) / len(flops)
     queue.put({
         "K": k, "height": height, "ndim": ndim, "objective": "tb", "augment": "joint", "intrinsic": "rnd",
-        "batch_size": 16, "threads": 1, "steps_measured": 3 * block, "mode": "table" if ensemble.table_mode else "visited",
+        "batch_size": 16, "threads": 1, "steps_measured": 3 * block, "mode": "table" if ensemble.table_mode else ("sampling-table" if ensemble.sampling_table else "per-move"),
         "ms_per_step": round(sec * 1e3, 2), "run_steps_per_second": round(k / sec, 1),
         "solo_steps_per_second": round(1 / solo_sec, 1), "speedup": round(k * solo_sec / sec, 2),
         "mean_trajectory_length": round(sum(lengths) / len(lengths), 1), "peak_memory_mb": round(peak_mb, 1),

@@ -29,14 +29,55 @@ MIXED = [
 ]
 
 
-@pytest.fixture(params=["table", "visited"], autouse=True)
+@pytest.fixture(params=["table", "visited", "per-move"], autouse=True)
 def mode(request, monkeypatch):
-    """Both evaluation modes: every state once per step (small grids) and the distinct visited states."""
+    """Every evaluation path: every state once per step with gradient (small grids); the distinct
+    visited states with sampling from no-gradient tables; the distinct visited states with one
+    network call per move while sampling."""
     import gafn_lib.core.ensemble.trainer as trainer_module
 
-    if request.param == "visited":
+    if request.param in ("visited", "per-move"):
         monkeypatch.setattr(trainer_module, "TABLE_MODE_MAX_STATES", 0)
+    if request.param == "per-move":
+        monkeypatch.setattr(trainer_module, "MOVE_CALL_ROWS", -(10**9))
     return request.param
+
+
+def test_the_mode_fixture_selects_each_path(mode):
+    trainer = EnsembleTrainer([GridTrainConfig(**TINY, seed=s) for s in range(2)])
+    assert (trainer.table_mode, trainer.sampling_table) == {
+        "table": (True, True), "visited": (False, True), "per-move": (False, False)
+    }[mode]
+
+
+def test_table_sampler_draws_the_per_move_samplers_trajectories():
+    """Given the same probabilities and uniforms, sampling on state indices from tables gives exactly
+    the trajectories of the per-state sampler (zeros in the tables, forced-terminal states, 2 members)."""
+    from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble, sample_from_tables, transition_table
+    from gafn_lib.core.exact import state_graph
+
+    env = Hypergrid(HypergridConfig(ndim=3, height=5))
+    graph = state_graph(env)
+    n, k, batch = env.n_states, 2, 9
+    g = torch.Generator().manual_seed(3)
+    mask = graph.forward_mask.clone()
+    mask[:, env.stop_action] |= graph.forced
+    raw = torch.rand(k * n, env.n_actions, generator=g) * (torch.rand(k * n, env.n_actions, generator=g) > 0.3)
+    raw[:, env.stop_action] = 0.04  # every state can stop, rarely: some trajectories reach the forced-terminal edge
+    probs = raw * mask.repeat(k, 1)
+    probs = probs / probs.sum(dim=1, keepdim=True)
+    uniforms = draw_uniforms([torch.Generator().manual_seed(s) for s in (0, 1)], batch, env.max_moves + 1, torch.device("cpu"))
+    offsets = (torch.arange(k) * n).repeat_interleave(batch)
+
+    def state_probs(states):
+        rows = offsets + env.index(states)
+        return probs[rows], mask.repeat(k, 1)[rows]
+
+    expected = sample_ensemble(env, None, k, batch, uniforms, state_probs=state_probs)
+    got = sample_from_tables(graph, transition_table(graph), probs, mask, k, batch, uniforms)
+    for field in ("states", "actions", "mask", "forced"):
+        assert torch.equal(getattr(got, field), getattr(expected, field)), field
+    assert int(expected.forced.sum()) > 0 and int((expected.lengths < env.max_moves).sum()) > 0
 
 
 def grads(trainer, member):

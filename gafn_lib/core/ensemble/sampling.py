@@ -107,3 +107,87 @@ def sample_ensemble(
     states_out = states_buf[:, : horizon + 1].gather(1, gather_index)
     actions_out = actions_buf[:, :horizon]
     return Trajectories(states=states_out, actions=actions_out, mask=actions_out >= 0, forced=forced)
+
+
+def transition_table(graph) -> torch.Tensor:
+    """``child (N, A)`` of a :class:`gafn_lib.core.exact.StateGraph`: the index of the state that
+    action ``a`` leads to from state ``s``; the stop action and masked actions leave ``s`` unchanged."""
+    n = graph.n_states
+    n_actions = graph.forward_mask.shape[1]
+    child = torch.arange(n, device=graph.states.device).unsqueeze(1).repeat(1, n_actions)
+    child[graph.src, graph.action] = graph.dst
+    return child
+
+
+@torch.no_grad()
+def sample_from_tables(
+    graph,
+    child: torch.Tensor,
+    probs: torch.Tensor,
+    mask: torch.Tensor,
+    n_members: int,
+    batch_size: int,
+    uniforms: torch.Tensor,
+) -> Trajectories:
+    """:func:`sample_ensemble` for an enumerable environment whose sampling distributions are
+    tabulated: the same trajectories, drawn on state *indices* with no network call per move.
+
+    Args:
+        graph: the environment's :class:`gafn_lib.core.exact.StateGraph` (``N`` states, the initial
+            state, forced-terminal states, the stop action).
+        child: ``(N, A)`` from :func:`transition_table`.
+        probs: ``(K·N, A)`` member ``k``'s sampling distribution (ε and τ included) on state ``s`` in
+            row ``k·N + s``; mask: ``(N, A)`` or ``(K·N, A)`` the allowed actions (forced-terminal
+            states allow only *stop*, which is never taken there).
+        uniforms: ``(K, B, max_moves+1)`` from :func:`draw_uniforms`.
+
+    Move ``t`` of trajectory ``b`` of member ``k`` takes ``inverse_cdf(probs[k·N + s], u_k[b, t])``
+    exactly as :func:`sample_ensemble` does, so given the same probabilities the trajectories are
+    identical; a move is three gathers on index tensors instead of a network call and a state update.
+    """
+    n = graph.n_states
+    n_actions = child.shape[1]
+    stop = graph.stop_action
+    total = n_members * batch_size
+    device = child.device
+    u_flat = uniforms.reshape(total, -1)
+    max_moves = u_flat.shape[1] - 1
+    offsets = (torch.arange(n_members, device=device) * n).repeat_interleave(batch_size)
+    # inverse_cdf, tabulated: the cumulative sums of every row, and for every row and raw draw
+    # a ∈ {0 … A} (A: u·c_last at the very top) the action inverse_cdf returns (a if allowed, else
+    # the last action of positive probability)
+    row_mask = mask if mask.shape[0] == probs.shape[0] else mask.repeat(probs.shape[0] // mask.shape[0], 1)
+    cdf = probs.cumsum(dim=1)
+    top = cdf[:, -1].contiguous()
+    raw = torch.arange(n_actions + 1, device=device).clamp_max(n_actions - 1)
+    last_allowed = n_actions - 1 - (probs > 0).flip(1).to(torch.uint8).argmax(dim=1, keepdim=True)
+    repair = torch.where(row_mask[:, raw], raw.unsqueeze(0), last_allowed).reshape(-1)
+    child_flat = child.reshape(-1)
+    forced_of = graph.forced
+    idx = torch.full((total,), graph.initial, dtype=torch.long, device=device)
+    index_buf = torch.empty((total, max_moves + 2), dtype=torch.long, device=device)
+    index_buf[:, 0] = idx
+    actions_buf = torch.full((total, max_moves + 1), stop, dtype=torch.long, device=device)
+    done = torch.zeros(total, dtype=torch.bool, device=device)
+    t = 0
+    while t <= max_moves:
+        rows = offsets + idx
+        draw = (cdf[rows] <= (u_flat[:, t] * top[rows]).unsqueeze(1)).sum(dim=1)
+        action = repair[rows * (n_actions + 1) + draw].masked_fill_(done, stop)
+        idx = child_flat[idx * n_actions + action]
+        index_buf[:, t + 1] = idx
+        actions_buf[:, t] = action
+        done |= (action == stop) | forced_of[idx]
+        t += 1
+        if bool(done.all()):
+            break
+    moved = actions_buf[:, :t] != stop
+    lengths = moved.sum(dim=1)
+    final = index_buf.gather(1, lengths.unsqueeze(1)).squeeze(1)
+    forced = forced_of[final] & (lengths > 0)
+    horizon = int(lengths.max())
+    positions = torch.arange(horizon + 1, device=device)
+    take = torch.minimum(positions.unsqueeze(0), lengths.unsqueeze(1))
+    states_out = graph.states[index_buf[:, : horizon + 1].gather(1, take)]
+    actions_out = actions_buf[:, :horizon].masked_fill(~moved[:, :horizon], -1)
+    return Trajectories(states=states_out, actions=actions_out, mask=actions_out >= 0, forced=forced)

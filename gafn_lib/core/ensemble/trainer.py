@@ -12,8 +12,10 @@ The solo trainer :class:`gafn_lib.core.trainer.GFlowNetTrainer` *is* this class 
 
 One step, top to bottom:
 
-1. each member draws its uniforms; all ``K·B`` trajectories are sampled in lockstep (no gradient,
-   one stacked network call per move);
+1. each member draws its uniforms; all ``K·B`` trajectories are sampled in lockstep, without
+   gradient: from tables of every member's policy on every state when the environment lists its
+   states and that is cheaper (:data:`MOVE_CALL_ROWS`; a move is then a few gathers on state
+   indices), else with one stacked network call per move;
 2. every distinct state of a member's batch (plus, for FM members, the parents of its states) is
    evaluated once, with gradient, by the stacked policy: ``log P_F``, ``log P_B``, ``log F`` are
    gathered from there for every position of every trajectory;
@@ -43,9 +45,10 @@ from gafn_lib.core.config import TrainConfig
 from gafn_lib.core.ensemble.features import Featurizer
 from gafn_lib.core.ensemble.intrinsic import StackedCounts, StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
-from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble
+from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble, sample_from_tables, transition_table
 from gafn_lib.core.ensemble.stacked import StackedInputs
 from gafn_lib.core.env import Parents, check_environment, is_enumerable
+from gafn_lib.core.exact import state_graph
 from gafn_lib.core.history import History
 from gafn_lib.core.intrinsic import make_intrinsic
 from gafn_lib.core.loop import load_rng_state, rng_state, step_until
@@ -66,6 +69,16 @@ MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lamb
 #: even near K·n_states ≈ 4096; 2048 keeps the table where it clearly pays: H=8 up to K=32, H=16 up
 #: to K=8, H=32 up to K=2, never at H=64.)
 TABLE_MODE_MAX_STATES = 2048
+#: Above :data:`TABLE_MODE_MAX_STATES`, an enumerable environment still *samples* from tables when
+#: that is cheaper than one network call per move: each step evaluates every member's policy once on
+#: every state without gradient (``K·n_states`` rows) and the sampler only gathers from those tables
+#: (:func:`~gafn_lib.core.ensemble.sampling.sample_from_tables`); the loss evaluates the distinct
+#: visited states as before. Cost model, in units of one row through the network (measured on one
+#: CPU thread, 2 × 256 MLP): a per-move network call costs :data:`MOVE_CALL_ROWS` rows of overhead
+#: plus its ``K·B`` rows, a table lookup saves that call, and a trained policy's batch runs for about
+#: ``max_moves`` moves. Tables are used when ``K·n_states < max_moves · (MOVE_CALL_ROWS + K·B)``:
+#: H = 64 (2-D) up to K = 4, H = 128 at K = 1, H = 32 up to K = 16, H = 16 at every K ≤ 64.
+MOVE_CALL_ROWS = 100
 #: Intrinsic rewards with a stacked implementation (others run member by member).
 STACKED_INTRINSIC = ("rnd", "count", "none")
 
@@ -148,10 +161,15 @@ class EnsembleTrainer:
         )
         self._custom_policy: _SoloPolicyAdapter | None = None
         self.table_mode = self.enumerable and k * self.env.n_states <= TABLE_MODE_MAX_STATES
+        self.sampling_table = self.enumerable and (
+            self.table_mode or k * self.env.n_states < self.env.max_moves * (MOVE_CALL_ROWS + k * base.batch_size)
+        )
         self.last_step_rows: dict[str, int] = {}
         self._train_rows: dict[str, int] = {}
         self._pending: tuple | None = None  # table-mode outputs computed by sample(), used by the next loss()
-        if self.table_mode:
+        if self.sampling_table:
+            self._graph = state_graph(self.env)
+            self._child = transition_table(self._graph)
             all_states = self.env.all_states()
             self._all_states = all_states.unsqueeze(0).expand(k, *all_states.shape)
             self._all_inputs = self.featurizer(self._all_states)
@@ -233,25 +251,30 @@ class EnsembleTrainer:
 
     # ------------------------------------------------------------------ one step
     def sample(self) -> Trajectories:
-        """``K·B`` trajectories (member ``k``: rows ``k·B … k·B+B−1``), each member from its own generator."""
+        """``K·B`` trajectories (member ``k``: rows ``k·B … k·B+B−1``), each member from its own generator.
+
+        Three paths with the same result given the same probabilities: *table mode* evaluates every
+        state with gradient (the loss reuses it); *sampling tables* evaluate every state without
+        gradient; otherwise one stacked network call per move (:data:`MOVE_CALL_ROWS`)."""
         c = self.config
         uniforms = draw_uniforms(self.generators, c.batch_size, self.env.max_moves + 1, self.device)
-        if not self.table_mode:
+        if not self.sampling_table:
             return sample_ensemble(self.env, self._forward_logits, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature)
-        outputs = self._policy(self._all_states)  # with gradient: the next loss() reads it
-        self._pending = outputs
+        if self.table_mode:
+            outputs = self._policy(self._all_states)  # with gradient: the next loss() reads it
+            self._pending = outputs
+            logits = outputs[0].detach()
+        else:
+            with torch.no_grad():
+                if self._custom_policy is not None:
+                    logits = self._forward_logits(self._all_states)
+                else:
+                    logits = self.policy_net.forward_logits(self._all_inputs)
         n = self.env.n_states
         with torch.no_grad():
-            logits = outputs[0].detach().reshape(self.n_members * n, -1)
-            mask = self._sampling_mask.repeat(self.n_members, 1)
-            probs = action_probabilities(logits, mask, c.epsilon, c.temperature)
-        offsets = (torch.arange(self.n_members, device=self.device) * n).repeat_interleave(c.batch_size)
-
-        def state_probs(states: torch.Tensor):
-            rows = offsets + self.env.index(states)
-            return probs[rows], mask[rows]
-
-        return sample_ensemble(self.env, None, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature, state_probs=state_probs)
+            probs = action_probabilities(logits.reshape(self.n_members * n, -1), self._sampling_mask.repeat(self.n_members, 1),
+                                         c.epsilon, c.temperature)
+        return sample_from_tables(self._graph, self._child, probs, self._sampling_mask, self.n_members, c.batch_size, uniforms)
 
     def _plan(self, traj: Trajectories, parents: Parents | None, fm_rows: torch.Tensor | None):
         """Which states to evaluate: ``(states (K, N, *shape), row_of_pos (KB, T+1), row_of_parent
@@ -490,7 +513,12 @@ class EnsembleTrainer:
     def _step_all(self) -> list[dict[str, float]]:
         start = time.perf_counter()
         traj = self.sample()
-        sample_rows = 0 if self.table_mode else self.n_members * self.config.batch_size * (traj.mask.shape[1] + 1)
+        if self.table_mode:
+            sample_rows = 0  # the loss's table served sampling
+        elif self.sampling_table:
+            sample_rows = self.n_members * self.env.n_states
+        else:
+            sample_rows = self.n_members * self.config.batch_size * (traj.mask.shape[1] + 1)
         total, infos = self._loss_all(traj)
         # rows through the dense layers this step (for the benchmark's compute floor)
         self.last_step_rows = {"sample": sample_rows, **self._train_rows}
