@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 NB ?=
+# notebooks executed at a time by make figures (their runs are trained first, on every core)
+JOBS ?= 2
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_ARGS ?=
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 figures: $(STAMP)
-	$(PY) -m gafn_lib.repro.pipeline --profile $(PROFILE) $(if $(NB),--only $(NB),)
+	$(PY) -m gafn_lib.repro.pipeline --profile $(PROFILE) --jobs $(JOBS) $(if $(NB),--only $(NB),)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -101,3 +101,34 @@ def test_profiles():
     assert profile_value("smoke", quick=1, paper=2) == 1  # smoke falls back to quick
     assert profile_value("long", quick=1, paper=2, long=4) == 4
     assert profile_value("long", quick=1, paper=2) == 1  # long falls back to quick
+
+
+def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(project, capsys):
+    for number in ("01", "02", "03"):
+        write_notebook(project / "notebooks" / f"{number}_nb.ipynb", marker(number))
+    assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 0
+    assert sorted((project / "ran.log").read_text().splitlines()) == ["01 smoke 0", "02 smoke 0", "03 smoke 0"]
+    assert "all 3 notebooks done in" in capsys.readouterr().out
+    (project / "ran.log").unlink()
+    write_notebook(project / "notebooks" / "01_nb.ipynb", "raise ValueError('first fails')")
+    write_notebook(project / "notebooks" / "02_nb.ipynb", "import time; time.sleep(3)", marker("02"))
+    assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 1
+    assert "FAILED 01_nb.ipynb" in capsys.readouterr().err
+    assert (project / "ran.log").read_text() == "02 smoke 0\n"  # 02 was running and finished; 03 never started
+    with pytest.raises(SystemExit):
+        run_pipeline(project, "--jobs", "0")
+
+
+def test_prefetch_plans_each_notebooks_default_runs_once():
+    from gafn_lib.repro import experiments as ex, mol_experiments as mx
+    from gafn_lib.repro.prefetch import planned_runs
+    from gafn_lib.runner import run_id
+
+    plan = planned_runs(["01", "02", "03", "06"], "smoke")
+    per_notebook = ex.notebook_runs("smoke")
+    grid_ids = [run_id(c) for c in plan[ex.GRID_STORE]]
+    assert len(grid_ids) == len(set(grid_ids))  # 02's runs are 01's: trained once
+    assert set(grid_ids) == {run_id(c) for nb in ("01", "02", "03") for c in per_notebook[nb]}
+    assert {run_id(c) for c in plan[mx.MOL_STORE]} == {run_id(c) for _, c in mx.notebook_runs("smoke")}
+    assert planned_runs(["00", "07"], "quick") == {}
+    assert mx.MOL_STORE not in planned_runs(["06"], "long")  # hours per run: `python -m gafn_lib.repro.mol_experiments long`

@@ -304,37 +304,3 @@ def save_claims(results: Sequence[claims.ClaimResult], out_dir: str | Path) -> p
 def show_claims(table: pd.DataFrame):
     """The claims table styled for a notebook (left-aligned, wrapped text)."""
     return table.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
-
-
-# ------------------------------------------------------------------ legacy (notebook 06 only)
-def comparison_claim(
-    table: pd.DataFrame,
-    claim: str,
-    method_a: str,
-    method_b: str,
-    metric: str,
-    lower_is_better: bool = True,
-    strict: bool = True,
-    **where: Any,
-) -> dict:
-    """Legacy, mean-only (no interval): kept only until :mod:`gafn_lib.repro.mol_experiments`
-    moves to :func:`gafn_lib.repro.claims.compare`; the grid notebooks use :func:`claim`."""
-    from gafn_lib.repro.plotting import fmt_mean_std
-
-    a = final_values(table, method_a, metric, **where)
-    b = final_values(table, method_b, metric, **where)
-    if a.size == 0 or b.size == 0:
-        raise ValueError(f"no runs for {method_a!r} or {method_b!r} with {where}")
-    ma, mb = a.mean(), b.mean()
-    if lower_is_better:
-        supported = ma < mb if strict else ma <= mb
-    else:
-        supported = ma > mb if strict else ma >= mb
-    scope = ", ".join(f"{k}={v}" for k, v in where.items())
-    measured = f"{metric}{' (' + scope + ')' if scope else ''}: {method_a} {fmt_mean_std(a)} vs {method_b} {fmt_mean_std(b)}"
-    return {"claim": claim, "measured": measured, "supported": bool(supported)}
-
-
-def all_of(claim: str, rows: list[dict]) -> dict:
-    """Legacy companion of :func:`comparison_claim` (same caveat)."""
-    return {"claim": claim, "measured": "; ".join(r["measured"] for r in rows), "supported": all(r["supported"] for r in rows)}

@@ -340,6 +340,31 @@ OPTION_PROBES: dict[str, dict[str, Any]] = {
 }
 
 
+def notebook_settings(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None) -> dict[str, Any]:
+    """Notebook 06's run settings for ``profile`` (its ``seeds`` / ``n_steps`` parameters override):
+    ``seeds``, ``n_steps`` (GFlowNet steps), ``molecules`` (4 per GFlowNet step: every method gets the
+    same budget), ``reward``, ``network`` (extra config fields) and ``n_logs``. The notebook and
+    the pipeline's prefetch (:mod:`gafn_lib.repro.prefetch`) both read them, so they train the same runs."""
+    from gafn_lib.repro.profiles import profile_value
+
+    seeds = list(seeds or profile_value(profile, quick=[0, 1, 2], paper=[0, 1, 2], long=list(LONG_SEEDS), smoke=[0]))
+    n_steps = n_steps or profile_value(profile, quick=1_500, paper=250_000, long=LONG_STEPS, smoke=4)
+    return {
+        "seeds": seeds,
+        "n_steps": n_steps,
+        "molecules": 4 * n_steps,
+        "reward": profile_value(profile, quick=REDUCED_REWARD, paper=PAPER_REWARD, long=PAPER_REWARD, smoke=REDUCED_REWARD),
+        "network": profile_value(profile, quick={}, paper={}, smoke=dict(hidden=16, n_rounds=1, max_blocks=4)),
+        "n_logs": profile_value(profile, quick=20, paper=50, long=LONG_LOGS, smoke=2),
+    }
+
+
+def notebook_runs(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None) -> list[tuple[str, Any]]:
+    """Notebook 06's ``(label, config)`` runs for ``profile``: every method × seed (:func:`notebook_settings`)."""
+    s = notebook_settings(profile, seeds, n_steps)
+    return molecule_runs(s["seeds"], s["molecules"], reward=s["reward"], n_logs=s["n_logs"], **s["network"])
+
+
 def option_probe(variants: dict[str, dict[str, Any]] = OPTION_PROBES, n_steps: int = 600, seed: int = 0,
                  threshold: float = 6.0, score_cut: float = 6.0) -> pd.DataFrame:
     """Short runs of GAFlowNet (FM, joint RND) with each option set, same budget and seed: the share

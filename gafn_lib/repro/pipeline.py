@@ -17,9 +17,15 @@ parameter other than ``workers``/``backend`` writes the project's tracked ``figu
 ``data/results/``; ``--profile smoke``, or any other ``-p``, writes to ``build/<profile>/``;
 ``--output-root DIR`` (or ``$GAFN_OUTPUT_DIR``) names the folder instead.
 
-The first failing notebook stops the pipeline: its name and the failing cell's error are printed
-and the exit code is 1. Run results are cached by :mod:`gafn_lib.runner`, so running the pipeline
-again after a failure or a kill only computes what is missing.
+Before the notebooks, the runs they will read are trained in one sweep per run store with every
+core (:mod:`gafn_lib.repro.prefetch`; ``--no-prefetch`` skips it, and it is skipped whenever a
+``-p`` parameter other than ``workers``/``backend`` changes the notebooks' runs). ``--jobs N``
+then executes up to ``N`` notebooks at a time (``make figures`` uses 2; default 1: in order).
+
+The first failing notebook stops the pipeline (with ``--jobs N``, no further notebook starts; the
+ones running finish): its name and the failing cell's error are printed and the exit code is 1.
+Run results are cached by :mod:`gafn_lib.runner`, so running the pipeline again after a failure or
+a kill only computes what is missing.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ import argparse
 import os
 import re
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from gafn_lib.repro.paths import OUTPUT_ENV_VAR, pipeline_output_root
+from gafn_lib.repro.paths import EXECUTION_PARAMETERS, OUTPUT_ENV_VAR, pipeline_output_root
 from gafn_lib.repro.profiles import ALL_PROFILES
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_.+\.ipynb$")
@@ -111,18 +119,22 @@ def execute(
     cwd: Path | None = None,
     progress: bool = False,
     output_root: Path | None = None,
+    jobs: int = 1,
 ) -> int:
-    """Execute ``notebooks`` in order; stop at the first failure. Returns the exit code (0 or 1).
+    """Execute ``notebooks`` (in order, or up to ``jobs`` at a time); stop at the first failure.
+    Returns the exit code (0 or 1).
 
     ``output_root``: the folder the notebooks write their figures and tables under (given to their
     kernels as ``$GAFN_OUTPUT_DIR``); None leaves the environment as it is.
     """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     if output_root is None:
-        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress)
+        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress, jobs)
     previous = os.environ.get(OUTPUT_ENV_VAR)
     os.environ[OUTPUT_ENV_VAR] = str(Path(output_root).resolve())
     try:
-        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress)
+        return _execute(notebooks, output_dir, parameters, kernel_name, cwd, progress, jobs)
     finally:
         if previous is None:
             os.environ.pop(OUTPUT_ENV_VAR, None)
@@ -130,38 +142,68 @@ def execute(
             os.environ[OUTPUT_ENV_VAR] = previous
 
 
-def _execute(notebooks: list[Path], output_dir: Path, parameters: dict[str, Any], kernel_name: str,
-             cwd: Path | None, progress: bool) -> int:
+def _execute_one(notebook: Path, label: str, output_dir: Path, parameters: dict[str, Any], kernel_name: str,
+                 cwd: Path | None, progress: bool, lock: threading.Lock) -> bool:
+    """Execute one notebook with papermill; print its outcome. True if it succeeded."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    total_start = time.perf_counter()
-    for i, notebook in enumerate(notebooks, 1):
-        output = output_dir / notebook.name
-        print(f"[{i}/{len(notebooks)}] {notebook.name} ...", flush=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(notebook), str(output), parameters=parameters, kernel_name=kernel_name,
-                cwd=str(cwd or notebook.resolve().parent.parent), progress_bar=progress, log_output=False,
-            )
-        except PapermillExecutionError as err:
-            elapsed = time.perf_counter() - start
-            first_line = next((line.strip() for line in (err.source or "").splitlines() if line.strip()), "")
-            first_line = first_line if len(first_line) <= 80 else first_line[:79] + "…"
+    output = output_dir / notebook.name
+    with lock:
+        print(f"{label} {notebook.name} ...", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name=kernel_name,
+            cwd=str(cwd or notebook.resolve().parent.parent), progress_bar=progress, log_output=False,
+        )
+    except PapermillExecutionError as err:
+        elapsed = time.perf_counter() - start
+        first_line = next((line.strip() for line in (err.source or "").splitlines() if line.strip()), "")
+        first_line = first_line if len(first_line) <= 80 else first_line[:79] + "…"
+        with lock:
             print(
                 f"FAILED {notebook.name} after {elapsed:.1f} s: cell In [{err.exec_count}] `{first_line}` "
                 f"raised {err.ename}: {err.evalue}\n"
                 f"  the executed copy with the full traceback: {output}",
                 file=sys.stderr, flush=True,
             )
-            return 1
-        except Exception as err:  # the kernel could not start, the notebook is not valid JSON, ...
-            elapsed = time.perf_counter() - start
+        return False
+    except Exception as err:  # the kernel could not start, the notebook is not valid JSON, ...
+        elapsed = time.perf_counter() - start
+        with lock:
             print(f"FAILED {notebook.name} after {elapsed:.1f} s: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
-            return 1
+        return False
+    with lock:
         print(f"      {notebook.name} done in {time.perf_counter() - start:.1f} s -> {output}", flush=True)
+    return True
+
+
+def _execute(notebooks: list[Path], output_dir: Path, parameters: dict[str, Any], kernel_name: str,
+             cwd: Path | None, progress: bool, jobs: int = 1) -> int:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    total_start = time.perf_counter()
+    lock = threading.Lock()
+    labels = [f"[{i}/{len(notebooks)}]" for i in range(1, len(notebooks) + 1)]
+    if jobs == 1:
+        for notebook, label in zip(notebooks, labels):
+            if not _execute_one(notebook, label, output_dir, parameters, kernel_name, cwd, progress, lock):
+                return 1
+    else:
+        queue = list(zip(notebooks, labels))
+        failed = False
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            running = set()
+            while queue or running:
+                while queue and not failed and len(running) < jobs:
+                    notebook, label = queue.pop(0)
+                    running.add(pool.submit(_execute_one, notebook, label, output_dir, parameters, kernel_name, cwd, False, lock))
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                failed = failed or not all(f.result() for f in finished)
+        if failed:
+            return 1
     print(f"all {len(notebooks)} notebooks done in {time.perf_counter() - total_start:.1f} s", flush=True)
     return 0
 
@@ -184,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra notebook parameter (repeatable); VALUE is parsed as int/float/True/False/None if it can be")
     parser.add_argument("--kernel", default=DEFAULT_KERNEL, help="Jupyter kernel (default: python3, i.e. this interpreter)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at a time (default 1: in order)")
+    parser.add_argument("--no-prefetch", action="store_true",
+                        help="do not train the notebooks' runs up front (each notebook then trains its own)")
     return parser
 
 
@@ -218,12 +263,27 @@ def main(argv: list[str] | None = None) -> int:
         output_root = Path(os.environ[OUTPUT_ENV_VAR]).expanduser().resolve()
     else:
         output_root = pipeline_output_root(project, args.profile, [key for key, _ in args.parameter])
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     extra = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
     print(f"Executing {len(selected)} notebook(s) from {args.notebooks_dir} with {extra}; executed copies in {args.output_dir}")
     tracked = " (the project's tracked results)" if output_root == project else ""
     print(f"Figures go to {output_root / 'figures'}, tables to {output_root / 'data' / 'results'}{tracked}")
+    is_gafn = (project / "gafn_lib").is_dir()  # the project's own notebooks (not some other folder of notebooks)
+    if is_gafn and not args.no_prefetch and {key for key, _ in args.parameter} <= EXECUTION_PARAMETERS:
+        from gafn_lib.repro.prefetch import prefetch
+
+        numbers = [NOTEBOOK_PATTERN.match(nb.name).group(1) for nb in selected]
+        workers = parameters.get("workers") if isinstance(parameters.get("workers"), int) else None
+        backend = parameters.get("backend") if parameters.get("backend") in ("process", "ray", "serial") else "process"
+        try:
+            prefetch(numbers, args.profile, output_root / "data" / "results", workers=workers, backend=backend)
+        except Exception as err:  # the notebooks train what is missing and report any error themselves
+            print(f"warning: prefetch stopped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                  "the notebooks train what is missing", file=sys.stderr, flush=True)
     return execute(selected, args.output_dir, parameters, kernel_name=args.kernel, cwd=project,
-                   progress=not args.no_progress and sys.stderr.isatty(), output_root=output_root)
+                   progress=not args.no_progress and sys.stderr.isatty() and args.jobs == 1, output_root=output_root,
+                   jobs=args.jobs)
 
 
 if __name__ == "__main__":

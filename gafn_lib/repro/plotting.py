@@ -79,21 +79,3 @@ def heatmap(p: np.ndarray, ax: plt.Axes, title: str, vmax: float | None = None) 
     ax.set_xticks([])
     ax.set_yticks([])
     plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-
-
-def claims_table(claims: list[dict]) -> pd.DataFrame:
-    """A claims table: one row per claim with ``claim``, ``measured`` and ``supported`` columns."""
-    for claim in claims:
-        missing = {"claim", "measured", "supported"} - set(claim)
-        if missing:
-            raise ValueError(f"each claim needs the keys claim, measured, supported; missing {sorted(missing)}")
-    table = pd.DataFrame(claims)
-    table["supported"] = table["supported"].map(lambda ok: "yes" if ok else "no")
-    return table
-
-
-def fmt_mean_std(values: Iterable[float], digits: int = 3) -> str:
-    """``"mean ± std"`` of a sequence of numbers (std over seeds, ddof=1; 0 for a single value)."""
-    arr = np.asarray(list(values), dtype=float)
-    std = arr.std(ddof=1) if arr.size > 1 else 0.0
-    return f"{arr.mean():.{digits}g} ± {std:.{digits}g}"
