@@ -132,3 +132,18 @@ def test_prefetch_plans_each_notebooks_default_runs_once():
     assert {run_id(c) for c in plan[mx.MOL_STORE]} == {run_id(c) for _, c in mx.notebook_runs("smoke")}
     assert planned_runs(["00", "07"], "quick") == {}
     assert mx.MOL_STORE not in planned_runs(["06"], "long")  # hours per run: `python -m gafn_lib.repro.mol_experiments long`
+
+
+def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, capsys):
+    from gafn_lib.repro import experiments as ex
+    from gafn_lib.repro.prefetch import main as prefetch_main
+    from gafn_lib.runner import ExperimentStore, run_id
+
+    assert prefetch_main(["--profile", "smoke", "--only", "05", "--results-dir", str(tmp_path), "--workers", "1"]) == 0
+    store = ExperimentStore.open(ex.GRID_STORE, tmp_path)
+    expected = {run_id(c) for c in ex.notebook_runs("smoke")["05"]}
+    assert all(store.is_complete(rid) for rid in expected)
+    assert prefetch_main(["--profile", "smoke", "--only", "07"]) == 0
+    assert "nothing to prefetch" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        prefetch_main(["--only", "1x"])

@@ -13,10 +13,20 @@ The runs are the notebooks' own lists for their default parameters:
 and :func:`gafn_lib.repro.mol_experiments.notebook_runs` (notebook 06, the ``molecules`` store).
 Notebooks 00 and 07 train small runs inside the notebook and have nothing to prefetch. A run that
 the prefetch misses is not an error: its notebook trains it, as without the prefetch.
+
+For long sweeps in the background (the paper profile: hours), run only this step, checkpointed, on
+the cores you can spare, then draw the figures when it is done::
+
+    nohup python -m gafn_lib.repro.prefetch --profile paper --only 01,02 --workers 1 > prefetch.log 2>&1 &
+    make figures PROFILE=paper NB=01,02      # afterwards: every run is cached
+
+A killed sweep resumes from the runs' last checkpoints when the same command runs again.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,17 +58,57 @@ def planned_runs(notebooks: Sequence[str], profile: str) -> dict[str, list[Any]]
     return {store: configs for store, configs in plan.items() if configs}
 
 
+#: Checkpoint period (steps) of prefetched runs per profile (None: no checkpoints, runs take minutes).
+CHECKPOINT_EVERY = {"quick": None, "smoke": None, "paper": 1_000, "long": 1_000}
+
+
 def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, workers: int | None = None,
-             backend: str = "process", progress: bool = False) -> dict[str, int]:
+             backend: str = "process", progress: bool = False, checkpoint_every: int | None = None) -> dict[str, int]:
     """Train (cached) every run of :func:`planned_runs` into ``results_dir``; returns the number of
-    runs per store. Prints one line per store with the number of runs and the time taken."""
+    runs per store. Prints one line per store with the number of runs and the time taken. Runs are
+    checkpointed every ``checkpoint_every`` steps (default: :data:`CHECKPOINT_EVERY` of the profile)."""
+    if checkpoint_every is None:
+        checkpoint_every = CHECKPOINT_EVERY.get(profile)
     from gafn_lib.runner import run_sweep
 
     counts: dict[str, int] = {}
     for store, configs in planned_runs(notebooks, profile).items():
         start = time.perf_counter()
         print(f"prefetch: {len(configs)} runs of the {store!r} store (cached runs are skipped) ...", flush=True)
-        run_sweep(store, configs, results_dir=results_dir, workers=workers, backend=backend, progress=progress)
+        run_sweep(store, configs, results_dir=results_dir, workers=workers, backend=backend, progress=progress,
+                  checkpoint_every=checkpoint_every)
         print(f"prefetch: {store!r} ready in {time.perf_counter() - start:.1f} s", flush=True)
         counts[store] = len(configs)
     return counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gafn_lib.repro.prefetch --profile paper --only 01,02 [--workers N]``: train the
+    notebooks' runs into the project's run stores (``data/results/``) without executing them."""
+    from gafn_lib.repro import paths
+    from gafn_lib.repro.pipeline import parse_only
+    from gafn_lib.repro.profiles import ALL_PROFILES
+
+    parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.prefetch", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=ALL_PROFILES, default="quick")
+    parser.add_argument("--only", default=",".join(GRID_NOTEBOOKS + MOLECULE_NOTEBOOKS), help="notebook numbers, e.g. 01,02")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: every core)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: by profile)")
+    parser.add_argument("--results-dir", default=None, help="default: the folder make figures writes for this profile")
+    args = parser.parse_args(argv)
+    try:
+        numbers = parse_only(args.only)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    results = Path(args.results_dir) if args.results_dir else paths.pipeline_output_root(paths.project_root(), args.profile) / "data" / "results"
+    if not planned_runs(numbers, args.profile):
+        print(f"nothing to prefetch for notebooks {', '.join(numbers)} at profile {args.profile!r}")
+        return 0
+    prefetch(numbers, args.profile, results, workers=args.workers, progress=sys.stderr.isatty(), checkpoint_every=args.checkpoint_every)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
