@@ -41,13 +41,34 @@ def configs(kinds=MIXED, **extra):
 
 
 def first_update(trainer):
-    """The first roll-out and the losses of the first minibatch of the first epoch (gradients set)."""
+    """The first roll-out and the losses of the first minibatch of the first epoch, with their
+    gradients as training computes them (by hand, :meth:`PPOEnsembleTrainer.ppo_gradients`)."""
     rollout = PPOEnsembleTrainer.collect(trainer)  # the stacked roll-out, also of a solo trainer
-    rows, valid = trainer.minibatches(rollout.n_decisions, rollout.actions.shape[1])
-    losses, diagnostics = trainer.ppo_losses(rollout, rows[0], valid[0])
-    trainer.optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()
-    return rollout, rows[0], valid[0], losses.detach(), diagnostics
+    rows, weight = trainer.minibatches(rollout.n_decisions, rollout.actions.shape[1])
+    losses, diagnostics = trainer.ppo_gradients(rollout, rows[0], weight[0])
+    return rollout, rows[0], weight[0] > 0, losses, diagnostics
+
+
+def test_hand_written_gradients_equal_autograd(mode):
+    trainer = PPOEnsembleTrainer(configs(lr=0.03))  # large steps: ratios leave the clip range
+    rollout = trainer.collect()
+    clipped = 0.0
+    for _ in range(3):
+        rows, weight = trainer.minibatches(rollout.n_decisions, rollout.actions.shape[1])
+        for j in range(TINY["n_minibatches"]):
+            losses, diagnostics = trainer.ppo_gradients(rollout, rows[j], weight[j])
+            by_hand = [p.grad.clone() for p in trainer.policy_net.parameters()]
+            auto_losses, auto_diagnostics = trainer.ppo_losses(rollout, rows[j], weight[j])
+            auto = torch.autograd.grad(auto_losses.sum(), list(trainer.policy_net.parameters()))
+            assert torch.allclose(losses, auto_losses.detach(), rtol=1e-5, atol=1e-7)
+            assert torch.allclose(diagnostics, auto_diagnostics, rtol=1e-5, atol=1e-7)
+            for (name, _), g, h in zip(trainer.policy_net.named_parameters(), by_hand, auto):
+                for k in range(trainer.n_members):
+                    assert rel_err(g[k], h[k]) < 1e-5, (name, k)
+            clipped += float(diagnostics[:, 4].sum())
+            trainer.clip_gradients()
+            trainer.optimizer.step()
+    assert clipped > 0  # the clipped branch was exercised
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -214,11 +235,13 @@ def test_minibatches_split_each_members_decisions():
     trainer = PPOEnsembleTrainer(configs())
     n = [7, 12, 9, 6, 13]
     m = TINY["n_minibatches"]
-    rows, valid = trainer.minibatches(n, max(n))
+    rows, weight = trainer.minibatches(n, max(n))
+    valid = weight > 0
     assert rows.shape[:2] == (m, len(n))
     for k, n_k in enumerate(n):
         sizes = [int(valid[j, k].sum()) for j in range(m)]
         assert sizes == [len(c) for c in torch.arange(n_k).tensor_split(m)]
+        assert torch.allclose(weight[:, k].sum(dim=1), torch.ones(m))  # a mean over the member's own rows
         seen = torch.cat([rows[j, k][valid[j, k]] for j in range(m)])
         assert sorted(seen.tolist()) == list(range(n_k))  # every decision exactly once per epoch
 
