@@ -291,3 +291,19 @@ def test_sweep_trains_compatible_ppo_runs_as_one_ensemble(tmp_path, mode):
     assert {m["id"] for m in members} == {members[0]["id"]} and sorted(m["member"] for m in members) == [0, 1, 2]
     assert not store.artifacts_path(run_id(ppo[0])).exists()  # PPO keeps no arrays, alone or in an ensemble
     assert "ensemble" not in ExperimentStore(tmp_path / "alone").read_metadata(run_id(ppo[0]))
+
+
+def test_sampling_only_the_live_rows_gives_the_same_trajectories():
+    from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble
+
+    trainer = PPOEnsembleTrainer(configs(height=7, batch_size=16, n_minibatches=4))
+    logits = lambda states: trainer.policy_net.forward_logits(trainer.featurizer(states))
+    calls = []
+    counted = lambda states: (calls.append(states.shape[1]), logits(states))[1]
+    for _ in range(3):
+        u = draw_uniforms(trainer.generators, 16, trainer.env.max_moves + 1, trainer.device)
+        full = sample_ensemble(trainer.env, logits, trainer.n_members, 16, u)
+        live = sample_ensemble(trainer.env, counted, trainer.n_members, 16, u, live_rows=8)
+        assert torch.equal(full.states, live.states) and torch.equal(full.actions, live.actions)
+        assert torch.equal(full.forced, live.forced)
+    assert min(calls) == 8 and max(calls) == 16  # finished trajectories were left out

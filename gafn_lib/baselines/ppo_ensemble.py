@@ -20,8 +20,10 @@ an ensemble it equals its solo run up to float rounding (padded sums).
 1. sample ``K·B`` trajectories in lockstep. Small grids (``K·H^ndim ≤``
    :data:`TABLE_MODE_MAX_STATES`, *table mode*): the actor and critic are evaluated once on every
    state (the policy is fixed during a roll-out) and sampling, ``log π_old(a|s)`` and ``V(s)`` are
-   read from that table. Otherwise one stacked network call per move, then one stacked pass over
-   every member's decisions for ``log π_old`` and ``V``.
+   read from that table. Otherwise one stacked network call per move on the still-running
+   trajectories (each member's, padded to the most of any member and to at least
+   :data:`LIVE_ROWS_MIN`), then one stacked pass over every member's decisions for ``log π_old``
+   and ``V``.
 2. decisions: a trajectory with ``n`` moves has ``n + 1`` decisions (``n`` moves, then stop) or
    ``n`` when the last move was forced terminal; member ``k`` has ``N_k`` of them. Rewards
    ``r_t = R(x)·1[t = last] + η_k·‖f̂_k(s_{t+1}) − f_k(s_{t+1})‖₂·1[t is a move]`` (the second term
@@ -98,6 +100,9 @@ PPO_MEMBER_FIELDS = (
 #: Table mode (actor and critic evaluated once per roll-out on every state) when ``K · n_states``
 #: is at most this; above it, one stacked network call per move (as the GFlowNet ensemble).
 TABLE_MODE_MAX_STATES = 2048
+#: Per-move sampling evaluates only the still-running trajectories, at least this many rows a
+#: member (:func:`gafn_lib.core.ensemble.sampling.sample_ensemble`'s ``live_rows``).
+LIVE_ROWS_MIN = 8
 #: The diagnostics each PPO update adds up (their mean over the step's updates is logged).
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
@@ -300,7 +305,7 @@ class PPOEnsembleTrainer:
         uniforms = draw_uniforms(self.generators, c.batch_size, env.max_moves + 1, self.device)
         if not self.table_mode:
             logits_of = lambda states: self.policy_net.forward_logits(self.featurizer(states))
-            return sample_ensemble(env, logits_of, k, c.batch_size, uniforms), None
+            return sample_ensemble(env, logits_of, k, c.batch_size, uniforms, live_rows=LIVE_ROWS_MIN), None
         n = self._n_states
         out = self.policy_net.net.forward_inputs(self._all_inputs)  # (K, S, A+1)
         logits, values = out[..., : self.n_actions], out[..., self.n_actions]

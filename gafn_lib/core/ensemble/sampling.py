@@ -45,6 +45,7 @@ def sample_ensemble(
     epsilon: float = 0.0,
     temperature: float = 1.0,
     state_probs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    live_rows: int | None = None,
 ) -> Trajectories:
     """Sample ``batch_size`` complete trajectories per member, all members in lockstep.
 
@@ -55,6 +56,11 @@ def sample_ensemble(
         state_probs: instead of ``forward_logits``, ``states (K·B, *shape) → (probs, mask)`` the
             sampling distribution (ε and τ included) and forward mask of every row, e.g. read from
             tables over every state computed once per step.
+        live_rows: call ``forward_logits`` only on the still-running trajectories: each member's
+            live rows first, padded to the most live rows of any member and to at least
+            ``live_rows`` rows (below ~5 rows a batched matmul takes another BLAS path and rounds
+            differently; 8 keeps each row's logits the same as in the full call). ``None``: every
+            row at every move (finished rows take *stop* either way).
 
     Returns:
         :class:`Trajectories` with batch ``K·B`` (member ``k`` owns rows ``k·B … k·B+B−1``), padded
@@ -74,6 +80,7 @@ def sample_ensemble(
     forced = torch.zeros(total, dtype=torch.bool, device=device)
     done = torch.zeros(total, dtype=torch.bool, device=device)
     u_flat = uniforms.reshape(total, -1)
+    member_start = (torch.arange(n_members, device=device) * batch_size).unsqueeze(1)
     t = 0
     # every row is stepped every iteration (finished rows take *stop*, which leaves them unchanged):
     # equal shapes for the stacked call and no compaction of the live rows
@@ -83,7 +90,17 @@ def sample_ensemble(
             mask = mask.clone()
             mask[:, stop] |= done
         else:
-            logits = forward_logits(states.view(n_members, batch_size, *state_shape)).reshape(total, -1)
+            width = batch_size
+            if live_rows is not None:
+                live = (~done).view(n_members, batch_size)
+                width = max(int(live.sum(dim=1).max()), min(live_rows, batch_size))
+            if width < batch_size:
+                order = torch.sort((~live).to(torch.uint8), dim=1, stable=True).indices[:, :width]
+                rows = (order + member_start).reshape(-1)
+                part = forward_logits(states[rows].view(n_members, width, *state_shape)).reshape(n_members * width, -1)
+                logits = part.new_zeros(total, part.shape[1]).index_copy_(0, rows, part)  # finished rows: any logits
+            else:
+                logits = forward_logits(states.view(n_members, batch_size, *state_shape)).reshape(total, -1)
             mask = env.forward_mask(states).clone()  # (the environment may hand out a cached tensor)
             mask[:, stop] |= done  # a finished (possibly forced-terminal) row may only stop
             probs = action_probabilities(logits, mask, epsilon, temperature)
@@ -151,6 +168,7 @@ def sample_from_tables(
     total = n_members * batch_size
     device = child.device
     u_flat = uniforms.reshape(total, -1)
+    member_start = (torch.arange(n_members, device=device) * batch_size).unsqueeze(1)
     max_moves = u_flat.shape[1] - 1
     offsets = (torch.arange(n_members, device=device) * n).repeat_interleave(batch_size)
     # inverse_cdf, tabulated: the cumulative sums of every row, and for every row and raw draw
