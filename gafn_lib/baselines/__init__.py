@@ -6,6 +6,8 @@ Both follow the trainer protocol of :class:`gafn_lib.core.trainer.GridTrainer` (
 
 - :mod:`gafn_lib.baselines.mcmc` — ``MCMCConfig`` / ``MCMCTrainer``
 - :mod:`gafn_lib.baselines.ppo` — ``PPOConfig`` / ``PPOTrainer``
+- :mod:`gafn_lib.baselines.ppo_ensemble` — ``PPOEnsembleTrainer`` (``K`` PPO runs as one batched
+  model; ``PPOTrainer`` is its ``K = 1``)
 
 Molecule baselines (paper §4), on the GFlowNet's fragment MDP, network and metrics:
 
@@ -29,7 +31,8 @@ _LAZY = {
     "MCMCTrainer": "gafn_lib.baselines.mcmc",
     "mcmc_transition_matrix": "gafn_lib.baselines.mcmc",
     "PPOConfig": "gafn_lib.baselines.ppo",
-    "PPOTrainer": "gafn_lib.baselines.ppo",
+    "PPOTrainer": "gafn_lib.baselines.ppo_ensemble",
+    "PPOEnsembleTrainer": "gafn_lib.baselines.ppo_ensemble",
     "MolPPOConfig": "gafn_lib.baselines.mol_ppo",
     "MolPPOTrainer": "gafn_lib.baselines.mol_ppo",
     "MARSConfig": "gafn_lib.baselines.mars",
