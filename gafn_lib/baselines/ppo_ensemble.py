@@ -396,24 +396,34 @@ class PPOEnsembleTrainer:
         shape = traj.states.shape[2:]
         sel = self._rnd_index
         k_r = len(self.rnd_members)
-        states = traj.states.view(k, batch * t1, *shape).index_select(0, sel)  # (K_r, B·T1, ...)
-        index = self.env.index(states.reshape(-1, *shape)).view(k_r, batch * t1)
         visited = (torch.arange(t1, device=self.device) <= traj.lengths.unsqueeze(1)).view(k, batch * t1).index_select(0, sel)
-        err = self.rnd.errors(self.featurizer(states), index)  # (K_r, B·T1), differentiable w.r.t. the predictors
-        w = visited.to(err.dtype)
-        n_visited = w.sum(dim=1)
+        # each member's visited positions first (padding after a trajectory's end is not evaluated)
+        n_visited = visited.sum(dim=1)
+        width = int(n_visited.max())
+        positions = torch.sort((~visited).to(torch.uint8), dim=1, stable=True).indices[:, :width]
+        real = torch.arange(width, device=self.device) < n_visited.unsqueeze(1)
+        order = torch.where(real, positions, positions[:, :1])  # padding: the member's first state
+        flat = traj.states.view(k, batch * t1, *shape).index_select(0, sel)
+        states = flat.gather(1, order.view(k_r, width, *([1] * len(shape))).expand(k_r, width, *shape))  # (K_r, V, ...)
+        index = self.env.index(states.reshape(-1, *shape)).view(k_r, width)
+        err = self.rnd.errors(self.featurizer(states), index)  # (K_r, V), differentiable w.r.t. the predictors
+        w = real.to(err.dtype)
+        n_visited = n_visited.to(err.dtype)
         losses = (err * w).sum(dim=1) / n_visited
         self.rnd_optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
         self.rnd_optimizer.step()
-        bonus = (self.rnd.eta * err.detach()).view(k_r, batch, t1)
+        bonus_v = self.rnd.eta * err.detach()
+        scratch = batch * t1  # padding rows write to an extra column, dropped
+        bonus = torch.zeros(k_r, scratch + 1, device=self.device).scatter_(1, torch.where(real, positions, scratch), bonus_v)
+        bonus = bonus[:, :scratch].reshape(k_r, batch, t1)
         child = torch.cat([bonus[..., 1:], torch.zeros_like(bonus[..., :1])], dim=2).reshape(k_r * batch, t1)
         member_rows = (sel.view(-1, 1) * batch + torch.arange(batch, device=self.device)).reshape(-1)
         rewards = rewards.index_add(0, member_rows, child * is_move.index_select(0, member_rows))
-        mean_bonus = ((bonus.view(k_r, -1) * w).sum(dim=1) / n_visited).tolist()
+        mean_bonus = ((bonus_v * w).sum(dim=1) / n_visited).tolist()
         for j, (member, loss) in enumerate(zip(self.rnd_members, losses.detach().tolist())):
             infos[member].update(rnd_loss=loss, mean_intrinsic=mean_bonus[j])
-        return rewards, k_r * batch * t1
+        return rewards, k_r * width
 
     def collect(self) -> StackedRollout:
         """Sample every member's trajectories and score every decision (steps 1–3 of the module docstring)."""
