@@ -146,16 +146,17 @@ def _measure_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, q
 
 def _measure_ppo_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, queue) -> None:
     """The PPO row of ``--method ppo``: ``K`` seeds of PPO (no intrinsic reward) as one
-    :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, against its first member alone,
-    in alternating blocks (as :func:`_measure_ensemble`)."""
+    :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, against every member trained
+    alone (seeds differ in trajectory length, so one seed alone would bias the ratio), in
+    alternating blocks; ``speedup`` = the members' solo seconds per step added up / the ensemble's."""
     from gafn_lib.baselines.ppo import PPOConfig
     from gafn_lib.baselines.ppo_ensemble import PPOEnsembleTrainer
     from gafn_lib.core.runtime import configure_threads
 
     configure_threads(1)
     configs = [PPOConfig(ndim=ndim, height=height, n_steps=10**9, batch_size=16, seed=s, threads=1) for s in range(k)]
-    solo = PPOEnsembleTrainer(configs[:1])
-    ensemble = PPOEnsembleTrainer(configs) if k > 1 else solo
+    solos = [PPOEnsembleTrainer([c]) for c in configs]
+    ensemble = PPOEnsembleTrainer(configs) if k > 1 else solos[0]
     dense = lambda sizes: 2 * sum(a * b for a, b in zip(sizes[1:-1], sizes[2:]))  # the first layer is a gather
 
     def flops(trainer) -> float:  # sampling and old-policy forwards, training forward + backward (≈ 3× forward)
@@ -175,13 +176,14 @@ def _measure_ppo_ensemble(k: int, height: int, steps: int, warmup: int, ndim: in
         return (time.perf_counter() - start) / n, sum(lengths) / n, sum(flop) / n
 
     for _ in range(warmup):
-        solo.step()
+        for solo in solos:
+            solo.step()
         if k > 1:
             ensemble.step()
     block = max(1, steps // 3)
     solo_s, ens_s, lengths, flop = [], [], [], []
     for _ in range(3):
-        solo_s.append(timed(solo, block)[0])
+        solo_s.append(sum(timed(solo, block)[0] for solo in solos))  # the K runs one after another
         e_sec, length, f = timed(ensemble, block)
         ens_s.append(e_sec)
         lengths.append(length)
@@ -194,7 +196,7 @@ def _measure_ppo_ensemble(k: int, height: int, steps: int, warmup: int, ndim: in
         "method": "ppo", "K": k, "height": height, "ndim": ndim, "intrinsic": "none", "batch_size": 16, "threads": 1,
         "steps_measured": 3 * block, "mode": "table" if ensemble.table_mode else "per-move",
         "ms_per_step": round(sec * 1e3, 2), "run_steps_per_second": round(k / sec, 1),
-        "solo_steps_per_second": round(1 / solo_sec, 1), "speedup": round(k * solo_sec / sec, 2),
+        "solo_steps_per_second": round(k / solo_sec, 1), "speedup": round(solo_sec / sec, 2),
         "mean_trajectory_length": round(sum(lengths) / len(lengths), 1), "peak_memory_mb": round(peak_mb, 1),
         "gflop_per_step": round(f / 1e9, 4), "gflops_measured": round(gflops, 1),
         "floor_ms_per_step": round(f / (gflops * 1e9) * 1e3, 2),
