@@ -33,6 +33,7 @@ def mode(request, monkeypatch):
 
     if request.param == "per-move":
         monkeypatch.setattr(module, "TABLE_MODE_MAX_STATES", 0)
+        monkeypatch.setattr(module, "ADAPTIVE_TABLES", False)
     return request.param
 
 
@@ -78,9 +79,9 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("member", range(len(MIXED)))
 def test_each_member_matches_its_solo_first_step(member, mode):
     ensemble = PPOEnsembleTrainer(configs())
-    assert ensemble.table_mode == (mode == "table")
     solo = PPOTrainer(configs()[member])
     ro, rows, valid, losses, diag = first_update(ensemble)
+    assert ensemble.table_mode == (mode == "table")
     solo_ro, solo_rows, solo_valid, solo_losses, solo_diag = first_update(solo)
     b = TINY["batch_size"]
     assert torch.equal(ro.terminal[member * b : (member + 1) * b], solo_ro.terminal)  # same samples
@@ -307,3 +308,16 @@ def test_sampling_only_the_live_rows_gives_the_same_trajectories():
         assert torch.equal(full.states, live.states) and torch.equal(full.actions, live.actions)
         assert torch.equal(full.forced, live.forced)
     assert min(calls) == 8 and max(calls) == 16  # finished trajectories were left out
+
+
+def test_tables_are_read_when_they_pay(monkeypatch):
+    import gafn_lib.baselines.ppo_ensemble as module
+
+    monkeypatch.setattr(module, "TABLE_MODE_MAX_STATES", 0)
+    monkeypatch.setattr(module, "ADAPTIVE_TABLES", True)
+    trainer = PPOEnsembleTrainer(configs(height=12))  # 5 · 144 states
+    assert not trainer._table_pays()  # nothing sampled yet: per-move is assumed cheaper
+    trainer._last_rollout = (30, 200)  # long trajectories: 30 · (100 + 30) + 1000 > 720
+    assert trainer._table_pays()
+    monkeypatch.setattr(module, "ADAPTIVE_TABLES", False)
+    assert not trainer._table_pays()

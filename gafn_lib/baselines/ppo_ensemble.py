@@ -18,9 +18,9 @@ an ensemble it equals its solo run up to float rounding (padded sums).
 **One step.** With ``B`` trajectories per member:
 
 1. sample ``K·B`` trajectories in lockstep. Small grids (``K·H^ndim ≤``
-   :data:`TABLE_MODE_MAX_STATES`, *table mode*): the actor and critic are evaluated once on every
-   state (the policy is fixed during a roll-out) and sampling, ``log π_old(a|s)`` and ``V(s)`` are
-   read from that table. Otherwise one stacked network call per move on the still-running
+   :data:`TABLE_MODE_MAX_STATES`) and larger ones where it is cheaper (:data:`ADAPTIVE_TABLES`),
+   *table mode*: the actor and critic are evaluated once on every state (the policy is fixed during
+   a roll-out) and sampling, ``log π_old(a|s)`` and ``V(s)`` are read from that table. Otherwise one stacked network call per move on the still-running
    trajectories (each member's, padded to the most of any member and to at least
    :data:`LIVE_ROWS_MIN`), then one stacked pass over every member's decisions for ``log π_old``
    and ``V``.
@@ -78,7 +78,7 @@ from gafn_lib.core.ensemble.intrinsic import StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
 from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble
 from gafn_lib.core.ensemble.stacked import StackedInputs
-from gafn_lib.core.ensemble.trainer import make_adam
+from gafn_lib.core.ensemble.trainer import MOVE_CALL_ROWS, make_adam
 from gafn_lib.core.exact import exact_terminal_distribution
 from gafn_lib.core.history import History
 from gafn_lib.core.loop import load_rng_state, rng_state, step_until
@@ -89,7 +89,7 @@ from gafn_lib.core.tracking import MetricsTracker
 from gafn_lib.envs.hypergrid import Hypergrid
 
 __all__ = [
-    "PPO_MEMBER_FIELDS", "TABLE_MODE_MAX_STATES", "PPOEnsembleTrainer", "PPOTrainer", "Rollout", "StackedRollout",
+    "ADAPTIVE_TABLES", "PPO_MEMBER_FIELDS", "TABLE_MODE_MAX_STATES", "PPOEnsembleTrainer", "PPOTrainer", "Rollout", "StackedRollout",
     "gae_advantages_stacked", "ppo_compatibility_key",
 ]
 
@@ -100,6 +100,12 @@ PPO_MEMBER_FIELDS = (
 #: Table mode (actor and critic evaluated once per roll-out on every state) when ``K · n_states``
 #: is at most this; above it, one stacked network call per move (as the GFlowNet ensemble).
 TABLE_MODE_MAX_STATES = 2048
+#: Above :data:`TABLE_MODE_MAX_STATES`, a roll-out still reads a table when the cost model of the
+#: GFlowNet ensemble (:data:`gafn_lib.core.ensemble.trainer.MOVE_CALL_ROWS`) says it is cheaper: the
+#: table costs ``K·n_states`` rows; per-move sampling ``(T+1)·(MOVE_CALL_ROWS + K·B)`` rows plus the
+#: old-policy pass over ``K·N`` decisions, with ``T`` and ``N`` those of the previous roll-out (PPO's
+#: trajectories lengthen or shorten as it trains). Both read the same probabilities.
+ADAPTIVE_TABLES = True
 #: Per-move sampling evaluates only the still-running trajectories, at least this many rows a
 #: member (:func:`gafn_lib.core.ensemble.sampling.sample_ensemble`'s ``live_rows``).
 LIVE_ROWS_MIN = 8
@@ -276,7 +282,8 @@ class PPOEnsembleTrainer:
         sampling_mask = self._all_fmask.clone()
         sampling_mask[:, env.stop_action] |= ~sampling_mask.any(dim=1)  # forced terminal: only "stop" (never taken)
         self._sampling_mask = sampling_mask
-        self.table_mode = k * self._n_states <= TABLE_MODE_MAX_STATES
+        self._last_rollout = (0, 0)  # (T+1, N) of the previous roll-out, for the choice of table mode
+        self.table_mode = self._table_pays()
         if self.rnd is not None:
             self._cache_rnd_targets()
 
@@ -292,6 +299,14 @@ class PPOEnsembleTrainer:
         """The first member's config (the shared fields are every member's)."""
         return self.configs[0]
 
+    def _table_pays(self) -> bool:
+        """Whether the next roll-out reads a table over every state (module docstring, step 1)."""
+        k, rows = self.n_members, self.n_members * self._n_states
+        if rows <= TABLE_MODE_MAX_STATES:
+            return True
+        moves, decisions = self._last_rollout
+        return ADAPTIVE_TABLES and rows < moves * (MOVE_CALL_ROWS + k * self.config.batch_size) + k * decisions
+
     def _cache_rnd_targets(self) -> None:
         all_states = self.env.all_states()
         self.rnd.cache_targets(self.featurizer(all_states.unsqueeze(0).expand(len(self.rnd_members), *all_states.shape)))
@@ -303,6 +318,7 @@ class PPOEnsembleTrainer:
         in table mode also ``(log π(·|s) (K, S, A), V(s) (K, S))`` on every state."""
         c, env, k = self.config, self.env, self.n_members
         uniforms = draw_uniforms(self.generators, c.batch_size, env.max_moves + 1, self.device)
+        self.table_mode = self._table_pays()
         if not self.table_mode:
             logits_of = lambda states: self.policy_net.forward_logits(self.featurizer(states))
             return sample_ensemble(env, logits_of, k, c.batch_size, uniforms, live_rows=LIVE_ROWS_MIN), None
@@ -381,6 +397,7 @@ class PPOEnsembleTrainer:
         std = (((advantages - mean) ** 2 * w).sum(dim=1, keepdim=True) / count).sqrt()
         advantages = torch.where(self._normalize, (advantages - mean) / (std + 1e-8), advantages)
         sample_rows = k * self._n_states if self.table_mode else kb * t1
+        self._last_rollout = (t1, n_max)
         self.last_step_rows = {"sample": sample_rows + old_rows, "rnd": rnd_rows}
         return StackedRollout(
             states=dec_states, inputs=dec_inputs, action_mask=dec_fmask, actions=dec_actions, log_prob_old=log_prob_old,
@@ -669,6 +686,7 @@ class PPOEnsembleTrainer:
             "history_rows": [[dict(r) for r in h.rows] for h in self.histories],
             "last_info": [dict(i) for i in self._last_infos],
             "generators": [g.get_state() for g in self.generators],
+            "last_rollout": list(self._last_rollout),
             "policy": self.policy_net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "trackers": [t.state_dict() for t in self.trackers],
@@ -691,6 +709,7 @@ class PPOEnsembleTrainer:
         self._last_infos = [dict(i) for i in state["last_info"]]
         for g, s in zip(self.generators, state["generators"]):
             g.set_state(s)
+        self._last_rollout = tuple(int(x) for x in state["last_rollout"])
         self.policy_net.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         for t, s in zip(self.trackers, state["trackers"]):
