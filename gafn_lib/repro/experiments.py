@@ -43,9 +43,10 @@ N_STEPS = dict(quick=2_000, paper=20_000, smoke=20)
 COMPARISON_HEIGHTS = dict(quick=[8, 16, 32], paper=[8, 16, 32, 64, 128], smoke=[6])
 #: Grid sizes of notebook 02's heat maps (a subset of 01's, so its runs are 01's).
 SAMPLING_HEIGHTS = dict(quick=[16, 32], paper=[32, 64, 128], smoke=[6])
-#: Grid size of notebooks 03-05 (paper: H=64, the largest that keeps the paper profile within
-#: about 8 hours here; docs/paper_profile.md).
-ABLATION_HEIGHT = dict(quick=16, paper=64, smoke=6)
+#: Grid size of notebooks 03-05 (paper: H=32, the largest that keeps the paper profile within
+#: about 8 hours of this 2-core machine: re-measured costs in docs/paper_profile.md; H=64 would
+#: need about 19 core-hours for 03-05 alone).
+ABLATION_HEIGHT = dict(quick=16, paper=32, smoke=6)
 #: The eta sweep of notebook 03 (the paper's eta for the height is always added: :func:`eta_sweep`).
 ETAS = dict(quick=[1e-4, 1e-3, 1e-2, 1e-1], paper=[1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 1e-1], smoke=[1e-2])
 #: Notebook 03, where the intrinsic reward enters (docs/method.md, "One mechanism").
