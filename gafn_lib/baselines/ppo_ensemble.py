@@ -81,7 +81,8 @@ from gafn_lib.core.ensemble.stacked import StackedInputs
 from gafn_lib.core.ensemble.trainer import MOVE_CALL_ROWS, make_adam
 from gafn_lib.core.exact import exact_terminal_distribution
 from gafn_lib.core.history import History
-from gafn_lib.core.loop import load_rng_state, rng_state, step_until
+from gafn_lib.core.ensemble.members import MemberRuns
+from gafn_lib.core.loop import run_logged_loop
 from gafn_lib.core.policies import masked_log_softmax
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
 from gafn_lib.core.sampling import Trajectories, action_probabilities
@@ -216,7 +217,7 @@ def _take(inputs: StackedInputs, rows: torch.Tensor) -> StackedInputs:
     return StackedInputs(indices=picked) if inputs.indices is not None else StackedInputs(dense=picked)
 
 
-class PPOEnsembleTrainer:
+class PPOEnsembleTrainer(MemberRuns):
     """``K`` grid PPO runs trained together (see the module docstring). ``histories[k]`` is member
     ``k``'s history, with the columns of a solo run.
 
@@ -656,19 +657,6 @@ class PPOEnsembleTrainer:
             rows.append(row)
         return rows
 
-    # ------------------------------------------------------------------ loop
-    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[[Any], None] | None = None) -> list[History]:
-        """Step every member until ``n_steps`` (default ``config.n_steps``), logging one row per
-        member every ``log_every`` steps and at the last step; ``on_log(trainer)`` follows each
-        logged step. Returns the members' histories."""
-
-        def log_rows() -> None:
-            for history, row in zip(self.histories, self.evaluate_members()):
-                history.log(row)
-
-        step_until(self, n_steps, progress, on_log, log_rows)
-        return self.histories
-
     def describe(self) -> str:
         c = self.config
         if self.n_members == 1:
@@ -679,46 +667,21 @@ class PPOEnsembleTrainer:
     def state_dict(self) -> dict:
         """Tensors and plain containers only (``torch.load(..., weights_only=True)``); resuming
         from it is bit-for-bit on CPU."""
-        state = {
-            "n_members": self.n_members,
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "history_rows": [[dict(r) for r in h.rows] for h in self.histories],
-            "last_info": [dict(i) for i in self._last_infos],
-            "generators": [g.get_state() for g in self.generators],
-            "last_rollout": list(self._last_rollout),
-            "policy": self.policy_net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "trackers": [t.state_dict() for t in self.trackers],
-            **rng_state(),
-        }
+        state = {**self._members_state(), "last_rollout": list(self._last_rollout)}
         if self.rnd is not None:
             state["rnd"] = self.rnd.state_dict()
             state["rnd_optimizer"] = self.rnd_optimizer.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        if int(state["n_members"]) != self.n_members:
-            raise ValueError(f"the checkpoint holds {state['n_members']} members, this ensemble {self.n_members}")
         if ("rnd" in state) != (self.rnd is not None):
             raise ValueError("the checkpoint and this trainer disagree on which members use RND")
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        for h, rows in zip(self.histories, state["history_rows"]):
-            h.rows = [dict(r) for r in rows]
-        self._last_infos = [dict(i) for i in state["last_info"]]
-        for g, s in zip(self.generators, state["generators"]):
-            g.set_state(s)
+        self._load_members_state(state)
         self._last_rollout = tuple(int(x) for x in state["last_rollout"])
-        self.policy_net.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for t, s in zip(self.trackers, state["trackers"]):
-            t.load_state_dict(s)
         if self.rnd is not None:
             self.rnd.load_state_dict(state["rnd"])
             self.rnd_optimizer.load_state_dict(state["rnd_optimizer"])
             self._cache_rnd_targets()  # the cached targets of the loaded target networks
-        load_rng_state(state)
 
 
 class PPOTrainer(PPOEnsembleTrainer):
@@ -789,10 +752,4 @@ class PPOTrainer(PPOEnsembleTrainer):
         """Run until ``n_steps`` (default ``config.n_steps``) steps are done in total, logging a row every
         ``config.log_every`` steps and at the last step; ``on_log(trainer)`` follows each row."""
 
-        def log_rows() -> dict:
-            row = self.evaluate()
-            self.history.log(row)
-            return self.progress_postfix(row)
-
-        step_until(self, n_steps, progress, on_log, log_rows)
-        return self.history
+        return run_logged_loop(self, n_steps, progress, on_log, self.progress_postfix)

@@ -35,7 +35,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.exact import state_graph
 from gafn_lib.core.history import History
 from gafn_lib.core.intrinsic import make_intrinsic
-from gafn_lib.core.loop import load_rng_state, rng_state, step_until
+from gafn_lib.core.ensemble.members import MemberRuns
 from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.policies import MASKED_LOGIT
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
@@ -121,7 +121,7 @@ class _SoloPolicyAdapter:
         return self.module.forward_logits(self.env.encode(states.reshape(-1, *states.shape[2:]))).unsqueeze(0)
 
 
-class EnsembleTrainer:
+class EnsembleTrainer(MemberRuns):
     """``K`` runs trained together (see the module docstring). ``histories[k]`` is member ``k``'s
     history, row for row what a solo run of ``configs[k]`` logs.
 
@@ -582,18 +582,6 @@ class EnsembleTrainer:
             probs = self.forward_probabilities_all()
         return self.trackers[member].artifacts(probs[member])
 
-    # ------------------------------------------------------------------ loop
-    def train(self, n_steps: int | None = None, progress: bool = True, on_log: Callable[[Any], None] | None = None) -> list[History]:
-        """Step every member until ``n_steps`` (default ``config.n_steps``), logging one row per
-        member every ``log_every`` steps and at the last step; ``on_log(trainer)`` follows each
-        logged step. Returns the members' histories."""
-        def log_rows() -> None:
-            for history, row in zip(self.histories, self.evaluate_members()):
-                history.log(row)
-
-        step_until(self, n_steps, progress, on_log, log_rows)
-        return self.histories
-
     def describe(self) -> str:
         c = self.config
         where = f"H={c.height}" if hasattr(c, "height") else getattr(self.env, "name", type(self.env).__name__)
@@ -605,19 +593,7 @@ class EnsembleTrainer:
     def state_dict(self) -> dict:
         """Tensors and plain containers only (``torch.load(..., weights_only=True)``); resuming
         from it is bit-for-bit on CPU."""
-        state = {
-            "n_members": self.n_members,
-            "step_count": self.step_count,
-            "wall_seconds": self.wall_seconds,
-            "history_rows": [[dict(r) for r in h.rows] for h in self.histories],
-            "last_info": [dict(i) for i in self._last_infos],
-            "generators": [g.get_state() for g in self.generators],
-            "policy": self.policy_net.state_dict(),
-            "log_z": self.log_z_all.detach().clone(),
-            "optimizer": self.optimizer.state_dict(),
-            "trackers": [t.state_dict() for t in self.trackers],
-            **rng_state(),
-        }
+        state = {**self._members_state(), "log_z": self.log_z_all.detach().clone()}
         if self.rnd is not None:
             state["rnd"] = self.rnd.state_dict()
         if self.counts is not None:
@@ -627,28 +603,15 @@ class EnsembleTrainer:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        if int(state["n_members"]) != self.n_members:
-            raise ValueError(f"the checkpoint holds {state['n_members']} members, this ensemble {self.n_members}")
-        self.step_count = int(state["step_count"])
-        self.wall_seconds = float(state["wall_seconds"])
-        for h, rows in zip(self.histories, state["history_rows"]):
-            h.rows = [dict(r) for r in rows]
-        self._last_infos = [dict(i) for i in state["last_info"]]
-        for g, s in zip(self.generators, state["generators"]):
-            g.set_state(s)
-        self.policy_net.load_state_dict(state["policy"])
+        self._load_members_state(state)
         with torch.no_grad():
             self.log_z_all.copy_(state["log_z"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for t, s in zip(self.trackers, state["trackers"]):
-            t.load_state_dict(s)
         if self.rnd is not None:
             self.rnd.load_state_dict(state["rnd"])
         if self.counts is not None:
             self.counts.load_state_dict(state["counts"])
         for i, m in self.custom_intrinsic.items():
             m.load_state_dict(state["custom_intrinsic"][str(i)])
-        load_rng_state(state)
 
 
 def ensemble_id(run_ids: Sequence[str]) -> str:
