@@ -81,7 +81,7 @@ from gafn_lib.core.ensemble.stacked import StackedInputs
 from gafn_lib.core.ensemble.trainer import MOVE_CALL_ROWS, make_adam
 from gafn_lib.core.exact import exact_terminal_distribution
 from gafn_lib.core.history import History
-from gafn_lib.core.ensemble.members import MemberRuns
+from gafn_lib.core.ensemble.members import MemberRuns, check_member_configs
 from gafn_lib.core.loop import run_logged_loop
 from gafn_lib.core.policies import masked_log_softmax
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
@@ -228,17 +228,7 @@ class PPOEnsembleTrainer(MemberRuns):
     """
 
     def __init__(self, configs: Sequence[PPOConfig]):
-        configs = list(configs)
-        if not configs:
-            raise ValueError("configs must hold at least one PPOConfig")
-        for c in configs:
-            if not isinstance(c, PPOConfig):
-                raise TypeError(f"configs must be PPOConfig instances, got {type(c).__name__}")
-        key = ppo_compatibility_key(configs[0])
-        for i, c in enumerate(configs[1:], start=1):
-            if ppo_compatibility_key(c) != key:
-                differing = [f.name for f in dataclasses.fields(c) if f.name not in PPO_MEMBER_FIELDS and getattr(c, f.name) != getattr(configs[0], f.name)]
-                raise ValueError(f"configs[{i}] cannot share a PPO ensemble with configs[0]: they differ in {differing} (members may differ only in {PPO_MEMBER_FIELDS})")
+        configs = check_member_configs(configs, PPOConfig, "PPOConfig", ppo_compatibility_key, PPO_MEMBER_FIELDS, "a PPO ensemble")
         self.configs = configs
         self.n_members = k = len(configs)
         base = configs[0]

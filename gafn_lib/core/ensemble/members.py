@@ -9,10 +9,32 @@ A trainer using :class:`MemberRuns` has ``n_members``, ``step_count``, ``wall_se
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+from typing import Any, Callable, Sequence
 
 from gafn_lib.core.history import History
 from gafn_lib.core.loop import load_rng_state, rng_state, step_until
+
+
+def check_member_configs(configs: Sequence[Any], config_type: type, type_name: str, key: Callable[[Any], str],
+                         member_fields: Sequence[str], what: str = "an ensemble") -> list:
+    """``configs`` as a list, after checking that there is at least one, that each is a
+    ``config_type`` (named ``type_name`` in the error) and that all share ``key(config)``; the error
+    for a mismatch names the fields outside ``member_fields`` that differ."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError(f"configs must hold at least one {type_name}")
+    for c in configs:
+        if not isinstance(c, config_type):
+            raise TypeError(f"configs must be {type_name} instances, got {type(c).__name__}")
+    first = key(configs[0])
+    for i, c in enumerate(configs[1:], start=1):
+        if key(c) != first:
+            differing = [f.name for f in dataclasses.fields(c)
+                         if f.name not in member_fields and getattr(c, f.name) != getattr(configs[0], f.name, None)]
+            raise ValueError(f"configs[{i}] cannot share {what} with configs[0]: they differ in "
+                             f"{differing or ['their class']} (members may differ only in {tuple(member_fields)})")
+    return configs
 
 
 class MemberRuns:

@@ -168,7 +168,6 @@ def sample_from_tables(
     total = n_members * batch_size
     device = child.device
     u_flat = uniforms.reshape(total, -1)
-    member_start = (torch.arange(n_members, device=device) * batch_size).unsqueeze(1)
     max_moves = u_flat.shape[1] - 1
     offsets = (torch.arange(n_members, device=device) * n).repeat_interleave(batch_size)
     # inverse_cdf, tabulated: the cumulative sums of every row, and for every row and raw draw

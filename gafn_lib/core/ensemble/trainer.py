@@ -51,7 +51,7 @@ from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.exact import state_graph
 from gafn_lib.core.history import History
 from gafn_lib.core.intrinsic import make_intrinsic
-from gafn_lib.core.ensemble.members import MemberRuns
+from gafn_lib.core.ensemble.members import MemberRuns, check_member_configs
 from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.policies import MASKED_LOGIT
 from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
@@ -135,17 +135,8 @@ class EnsembleTrainer(MemberRuns):
     """
 
     def __init__(self, configs: Sequence[TrainConfig], env=None):
-        configs = list(configs)
-        if not configs:
-            raise ValueError("configs must hold at least one run config")
-        for c in configs:
-            if not isinstance(c, TrainConfig):
-                raise TypeError(f"configs must be TrainConfig instances (or GridTrainConfig / EnvTrainConfig), got {type(c).__name__}")
-        key = compatibility_key(configs[0])
-        for i, c in enumerate(configs[1:], start=1):
-            if compatibility_key(c) != key:
-                differing = [f.name for f in dataclasses.fields(c) if f.name not in MEMBER_FIELDS and getattr(c, f.name) != getattr(configs[0], f.name, None)]
-                raise ValueError(f"configs[{i}] cannot share an ensemble with configs[0]: they differ in {differing or ['their class']} (members may differ only in {MEMBER_FIELDS})")
+        configs = check_member_configs(configs, TrainConfig, "TrainConfig (or GridTrainConfig / EnvTrainConfig)",
+                                       compatibility_key, MEMBER_FIELDS)
         self.configs = configs
         self.n_members = k = len(configs)
         base = configs[0]
@@ -179,7 +170,7 @@ class EnsembleTrainer(MemberRuns):
             self._all_bmask = self.env.backward_mask(all_states)
             sampling_mask = self._all_fmask.clone()
             sampling_mask[:, self.env.stop_action] |= ~sampling_mask.any(dim=1)  # forced terminal: only "stop" (never taken)
-            self._sampling_mask = sampling_mask
+            self._sampling_mask = sampling_mask.repeat(k, 1)  # (K·n_states, A): row k·n + s
         self.log_z_all = torch.nn.Parameter(torch.zeros(k, device=self.device))
         self._build_intrinsic()
         net_params = list(self.policy_net.parameters())
@@ -249,6 +240,8 @@ class EnsembleTrainer(MemberRuns):
     def _forward_logits(self, states: torch.Tensor) -> torch.Tensor:
         if self._custom_policy is not None:
             return self._custom_policy.forward_logits(states)
+        if self.sampling_table and states is self._all_states:
+            return self.policy_net.forward_logits(self._all_inputs)
         return self.policy_net.forward_logits(self.featurizer(states))
 
     # ------------------------------------------------------------------ one step
@@ -268,14 +261,9 @@ class EnsembleTrainer(MemberRuns):
             logits = outputs[0].detach()
         else:
             with torch.no_grad():
-                if self._custom_policy is not None:
-                    logits = self._forward_logits(self._all_states)
-                else:
-                    logits = self.policy_net.forward_logits(self._all_inputs)
-        n = self.env.n_states
+                logits = self._forward_logits(self._all_states)
         with torch.no_grad():
-            probs = action_probabilities(logits.reshape(self.n_members * n, -1), self._sampling_mask.repeat(self.n_members, 1),
-                                         c.epsilon, c.temperature)
+            probs = action_probabilities(logits.reshape(self._sampling_mask.shape[0], -1), self._sampling_mask, c.epsilon, c.temperature)
         return sample_from_tables(self._graph, self._child, probs, self._sampling_mask, self.n_members, c.batch_size, uniforms)
 
     def _plan(self, traj: Trajectories, parents: Parents | None, fm_rows: torch.Tensor | None):
