@@ -184,26 +184,21 @@ def _execute(notebooks: list[Path], output_dir: Path, parameters: dict[str, Any]
     output_dir.mkdir(parents=True, exist_ok=True)
     total_start = time.perf_counter()
     lock = threading.Lock()
-    labels = [f"[{i}/{len(notebooks)}]" for i in range(1, len(notebooks) + 1)]
-    if jobs == 1:
-        for notebook, label in zip(notebooks, labels):
-            if not _execute_one(notebook, label, output_dir, parameters, kernel_name, cwd, progress, lock):
-                return 1
-    else:
-        queue = list(zip(notebooks, labels))
-        failed = False
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            running = set()
-            while queue or running:
-                while queue and not failed and len(running) < jobs:
-                    notebook, label = queue.pop(0)
-                    running.add(pool.submit(_execute_one, notebook, label, output_dir, parameters, kernel_name, cwd, False, lock))
-                if not running:
-                    break
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                failed = failed or not all(f.result() for f in finished)
-        if failed:
-            return 1
+    queue = [(nb, f"[{i}/{len(notebooks)}]") for i, nb in enumerate(notebooks, 1)]
+    progress = progress and jobs == 1  # one cell progress bar at a time
+    failed = False
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running: set = set()
+        while queue or running:
+            while queue and not failed and len(running) < jobs:  # after a failure no notebook starts
+                notebook, label = queue.pop(0)
+                running.add(pool.submit(_execute_one, notebook, label, output_dir, parameters, kernel_name, cwd, progress, lock))
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            failed = failed or not all(f.result() for f in finished)
+    if failed:
+        return 1
     print(f"all {len(notebooks)} notebooks done in {time.perf_counter() - total_start:.1f} s", flush=True)
     return 0
 
@@ -282,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: prefetch stopped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
                   "the notebooks train what is missing", file=sys.stderr, flush=True)
     return execute(selected, args.output_dir, parameters, kernel_name=args.kernel, cwd=project,
-                   progress=not args.no_progress and sys.stderr.isatty() and args.jobs == 1, output_root=output_root,
+                   progress=not args.no_progress and sys.stderr.isatty(), output_root=output_root,
                    jobs=args.jobs)
 
 
