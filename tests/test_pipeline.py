@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -103,7 +104,16 @@ def test_profiles():
     assert profile_value("long", quick=1, paper=2) == 1  # long falls back to quick
 
 
-def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(project, capsys):
+def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(project, capsys, monkeypatch):
+    elsewhere = project / "elsewhere"  # the pipeline is started from another folder than the project
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # os.chdir is process-wide, so notebooks run in threads must never move it (papermill's cwd= does,
+    # and a kernel then started in the folder another notebook's end had restored). Papermill's file
+    # handler still "changes" to the folder the process is already in: harmless.
+    chdir_calls = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (chdir_calls.append(path), real_chdir(path))[1])
     for number in ("01", "02", "03"):
         write_notebook(project / "notebooks" / f"{number}_nb.ipynb", marker(number))
     assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 0
@@ -113,8 +123,12 @@ def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(pro
     write_notebook(project / "notebooks" / "01_nb.ipynb", "raise ValueError('first fails')")
     write_notebook(project / "notebooks" / "02_nb.ipynb", "import time; time.sleep(3)", marker("02"))
     assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 1
-    assert "FAILED 01_nb.ipynb" in capsys.readouterr().err
-    assert (project / "ran.log").read_text() == "02 smoke 0\n"  # 02 was running and finished; 03 never started
+    err = capsys.readouterr().err
+    assert "FAILED 01_nb.ipynb" in err and "FAILED 02" not in err, err
+    # 02 was running and finished, in the project folder; 03 never started
+    assert (project / "ran.log").read_text() == "02 smoke 0\n"
+    assert not (elsewhere / "ran.log").exists()
+    assert {Path(p) for p in chdir_calls} <= {elsewhere} and Path.cwd() == elsewhere
     with pytest.raises(SystemExit):
         run_pipeline(project, "--jobs", "0")
 

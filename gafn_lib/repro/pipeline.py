@@ -153,9 +153,13 @@ def _execute_one(notebook: Path, label: str, output_dir: Path, parameters: dict[
         print(f"{label} {notebook.name} ...", flush=True)
     start = time.perf_counter()
     try:
+        # The kernel's working folder goes to nbclient as resources["metadata"]["path"], not as
+        # papermill's ``cwd``: that one calls os.chdir, which is process-wide and races between
+        # notebooks run at the same time (a kernel could start in another notebook's restored folder).
+        kernel_dir = Path(cwd or notebook.resolve().parent.parent).resolve()
         papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name=kernel_name,
-            cwd=str(cwd or notebook.resolve().parent.parent), progress_bar=progress, log_output=False,
+            str(notebook.resolve()), str(output.resolve()), parameters=parameters, kernel_name=kernel_name,
+            progress_bar=progress, log_output=False, resources={"metadata": {"path": str(kernel_dir)}},
         )
     except PapermillExecutionError as err:
         elapsed = time.perf_counter() - start
