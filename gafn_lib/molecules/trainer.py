@@ -41,7 +41,7 @@ from gafn_lib.molecules.sampling import (
     MolTrajectories, draw_early_stops, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
 from gafn_lib.core.objectives import OBJECTIVES, db_loss, fm_loss, subtb_loss, tb_loss
-from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
 from gafn_lib.core.terms import NEG_INF
 from gafn_lib.core.validation import check_counts, check_positive, check_unit_interval
 
@@ -207,6 +207,7 @@ class MoleculeTrainer(Trainer):
         block-graph network, and empty tracker, history and counters."""
         self.config = config
         configure_threads(config.threads)
+        keep_freed_memory()  # freed activation blocks are reused, not page-faulted in again
         seed_everything(config.seed)
         self.device = resolve_device(config.device)
         self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)

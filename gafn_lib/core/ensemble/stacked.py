@@ -39,6 +39,22 @@ def init_stacked_linear(
     return torch.stack(weights).contiguous(), torch.stack(biases).contiguous()
 
 
+#: Output widths up to this one multiply faster with the weight laid out as ``(K, out, in)``:
+#: measured on one core (this machine's BLAS), ``(4096, 256) @ (256, out)`` took 1.5–2.7 ms as
+#: ``(in, out)`` and 0.7–1.1 ms as ``(out, in)`` for out ∈ {6, 8, 10} (a policy head:
+#: forward + backward actions + flow), the same or slower for out ≥ 12.
+NARROW_OUTPUT = 10
+
+
+def matmul_layout(w: torch.Tensor) -> torch.Tensor:
+    """``w (K, in, out)`` as the second operand of a batched matmul: for a narrow output
+    (``out <= NARROW_OUTPUT``) a view of a ``(K, out, in)`` copy (same values, so the same maths up
+    to float rounding of the BLAS kernel; gradients flow through the copy), else ``w`` itself."""
+    if w.shape[-1] <= NARROW_OUTPUT:
+        return w.transpose(-1, -2).contiguous().transpose(-1, -2)
+    return w
+
+
 class StackedMLP(nn.Module):
     """``K`` MLPs ``sizes[0] → … → sizes[-1]`` with LeakyReLU between layers (and after the last
     one if ``final_activation``), evaluated together.
@@ -82,17 +98,20 @@ class StackedMLP(nn.Module):
         return getattr(self, f"weight{i}"), getattr(self, f"bias{i}")
 
     def _rest(self, h: torch.Tensor) -> torch.Tensor:
-        """Layers 1… applied to the first layer's pre-activation ``h (K, N, sizes[1])``."""
+        """Layers 1… applied to the first layer's pre-activation ``h (K, N, sizes[1])``.
+
+        The activations are computed in place (every pre-activation here is a fresh tensor that
+        nothing else reads; autograd's LeakyReLU backward needs only its output)."""
         for i in range(1, self.n_layers):
-            h = F.leaky_relu(h)
+            h = F.leaky_relu_(h)
             w, b = self.layer(i)
-            h = torch.baddbmm(b, h, w)
-        return F.leaky_relu(h) if self.final_activation else h
+            h = torch.baddbmm(b, h, matmul_layout(w))
+        return F.leaky_relu_(h) if self.final_activation else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (K, N, in)`` dense inputs → ``(K, N, out)``."""
         w, b = self.layer(0)
-        return self._rest(torch.baddbmm(b, x, w))
+        return self._rest(torch.baddbmm(b, x, matmul_layout(w)))
 
     def forward_onehot(self, idx: torch.Tensor) -> torch.Tensor:
         """``idx (K, N, m)`` active indices of a sum-of-one-hots input → ``(K, N, out)``.

@@ -54,7 +54,7 @@ from gafn_lib.core.intrinsic import make_intrinsic
 from gafn_lib.core.ensemble.members import MemberRuns, check_member_configs
 from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
 from gafn_lib.core.policies import MASKED_LOGIT
-from gafn_lib.core.runtime import configure_threads, resolve_device, seed_everything
+from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
 from gafn_lib.core.sampling import Trajectories, action_probabilities
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
 from gafn_lib.core.tracking import make_tracker
@@ -141,6 +141,7 @@ class EnsembleTrainer(MemberRuns):
         self.n_members = k = len(configs)
         base = configs[0]
         configure_threads(base.threads)
+        keep_freed_memory()  # freed activation blocks are reused, not page-faulted in again
         self.device = resolve_device(base.device)
         self.env = base.make_env(self.device) if env is None else env
         check_environment(self.env)
