@@ -124,7 +124,7 @@ class StackedMLP(nn.Module):
         fan_in = w.shape[1]
         flat = (idx + self.member_offsets * fan_in).view(n_members * n_rows, m)
         rows = F.embedding_bag(flat, w.reshape(n_members * fan_in, -1), mode="sum")  # Σ_j W_k[idx_j], one fused op
-        return self._rest(rows.view(n_members, n_rows, -1) + b)
+        return self._rest(rows.view(n_members, n_rows, -1).add_(b))  # in place: embedding_bag backward does not read its output
 
     def forward_inputs(self, inputs: "StackedInputs") -> torch.Tensor:
         """Dispatch on the kind of input (see :class:`StackedInputs`)."""
