@@ -50,11 +50,17 @@ def test_the_mode_fixture_selects_each_path(mode):
     }[mode]
 
 
-def test_table_sampler_draws_the_per_move_samplers_trajectories():
+@pytest.mark.parametrize("walk", ["numpy", "torch"])
+def test_table_sampler_draws_the_per_move_samplers_trajectories(walk, monkeypatch):
     """Given the same probabilities and uniforms, sampling on state indices from tables gives exactly
-    the trajectories of the per-state sampler (zeros in the tables, forced-terminal states, 2 members)."""
+    the trajectories of the per-state sampler (zeros in the tables, forced-terminal states, 2 members),
+    with the CPU's numpy walk and with the torch walk other devices use."""
+    from gafn_lib.core.ensemble import sampling
     from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble, sample_from_tables, transition_table
     from gafn_lib.core.exact import state_graph
+
+    if walk == "torch":
+        monkeypatch.setattr(sampling, "_walk_numpy", sampling._walk_torch)
 
     env = Hypergrid(HypergridConfig(ndim=3, height=5))
     graph = state_graph(env)

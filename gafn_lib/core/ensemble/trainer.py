@@ -77,10 +77,13 @@ TABLE_MODE_MAX_STATES = 2048
 #: CPU thread, 2 × 256 MLP): a per-move network call costs :data:`MOVE_CALL_ROWS` rows of overhead
 #: plus its ``K·B`` rows, a table lookup saves that call, and a trained policy's batch runs for about
 #: ``max_moves`` moves. Tables are used when ``K·n_states < max_moves · (MOVE_CALL_ROWS + K·B)``:
-#: H = 64 (2-D) up to K = 3, H = 128 at K = 1, H = 32 up to K = 32, H = 16 at every K ≤ 64.
-#: Calibrated at H = 64, trained policies, alternating blocks in one process: tables 95 vs per-move
-#: 105 ms per step at K = 2, 159 vs 134 at K = 4 (break-even near K = 3, i.e. about 50 rows).
-MOVE_CALL_ROWS = 50
+#: H = 64 (2-D) up to K = 5, H = 128 at K = 1, H = 32 up to K = 113, H ≤ 16 at every K.
+#: Calibrated with trained policies (150 steps), alternating blocks of 10 steps in one process, ms
+#: per step tables vs per-move (since the numpy walk and memory reuse): H = 64: 66 vs 114 at K = 2,
+#: 129 vs 177 at K = 4, 266 vs 268 at K = 8; H = 128: 71 vs 105 at K = 1, 168 vs 144 at K = 2;
+#: H = 32: 166 vs 259 at K = 12, 384 vs 481 at K = 32. Break-even between 67 and 134 rows at
+#: H = 64 and below 97 at H = 128.
+MOVE_CALL_ROWS = 90
 #: Intrinsic rewards with a stacked implementation (others run member by member).
 STACKED_INTRINSIC = ("rnd", "count", "none")
 
