@@ -20,13 +20,13 @@ the cores you can spare, then draw the figures when it is done::
     nohup python -m gafn_lib.repro.prefetch --profile paper --only 01,02 --workers 1 > prefetch.log 2>&1 &
     make figures PROFILE=paper NB=01,02      # afterwards: every run is cached
 
-A killed sweep resumes from the runs' last checkpoints when the same command runs again.
+A killed sweep resumes from the runs' last checkpoints when the same command runs again. The log
+shows a bar of runs done / total with the time elapsed and left (``tr '\r' '\n' < prefetch.log | tail -1``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -106,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not planned_runs(numbers, args.profile):
         print(f"nothing to prefetch for notebooks {', '.join(numbers)} at profile {args.profile!r}")
         return 0
-    prefetch(numbers, args.profile, results, workers=args.workers, progress=sys.stderr.isatty(), checkpoint_every=args.checkpoint_every)
+    # the bar (runs done / total, elapsed, ETA) also when stderr is a log file: a background sweep
+    # runs for hours; read it with `tr '\r' '\n' < prefetch.log | tail -1`
+    prefetch(numbers, args.profile, results, workers=args.workers, progress=True, checkpoint_every=args.checkpoint_every)
     return 0
 
 
