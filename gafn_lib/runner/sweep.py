@@ -291,6 +291,7 @@ def run_sweep(
 
     def on_done(outcome: RunOutcome) -> None:
         bar.update(1)
+        bar.refresh()  # an ensemble's members finish together: tqdm would skip all but the first in its interval
         if not outcome.finished:
             description = describe_config(runs[outcome.run_id])
             failures[outcome.run_id] = (description, outcome.error or "unknown error")
