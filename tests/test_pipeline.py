@@ -113,7 +113,12 @@ def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(pro
     # handler still "changes" to the folder the process is already in: harmless.
     chdir_calls = []
     real_chdir = os.chdir
-    monkeypatch.setattr(os, "chdir", lambda path: (chdir_calls.append(path), real_chdir(path))[1])
+
+    def recording_chdir(path):
+        chdir_calls.append(path)
+        real_chdir(path)
+
+    monkeypatch.setattr(os, "chdir", recording_chdir)
     for number in ("01", "02", "03"):
         write_notebook(project / "notebooks" / f"{number}_nb.ipynb", marker(number))
     assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 0
