@@ -82,10 +82,18 @@ def test_selection_and_bad_arguments(project, capsys):
         pipeline.select_notebooks(paths, "first")
     assert pipeline.parse_value("7") == 7 and pipeline.parse_value("0.5") == 0.5
     assert pipeline.parse_value("False") is False and pipeline.parse_value("tb") == "tb"
+    # lists (e.g. -p seeds "[0, 1]") arrive as lists, not as the string "[0, 1]"
+    assert pipeline.parse_value("[0, 1]") == [0, 1] and pipeline.parse_value(" (8, 16) ") == (8, 16)
+    assert pipeline.parse_value('{"a": 1}') == {"a": 1}
+    with pytest.raises(ValueError, match=r"'\[0, 1' looks like a list"):
+        pipeline.parse_value("[0, 1")
     write_notebook(project / "notebooks" / "01_a.ipynb", "pass")
     with pytest.raises(SystemExit) as exit_info:
         run_pipeline(project, "--only", "05")
     assert exit_info.value.code == 2 and "no notebook numbered 05" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_pipeline(project, "-p", "seeds", "[0,")
+    assert exit_info.value.code == 2 and "-p seeds: -p value '[0,' looks like a list" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run_pipeline(project, "--profile", "huge")
     assert pipeline.check_kernel("python3") is None  # the default kernel runs this interpreter

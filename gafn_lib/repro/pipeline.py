@@ -31,6 +31,7 @@ a kill only computes what is missing.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -82,12 +83,22 @@ def select_notebooks(notebooks: list[Path], only: str | None) -> list[Path]:
 
 
 def parse_value(text: str) -> Any:
-    """A ``-p`` value: int, float, True/False/None, else the string itself (as papermill's CLI)."""
+    """A ``-p`` value: int, float, True/False/None, a Python literal list / tuple / dict (``"[0, 1]"``,
+    e.g. ``-p seeds "[0, 1]"``), else the string itself (as papermill's CLI).
+
+    Raises:
+        ValueError: for text that opens a list, tuple or dict but is not a valid literal, naming it.
+    """
     for convert in (int, float):
         try:
             return convert(text)
         except ValueError:
             pass
+    if text.strip()[:1] in ("[", "(", "{"):
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError) as err:
+            raise ValueError(f"-p value {text!r} looks like a list, tuple or dict but is not a Python literal ({err})") from None
     return {"True": True, "False": False, "None": None}.get(text, text)
 
 
@@ -240,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"-p: parameter name must be a Python identifier, got {key!r}")
         if key == "profile":
             parser.error("-p profile ...: use --profile")
-        parameters[key] = parse_value(value)
+        try:
+            parameters[key] = parse_value(value)
+        except ValueError as err:
+            parser.error(f"-p {key}: {err}")
 
     notebooks = find_notebooks(args.notebooks_dir)
     if not notebooks:

@@ -57,24 +57,57 @@ def plot_curves(
     order: Iterable[str] | None = None,
     ylabel: str | None = None,
 ) -> None:
-    """Mean ± std (shaded) of ``y`` against ``x`` over seeds, one line per ``hue`` value."""
+    """Mean ± std (shaded) of ``y`` against ``x`` over seeds, one line per ``hue`` value.
+
+    On a log axis (``logy``) a band edge at or below 0 cannot be drawn: where ``mean − std ≤ 0`` the
+    lower edge is ``mean² / (mean + std)``, the mirror image of the upper edge on the log scale. A log
+    axis whose values are all equal (e.g. every run stuck at the same initial L1) gets the range
+    [value / 3, value × 3] instead of matplotlib's zoom into float rounding.
+    """
     stats = mean_std(df, x, y, [hue])
     labels = list(order) if order is not None else sorted(stats[hue].unique())
     for label in labels:
         part = stats[stats[hue] == label].sort_values(x)
         if part.empty:
             continue
-        (line,) = ax.plot(part[x], part["mean"], label=label, color=METHOD_COLORS.get(label), lw=1.8)
-        ax.fill_between(part[x], part["mean"] - part["std"], part["mean"] + part["std"], color=line.get_color(), alpha=0.2, lw=0)
+        mean, std = part["mean"].to_numpy(float), part["std"].to_numpy(float)
+        lower = mean - std
+        if logy:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lower = np.where(lower > 0, lower, mean**2 / (mean + std))
+        (line,) = ax.plot(part[x], mean, label=label, color=METHOD_COLORS.get(label), lw=1.8)
+        ax.fill_between(part[x], lower, mean + std, color=line.get_color(), alpha=0.2, lw=0)
     if logy:
         ax.set_yscale("log")
+        values = stats["mean"].to_numpy(float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size and np.isclose(values.min(), values.max(), rtol=1e-6, atol=0):
+            ax.set_ylim(values.min() / 3, values.max() * 3)
     ax.set_xlabel("visited states" if x == "trajectories" else x)
     ax.set_ylabel(ylabel or y)
 
 
-def heatmap(p: np.ndarray, ax: plt.Axes, title: str, vmax: float | None = None) -> None:
-    """A 2-D distribution over the grid (``p[i, j]`` for cell ``(i, j)``), origin at the bottom left."""
-    im = ax.imshow(np.asarray(p).T, origin="lower", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+def heatmap(p: np.ndarray, ax: plt.Axes, title: str, vmax: float | None = None, log_range: float | None = None) -> None:
+    """A 2-D distribution over the grid (``p[i, j]`` for cell ``(i, j)``), origin at the bottom left.
+
+    Linear colours from 0 to ``vmax`` by default. ``log_range=1e4`` draws a logarithmic colour scale
+    from ``vmax / log_range`` to ``vmax`` instead (cells below it, and empty cells, in the lowest
+    colour): on large grids the goals are a few pixels, and only a log scale shows where the rest of
+    the mass goes.
+    """
+    from matplotlib.colors import LogNorm
+
+    data = np.asarray(p, dtype=float).T
+    top = float(vmax) if vmax is not None else float(data.max())
+    if log_range is not None:
+        if not log_range > 1:
+            raise ValueError(f"log_range must be > 1, got {log_range!r}")
+        if not top > 0:
+            raise ValueError("heatmap with log_range needs a positive vmax (or a positive value in p)")
+        floor = top / log_range
+        im = ax.imshow(np.clip(data, floor, None), origin="lower", cmap="viridis", norm=LogNorm(vmin=floor, vmax=top), interpolation="nearest")
+    else:
+        im = ax.imshow(data, origin="lower", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
