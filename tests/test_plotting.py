@@ -67,3 +67,27 @@ def test_heatmap_log_range():
     with pytest.raises(ValueError, match="positive vmax"):
         plotting.heatmap(np.zeros((2, 2)), b, "empty", log_range=10)
     plt.close(fig)
+
+
+def test_molecule_panels_format_thousands_and_show_few_and_many_modes():
+    from gafn_lib.repro import mol_experiments as mx
+
+    assert [mx.thousands(x) for x in (0, 500, 2500, 120000)] == ["0", "500", "2.5k", "120k"]
+    rows = [{"method": m, "seed": s, "molecules_generated": n, "top10_reward": 0.5, "n_modes": modes * n / 4000, "top10_tanimoto": 0.3}
+            for m, modes in (("GAFlowNet", 8), ("MARS", 900)) for s in (0, 1) for n in (2000, 4000)]
+    fig, axes = plt.subplots(1, 3)
+    mx.plot_panels(pd.DataFrame(rows), axes, methods=("GAFlowNet", "MARS"))
+    modes_ax = axes[[metric for metric, _ in mx.PANELS].index("n_modes")]
+    assert modes_ax.get_yscale() == "symlog" and modes_ax.get_ylim()[0] == 0
+    assert modes_ax.get_ylim()[1] >= 900
+    assert axes[0].xaxis.get_major_formatter()(4000, 0) == "4k"
+    plt.close(fig)
+
+
+def test_seeds_label_says_when_methods_have_different_seeds():
+    from gafn_lib.repro import mol_experiments as mx
+
+    full = pd.DataFrame({"method": ["A", "A", "B", "B"], "seed": [0, 1, 1, 0]})
+    assert mx.seeds_label(full) == "seeds [0, 1]"
+    partial = pd.DataFrame({"method": ["A", "A", "B"], "seed": [0, 1, 0]})
+    assert mx.seeds_label(partial) == "seeds per method: A 2, B 1"

@@ -203,13 +203,45 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- figures
+#: Below this many modes the modes panel's axis is linear, above it logarithmic (``symlog``): methods
+#: that find ~10 modes and methods that find ~1,000 are both readable on one panel.
+MODES_LINEAR_UP_TO = 10
+
+
+def thousands(x: float, _pos: Any = None) -> str:
+    """Axis tick label: ``120000 → "120k"``, ``2500 → "2.5k"``, ``0 → "0"``."""
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
+def seeds_label(table: pd.DataFrame) -> str:
+    """The seeds behind a figure: ``"seeds [0, 1, 2]"`` when every method has the same ones, else
+    each method's count (``"seeds per method: GAFlowNet 2, PPO 1"``), so a partial sweep says so."""
+    per_method = table.groupby("method", sort=False)["seed"].unique()
+    seed_sets = {tuple(sorted(int(s) for s in v)) for v in per_method}
+    if len(seed_sets) == 1:
+        return f"seeds {list(seed_sets.pop())}"
+    return "seeds per method: " + ", ".join(f"{m} {len(v)}" for m, v in per_method.items())
+
+
 def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS) -> None:
-    """The paper's three panels (mean ± std over seeds against molecules generated) on three axes."""
+    """The paper's three panels (mean ± std over seeds against molecules generated) on three axes.
+
+    The x axis counts molecules in thousands ("120k"). The modes panel is linear up to
+    :data:`MODES_LINEAR_UP_TO` and logarithmic above (``symlog``), so a method with a handful of
+    modes is not flattened against one with hundreds; its axis starts at 0.
+    """
+    from matplotlib.ticker import FuncFormatter
+
     from gafn_lib.repro import plotting
 
     for ax, (metric, label) in zip(axes, PANELS):
         plotting.plot_curves(table, metric, ax, x="molecules_generated", order=methods, ylabel=label)
         ax.set_xlabel("molecules generated")
+        ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+        if metric == "n_modes":
+            ax.set_yscale("symlog", linthresh=MODES_LINEAR_UP_TO)
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel(f"{label}, log above {MODES_LINEAR_UP_TO}")
 
 
 def best_molecules(runs: list[tuple[str, Any]], results_dir, k: int = 8) -> tuple[pd.DataFrame, list[str]]:
