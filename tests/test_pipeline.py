@@ -170,6 +170,9 @@ def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, cap
     store = ExperimentStore.open(ex.GRID_STORE, tmp_path)
     expected = {run_id(c) for c in ex.notebook_runs("smoke")["05"]}
     assert all(store.is_complete(rid) for rid in expected)
+    capsys.readouterr()
+    assert prefetch_main(["--profile", "smoke", "--only", "05", "--results-dir", str(tmp_path), "--workers", "1", "--status"]) == 0
+    assert f"gridworld: {len(expected)} of {len(expected)} runs finished; 0 task(s) left" in capsys.readouterr().out
     assert prefetch_main(["--profile", "smoke", "--only", "07"]) == 0
     assert "nothing to prefetch" in capsys.readouterr().out
     with pytest.raises(SystemExit):

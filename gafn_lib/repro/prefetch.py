@@ -21,7 +21,9 @@ the cores you can spare, then draw the figures when it is done::
     make figures PROFILE=paper NB=01,02      # afterwards: every run is cached
 
 A killed sweep resumes from the runs' last checkpoints when the same command runs again. The log
-shows a bar of runs done / total with the time elapsed and left (``tr '\r' '\n' < prefetch.log | tail -1``).
+shows a bar of runs done / total with the time elapsed and left (``tr '\r' '\n' < prefetch.log | tail -1``);
+the same command with ``--status`` trains nothing and prints, task by task, what is finished, which
+ensembles are checkpointed at which step, and what has not started.
 """
 
 from __future__ import annotations
@@ -82,6 +84,29 @@ def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, wo
     return counts
 
 
+def status(notebooks: Sequence[str], profile: str, results_dir: str | Path, workers: int | None = None) -> dict[str, "Any"]:
+    """``{store: table}`` of :func:`gafn_lib.runner.status.sweep_status` for the runs
+    :func:`prefetch` would train (same grouping into ensembles for the same ``workers``)."""
+    from gafn_lib.runner.status import sweep_status
+
+    return {store: sweep_status(store, configs, results_dir=results_dir, workers=workers)
+            for store, configs in planned_runs(notebooks, profile).items()}
+
+
+def print_status(tables: dict[str, Any]) -> None:
+    """Each store's task table and a one-line total (runs finished / all, tasks checkpointed / left)."""
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+        for store, table in tables.items():
+            runs = int(table["runs"].sum())
+            done = int(table.loc[table["status"] == "finished", "runs"].sum())
+            left = table[table["status"] != "finished"]
+            checkpointed = int((left["status"] == "checkpointed").sum())
+            print(f"{store}: {done} of {runs} runs finished; {len(left)} task(s) left ({checkpointed} checkpointed)")
+            print(table.to_string(index=False))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gafn_lib.repro.prefetch --profile paper --only 01,02 [--workers N]``: train the
     notebooks' runs into the project's run stores (``data/results/``) without executing them."""
@@ -95,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: every core)")
     parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: by profile)")
     parser.add_argument("--results-dir", default=None, help="default: the folder make figures writes for this profile")
+    parser.add_argument("--status", action="store_true",
+                        help="print what is finished, checkpointed (at which step) and not started; train nothing "
+                             "(give the same --workers as the sweep: it decides the grouping into ensembles)")
     args = parser.parse_args(argv)
     try:
         numbers = parse_only(args.only)
@@ -105,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Path(args.results_dir) if args.results_dir else paths.pipeline_output_root(paths.project_root(), args.profile) / "data" / "results"
     if not planned_runs(numbers, args.profile):
         print(f"nothing to prefetch for notebooks {', '.join(numbers)} at profile {args.profile!r}")
+        return 0
+    if args.status:
+        print_status(status(numbers, args.profile, results, workers=args.workers))
         return 0
     # the bar (runs done / total, elapsed, ETA) also when stderr is a log file: a background sweep
     # runs for hours; read it with `tr '\r' '\n' < prefetch.log | tail -1`

@@ -144,6 +144,13 @@ def _run_ray(tasks: list[RunTask], workers: int, address: str | None, on_done: C
 
 
 # ---------------------------------------------------------------------------------------- sweeps
+def is_run_complete(store: ExperimentStore, rid: str, config: Any) -> bool:
+    """Whether run ``rid`` is stored as finished (and, for a trainer that keeps final arrays, has
+    them: older stores lack them). A damaged table is checked separately (:meth:`ExperimentStore.damage`)."""
+    needs_arrays = hasattr(trainer_class(config), "artifacts")
+    return store.is_complete(rid) and (not needs_arrays or store.artifacts_path(rid).exists())
+
+
 def _ensemble_key(config: Any) -> str | None:
     """The grouping key of a config that can train inside an ensemble, else ``None``.
 
@@ -258,14 +265,9 @@ def run_sweep(
     if not runs:
         raise ValueError(f"experiment {experiment_name!r}: configs is empty")
 
-    def complete(rid: str) -> bool:
-        # a run whose trainer keeps final arrays is complete only with them (older stores lack them)
-        needs_arrays = hasattr(trainer_class(runs[rid]), "artifacts")
-        return store.is_complete(rid) and (not needs_arrays or store.artifacts_path(rid).exists())
-
     pending = []
     for rid in runs:
-        if complete(rid):
+        if is_run_complete(store, rid, runs[rid]):
             damage = store.damage(rid)
             if damage is not None:
                 warnings.warn(

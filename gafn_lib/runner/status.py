@@ -1,0 +1,115 @@
+"""Where a long sweep stands, without running anything: :func:`sweep_status`.
+
+A sweep of hours (the paper profile) is trained over several sittings: each run's results are
+stored as it finishes and an interrupted run or ensemble resumes from its checkpoint
+(:mod:`gafn_lib.runner.task`). :func:`sweep_status` reads the store and the checkpoints and says,
+task by task, what :func:`gafn_lib.runner.run_sweep` would do with the same arguments: which runs
+are finished, which tasks are checkpointed (and at which step), which have not started.
+
+Tasks are grouped exactly as :func:`~gafn_lib.runner.run_sweep` groups them (same ``workers``,
+``backend`` and ``ensemble_size``), so an ensemble's checkpoint is found under the same name; with
+other arguments the grouping, and so the checkpoint names, can differ.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+import pandas as pd
+
+from gafn_lib.registry import config_class, config_key
+from gafn_lib.runner.store import ExperimentStore, run_id
+from gafn_lib.runner.sweep import BACKENDS, DEFAULT_ENSEMBLE_SIZE, _make_tasks, default_workers, is_run_complete
+from gafn_lib.runner.task import EnsembleTask
+
+#: Config fields summarised in a task's description (those a config has), in this order.
+SUMMARY_FIELDS = ("height", "ndim", "reward", "objective", "augment", "intrinsic", "eta", "seed")
+#: Columns of :func:`sweep_status`.
+STATUS_COLUMNS = ("task", "runs", "what", "status", "step", "steps_planned")
+
+
+def summarise_configs(configs: list[Any]) -> str:
+    """``"GridTrainConfig: height 64; objective tb; augment joint/none; seed 0/1/2"``: the class and
+    the distinct values of :data:`SUMMARY_FIELDS` among ``configs``."""
+    parts = []
+    for field in SUMMARY_FIELDS:
+        values = [getattr(c, field) for c in configs if hasattr(c, field)]
+        if values:
+            distinct = sorted(set(values), key=lambda v: (str(type(v)), v))
+            parts.append(f"{field} {'/'.join(f'{v:g}' if isinstance(v, float) else str(v) for v in distinct)}")
+    return f"{type(configs[0]).__name__}: " + "; ".join(parts)
+
+
+def _checkpoint_step(store: ExperimentStore, name: str) -> int | None:
+    """The step saved in ``checkpoints/<name>.pt``, or ``None`` if there is no readable checkpoint."""
+    path = store.checkpoint_path(name)
+    if not path.exists():
+        return None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: run_sweep will warn and start that task from step 0
+        return None
+    step = state.get("step_count") if isinstance(state, dict) else None
+    return int(step) if step is not None else None
+
+
+def sweep_status(
+    experiment_name: str,
+    configs: Iterable[Any],
+    results_dir: str | os.PathLike = "data/results",
+    workers: int | None = None,
+    backend: str = "process",
+    ensemble_size: int | None = DEFAULT_ENSEMBLE_SIZE,
+) -> pd.DataFrame:
+    """One row per task of the sweep ``run_sweep(experiment_name, configs, ...)`` would run, after
+    rows for the runs already finished.
+
+    Columns (:data:`STATUS_COLUMNS`): ``task`` (the ensemble's checkpoint name or the run id),
+    ``runs`` (members), ``what`` (:func:`summarise_configs`), ``status`` (``"finished"``,
+    ``"checkpointed"`` or ``"not started"``), ``step`` (the checkpoint's step; the planned steps for
+    finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
+    type (``task`` ``"(finished)"``). Nothing is trained or written.
+
+    Raises:
+        ValueError: for an unknown ``backend``, ``workers < 1``, ``ensemble_size < 1``, an empty
+            ``configs`` or a config type without a trainer (as :func:`~gafn_lib.runner.run_sweep`).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
+    if ensemble_size is not None and (not isinstance(ensemble_size, int) or ensemble_size < 1):
+        raise ValueError(f"ensemble_size must be an integer >= 1 or None, got {ensemble_size!r}")
+    runs: dict[str, Any] = {}
+    for config in configs:
+        config_class(config_key(config))
+        runs.setdefault(run_id(config), config)
+    if not runs:
+        raise ValueError(f"experiment {experiment_name!r}: configs is empty")
+    store = ExperimentStore.open(experiment_name, results_dir)
+    finished = [rid for rid in runs if is_run_complete(store, rid, runs[rid]) and store.damage(rid) is None]
+    pending = [rid for rid in runs if rid not in set(finished)]
+    n_workers = 1 if backend == "serial" else (workers or default_workers())
+    tasks = _make_tasks(runs, pending, store, None, backend, {}, ensemble_size or 1, n_workers)
+    rows = []
+    by_class: dict[str, list[Any]] = {}
+    for rid in finished:
+        by_class.setdefault(type(runs[rid]).__name__, []).append(runs[rid])
+    for members in by_class.values():  # one row per config type: what is finished
+        planned = max(getattr(c, "n_steps", 0) for c in members) or None
+        rows.append({"task": "(finished)", "runs": len(members), "what": summarise_configs(members),
+                     "status": "finished", "step": planned, "steps_planned": planned})
+    for task in tasks:
+        if isinstance(task, EnsembleTask):
+            name, members = task.ensemble_id, list(task.configs)
+        else:
+            name, members = task.run_id, [task.config]
+        step = _checkpoint_step(store, name)
+        planned = max(getattr(c, "n_steps", 0) for c in members) or None
+        rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),
+                     "status": "not started" if step is None else "checkpointed", "step": step or 0, "steps_planned": planned})
+    table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
+    return table.astype({"runs": int, "step": "Int64", "steps_planned": "Int64"})

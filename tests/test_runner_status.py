@@ -1,0 +1,59 @@
+"""Where a sweep stands without running it (:func:`gafn_lib.runner.status.sweep_status`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gafn_lib.core.ensemble import EnsembleTrainer
+from gafn_lib.grid.config import GridTrainConfig
+from gafn_lib.runner import ExperimentStore, run_id, run_sweep
+from gafn_lib.runner.status import STATUS_COLUMNS, summarise_configs, sweep_status
+from gafn_lib.runner.store import atomic_torch_save
+
+
+def tiny(seed: int) -> GridTrainConfig:
+    return GridTrainConfig(height=8, n_steps=40, log_every=10, hidden=32, seed=seed)
+
+
+def test_status_finds_the_checkpoint_the_sweep_resumes_from(tmp_path):
+    configs = [tiny(s) for s in range(3)]
+    before = sweep_status("st", configs, results_dir=tmp_path, workers=1)
+    assert list(before.columns) == list(STATUS_COLUMNS)
+    assert before[["runs", "status", "step", "steps_planned"]].values.tolist() == [[3, "not started", 0, 40]]
+    assert before["task"][0].startswith("ens-")
+
+    # train the ensemble 20 of its 40 steps and checkpoint it under the name the status gives
+    trainer = EnsembleTrainer(configs)
+    trainer.train(n_steps=20, progress=False)
+    store = ExperimentStore.open("st", tmp_path)
+    atomic_torch_save(store.checkpoint_path(before["task"][0]), trainer.state_dict())
+    middle = sweep_status("st", configs, results_dir=tmp_path, workers=1)
+    assert middle[["status", "step"]].values.tolist() == [["checkpointed", 20]]
+
+    # the sweep resumes from exactly that checkpoint
+    run_sweep("st", configs, results_dir=tmp_path, backend="serial", progress=False)
+    assert {store.read_metadata(run_id(c))["resumed_from_step"] for c in configs} == {20}
+    after = sweep_status("st", configs, results_dir=tmp_path, workers=1)
+    assert after[["task", "runs", "status", "step"]].values.tolist() == [["(finished)", 3, "finished", 40]]
+    assert "seed 0/1/2" in after["what"][0]
+
+    # a finished run whose table is damaged is pending again (the sweep would recompute it)
+    store.table_path(run_id(configs[1])).write_text("run,step\n")
+    damaged = sweep_status("st", configs, results_dir=tmp_path, workers=1)
+    assert damaged[["task", "runs", "status"]].values.tolist() == [["(finished)", 2, "finished"], [run_id(configs[1]), 1, "not started"]]
+
+
+def test_summary_lists_the_distinct_values():
+    plain = GridTrainConfig(height=8, n_steps=40, augment="none", intrinsic="none", seed=0)
+    text = summarise_configs([plain, GridTrainConfig(height=8, n_steps=40, eta=0.5, augment="joint", intrinsic="rnd", seed=1)])
+    assert text.startswith("GridTrainConfig: height 8;")
+    assert "augment joint/none" in text and "seed 0/1" in text and "eta 0/0.5" in text
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(ValueError, match="configs is empty"):
+        sweep_status("st", [], results_dir=tmp_path)
+    with pytest.raises(ValueError, match="workers"):
+        sweep_status("st", [tiny(0)], results_dir=tmp_path, workers=0)
+    with pytest.raises(ValueError, match="backend"):
+        sweep_status("st", [tiny(0)], results_dir=tmp_path, backend="threads")
