@@ -177,3 +177,25 @@ def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, cap
     assert "nothing to prefetch" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         prefetch_main(["--only", "1x"])
+
+
+CLAIMS_CELL = """
+import os
+from pathlib import Path
+from gafn_lib.repro.claims import claims_table, compare
+out = Path(os.environ["GAFN_OUTPUT_DIR"]) / "data" / "results" / "01_demo"
+out.mkdir(parents=True, exist_ok=True)
+result = compare("A beats B", [0.1, 0.11, 0.12], [0.5, 0.52, 0.51], metric="l1", better="lower", label_a="A", label_b="B")
+claims_table([result], full=True).to_csv(out / "claims_full.csv", index=False)
+"""
+
+
+def test_successful_run_writes_the_claims_summary(project, tmp_path, capsys):
+    (project / "gafn_lib").mkdir()  # the project's own layout: the pipeline summarises its claims tables
+    write_notebook(project / "notebooks" / "01_demo.ipynb", CLAIMS_CELL)
+    out_root = tmp_path / "out"
+    assert run_pipeline(project, "--profile", "smoke", "--no-prefetch", "--output-root", str(out_root)) == 0
+    summary = out_root / "data" / "results" / "claims_by_profile.md"
+    assert summary.is_file() and f"claims by profile: {summary}" in capsys.readouterr().out
+    text = summary.read_text()
+    assert "### 01_demo" in text and "| A beats B | A vs B | l1 | supported: " in text

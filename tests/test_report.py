@@ -116,3 +116,16 @@ def test_cli_prints_tables_and_counts_and_validates(results_root, tmp_path, caps
     with pytest.raises(SystemExit):
         report.main(["--results-dir", str(tmp_path / "missing")])
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_summary_document_and_file(results_root, tmp_path):
+    text = report.summary_markdown(report.load_claims(results_root))
+    assert text.startswith("# Every claim's verdict, by profile")
+    assert "### 01_gridworld_comparison" in text and "## Verdicts per profile (claim rows)" in text
+    assert "| quick | 1 | 1 | 1 |" in text  # quick: one contradicted, one inconclusive, one supported row
+    written = report.write_summary(results_root)
+    assert written == results_root / report.SUMMARY_FILE and written.read_text() == text
+    assert report.write_summary(tmp_path / "empty") is None and not (tmp_path / "empty" / report.SUMMARY_FILE).exists()
+    out = tmp_path / "all.md"
+    assert report.main(["--results-dir", str(results_root), "--markdown", str(out)]) == 0
+    assert out.read_text() == text

@@ -294,9 +294,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # the notebooks train what is missing and report any error themselves
             print(f"warning: prefetch stopped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
                   "the notebooks train what is missing", file=sys.stderr, flush=True)
-    return execute(selected, args.output_dir, parameters, kernel_name=args.kernel, cwd=project,
-                   progress=not args.no_progress and sys.stderr.isatty(), output_root=output_root,
-                   jobs=args.jobs)
+    status = execute(selected, args.output_dir, parameters, kernel_name=args.kernel, cwd=project,
+                     progress=not args.no_progress and sys.stderr.isatty(), output_root=output_root,
+                     jobs=args.jobs)
+    if is_gafn and status == 0:
+        from gafn_lib.repro.report import write_summary
+
+        try:  # every claim x profile in one table, always in step with the claims tables beside it
+            written = write_summary(output_root / "data" / "results")
+        except ValueError as err:  # an old claims table without the full columns: the notebooks' outputs stand
+            print(f"warning: claims summary not written ({err})", file=sys.stderr)
+        else:
+            if written is not None:
+                print(f"claims by profile: {written}")
+    return status
 
 
 if __name__ == "__main__":

@@ -157,14 +157,51 @@ def to_markdown(matrix: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
+#: File name of the summary ``make figures`` writes into ``data/results/`` after a successful run.
+SUMMARY_FILE = "claims_by_profile.md"
+
+
+def summary_markdown(claims: pd.DataFrame, profiles: Sequence[str] = PROFILES) -> str:
+    """The whole report as one markdown document: a title, the per-notebook tables and the verdict
+    counts per profile."""
+    head = (
+        "# Every claim's verdict, by profile\n\n"
+        "Written by `make figures` (`gafn_lib.repro.report`) from the claims tables in this folder "
+        "(`<notebook>/claims_full.csv` for quick, `<profile>/<notebook>/` for long and paper). A cell: "
+        "verdict, difference of means A − B with its 95 % interval over seeds, seeds per group; "
+        "markers: stuck baseline, L1s disagree, saturated; the scale where a claim has one per profile.\n\n"
+    )
+    totals = verdict_totals(claims)
+    tail = ""
+    if not totals.empty:
+        cols = list(totals.columns)
+        tail = "## Verdicts per profile (claim rows)\n\n| profile | " + " | ".join(cols) + " |\n| --- |" + " --- |" * len(cols) + "\n"
+        tail += "".join(f"| {p} | " + " | ".join(str(int(totals.loc[p, c])) for c in cols) + " |\n" for p in totals.index)
+    return head + to_markdown(verdict_matrix(claims, profiles)) + tail
+
+
+def write_summary(results_dir: str | Path, path: str | Path | None = None) -> Path | None:
+    """Write :func:`summary_markdown` of every claims table under ``results_dir`` to ``path``
+    (default ``results_dir/claims_by_profile.md``); ``None`` (and nothing written) without tables."""
+    claims = load_claims(results_dir)
+    if claims.empty:
+        return None
+    from gafn_lib.runner.store import atomic_write_text
+
+    target = Path(path) if path is not None else Path(results_dir) / SUMMARY_FILE
+    atomic_write_text(target, summary_markdown(claims))
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gafn_lib.repro.report [--results-dir data/results] [--profiles quick,long,paper] [--only 01,06] [--csv FILE]``:
+    """``python -m gafn_lib.repro.report [--results-dir data/results] [--profiles quick,long,paper] [--only 01,06] [--csv FILE] [--markdown FILE]``:
     print every claim's verdict per profile as markdown tables, then the verdict counts per profile."""
     parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.report", description=main.__doc__.splitlines()[1].strip())
     parser.add_argument("--results-dir", default=None, help="default: the project's data/results")
     parser.add_argument("--profiles", default=",".join(PROFILES), help=f"comma-separated, from {', '.join(PROFILES)}")
     parser.add_argument("--only", default=None, help="notebook numbers, e.g. 01,06")
     parser.add_argument("--csv", default=None, help="also write the matrix to this CSV file")
+    parser.add_argument("--markdown", default=None, help=f"also write the whole report to this markdown file (make figures writes data/results/{SUMMARY_FILE})")
     args = parser.parse_args(argv)
     profiles = [p.strip().lower() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in profiles if p not in PROFILES]
@@ -198,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(totals.to_string())
     if args.csv:
         matrix.to_csv(args.csv, index=False)
+    if args.markdown:
+        Path(args.markdown).write_text(summary_markdown(claims, profiles))
     return 0
 
 
