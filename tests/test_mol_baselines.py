@@ -266,3 +266,23 @@ def test_cli_gflownet_defaults_unchanged():
     assert config == MolTrainConfig(n_steps=10, log_every=10)
     gfn = config_from_args(build_mol_parser().parse_args(["--algo", "gfn", "--objective", "tb", "--eta", "0.2", "--steps", "10"]))
     assert (gfn.objective, gfn.augment, gfn.eta, gfn.batch_size) == ("tb", "none", 0.2, 4)
+
+
+def test_long_command_runs_in_a_pool_and_reports_status(tmp_path, monkeypatch, capsys):
+    """``mol_experiments long --workers 2``: every run trained in a process pool and stored; ``--status``
+    says so without training (tiny budgets instead of the long profile's 120,000 molecules)."""
+    def tiny_long_runs(methods, seeds):
+        return [run for s in seeds for run in mx.molecule_runs([s], 8, methods, n_logs=2, reward=mx.PAPER_REWARD,
+                                                                hidden=16, n_rounds=1)
+                if run[0] in (mx.GFN, mx.RANDOM)]
+
+    monkeypatch.setattr(mx, "long_runs", tiny_long_runs)
+    args = ["long", "--methods", mx.GFN, mx.RANDOM, "--seeds", "0", "--results-dir", str(tmp_path)]
+    assert mx.main(args + ["--status"]) == 0
+    assert "0 of 2 runs done" in capsys.readouterr().out
+    assert mx.main(args + ["--workers", "2"]) == 0
+    assert mx.main(args + ["--status"]) == 0
+    assert "2 of 2 runs done" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        mx.main(args + ["--workers", "0"])
+    assert "--workers must be >= 1" in capsys.readouterr().err

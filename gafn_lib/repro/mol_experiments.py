@@ -435,25 +435,51 @@ def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gafn_lib.repro.mol_experiments long [--methods ...] [--seeds ...]``: run the long
-    profile's runs one after the other into the project's run store (``data/results/molecules``, which
-    notebook 06 reads with ``profile="long"``), checkpointed; rerun the same command to resume."""
+    """``python -m gafn_lib.repro.mol_experiments long [--methods ...] [--seeds ...] [--workers N] [--status]``:
+    run the long profile's runs into the project's run store (``data/results/molecules``, which
+    notebook 06 reads with ``profile="long"``), checkpointed; rerun the same command to resume.
+
+    ``--workers 1`` (default) trains one run after the other in this process; ``--workers N`` trains
+    ``N`` at a time in a process pool (one core and one torch thread each), in the same seed-major
+    order. Each finished run is stored as soon as it finishes either way. ``--status`` trains nothing
+    and prints each run's progress (done, checkpointed at which step, not started).
+    Do not start two of these commands on the same runs at once: both would train them.
+    """
     import argparse
 
     from gafn_lib.core.runtime import configure_threads
     from gafn_lib.repro import paths
+    from gafn_lib.runner import SweepError
 
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     parser.add_argument("profile", choices=["long"])
     parser.add_argument("--methods", nargs="+", default=list(MOL_METHODS), choices=list(MOL_METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(LONG_SEEDS))
     parser.add_argument("--results-dir", default=None, help="default: <project root>/data/results")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained at a time, one core each (default 1)")
+    parser.add_argument("--status", action="store_true", help="print each run's progress and exit (trains nothing)")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
     configure_threads(1)
     results = args.results_dir or paths.project_root() / "data" / "results"
-    for label, config in long_runs(args.methods, args.seeds):  # one at a time: each finished run is stored at once
-        print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
-        run_molecules([(label, config)], results, workers=1, backend="serial", progress=False, checkpoint_every=LONG_CHECKPOINT_EVERY)
+    runs = long_runs(args.methods, args.seeds)
+    if args.status:
+        progress = progress_of(runs, results)
+        print(progress.to_string(index=False))
+        print(f"{int((progress['status'] == 'done').sum())} of {len(progress)} runs done")
+        return 0
+    try:
+        if args.workers == 1:
+            for label, config in runs:  # one at a time: each finished run is stored at once
+                print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
+                run_molecules([(label, config)], results, workers=1, backend="serial", progress=False, checkpoint_every=LONG_CHECKPOINT_EVERY)
+        else:
+            print(f"{len(runs)} runs, {args.workers} at a time (finished ones are skipped)", flush=True)
+            run_molecules(runs, results, workers=args.workers, backend="process", progress=True, checkpoint_every=LONG_CHECKPOINT_EVERY)
+    except SweepError as err:
+        print(f"error: {err}", flush=True)
+        return 1
     return 0
 
 
