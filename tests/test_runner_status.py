@@ -57,3 +57,23 @@ def test_bad_arguments_are_named(tmp_path):
         sweep_status("st", [tiny(0)], results_dir=tmp_path, workers=0)
     with pytest.raises(ValueError, match="backend"):
         sweep_status("st", [tiny(0)], results_dir=tmp_path, backend="threads")
+
+
+def test_runs_locked_by_another_live_sweep_show_as_running(tmp_path):
+    import subprocess
+    import sys
+
+    from gafn_lib.runner.locks import RunLocks
+
+    configs = [tiny(s) for s in range(2)]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        locks = RunLocks(ExperimentStore.open("st", tmp_path).root)
+        locks.pid = other.pid  # the other process's sweep holds the runs (pid checked for life only)
+        locks.acquire([run_id(c) for c in configs])
+        table = sweep_status("st", configs, results_dir=tmp_path, workers=1)
+        assert table["status"].tolist() == [f"running (pid {other.pid} on {locks.host} since {locks.owner(run_id(configs[0])).started_at})"]
+    finally:
+        other.kill()
+        other.wait()
+    assert sweep_status("st", configs, results_dir=tmp_path, workers=1)["status"].tolist() == ["not started"]  # its process is gone

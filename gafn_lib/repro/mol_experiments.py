@@ -449,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from gafn_lib.core.runtime import configure_threads
     from gafn_lib.repro import paths
-    from gafn_lib.runner import SweepError
+    from gafn_lib.runner import RunsInProgressError, SweepError
 
     parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     parser.add_argument("profile", choices=["long"])
@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{len(runs)} runs, {args.workers} at a time (finished ones are skipped)", flush=True)
             run_molecules(runs, results, workers=args.workers, backend="process", progress=True, checkpoint_every=LONG_CHECKPOINT_EVERY)
-    except SweepError as err:
+    except (SweepError, RunsInProgressError) as err:
         print(f"error: {err}", flush=True)
         return 1
     return 0

@@ -29,6 +29,7 @@ ensembles are checkpointed at which step, and what has not started.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -139,7 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     # the bar (runs done / total, elapsed, ETA) also when stderr is a log file: a background sweep
     # runs for hours; read it with `tr '\r' '\n' < prefetch.log | tail -1`
-    prefetch(numbers, args.profile, results, workers=args.workers, progress=True, checkpoint_every=args.checkpoint_every)
+    from gafn_lib.runner import RunsInProgressError, SweepError
+
+    try:
+        prefetch(numbers, args.profile, results, workers=args.workers, progress=True, checkpoint_every=args.checkpoint_every)
+    except (SweepError, RunsInProgressError) as err:  # the finished runs are stored; the message says what is left
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

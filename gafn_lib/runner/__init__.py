@@ -12,7 +12,8 @@ Example (in a notebook)::
 
 Modules: :mod:`~gafn_lib.runner.store` (run ids, atomic files, folder layout),
 :mod:`~gafn_lib.runner.task` (one run: checkpoint and resume), :mod:`~gafn_lib.runner.sweep`
-(backends, progress, errors). Distributed use: ``docs/distributed.md``.
+(backends, progress, errors), :mod:`~gafn_lib.runner.locks` (two sweeps never train one run at once),
+:mod:`~gafn_lib.runner.status` (where a sweep stands). Distributed use: ``docs/distributed.md``.
 """
 
 from gafn_lib.runner.store import (
@@ -26,6 +27,7 @@ from gafn_lib.runner.store import (
     run_id,
     run_table,
 )
+from gafn_lib.runner.locks import RunsInProgressError
 from gafn_lib.runner.sweep import BACKENDS, SweepError, default_workers, load_artifacts, load_results, run_sweep
 from gafn_lib.runner.task import EnsembleTask, RunOutcome, RunTask, execute_ensemble, execute_run, execute_task
 
@@ -34,6 +36,7 @@ __all__ = [
     "ExperimentStore",
     "RunOutcome",
     "RunTask",
+    "RunsInProgressError",
     "EnsembleTask",
     "SweepError",
     "atomic_write_bytes",

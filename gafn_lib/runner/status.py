@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from gafn_lib.registry import config_class, config_key
+from gafn_lib.runner.locks import RunLocks
 from gafn_lib.runner.store import ExperimentStore, run_id
 from gafn_lib.runner.sweep import BACKENDS, DEFAULT_ENSEMBLE_SIZE, _make_tasks, default_workers, is_run_complete
 from gafn_lib.runner.task import EnsembleTask
@@ -69,7 +70,8 @@ def sweep_status(
 
     Columns (:data:`STATUS_COLUMNS`): ``task`` (the ensemble's checkpoint name or the run id),
     ``runs`` (members), ``what`` (:func:`summarise_configs`), ``status`` (``"finished"``,
-    ``"checkpointed"`` or ``"not started"``), ``step`` (the checkpoint's step; the planned steps for
+    ``"checkpointed"``, ``"not started"``, or ``"running (pid … on … since …)"`` while another live
+    sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`), ``step`` (the checkpoint's step; the planned steps for
     finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
     type (``task`` ``"(finished)"``). Nothing is trained or written.
 
@@ -102,14 +104,19 @@ def sweep_status(
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
         rows.append({"task": "(finished)", "runs": len(members), "what": summarise_configs(members),
                      "status": "finished", "step": planned, "steps_planned": planned})
+    locks = RunLocks(store.root)
     for task in tasks:
         if isinstance(task, EnsembleTask):
-            name, members = task.ensemble_id, list(task.configs)
+            name, members, ids = task.ensemble_id, list(task.configs), list(task.run_ids)
         else:
-            name, members = task.run_id, [task.config]
+            name, members, ids = task.run_id, [task.config], [task.run_id]
         step = _checkpoint_step(store, name)
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
+        status = "not started" if step is None else "checkpointed"
+        owners = [o for o in (locks.owner(r) for r in ids) if o is not None and o.pid != locks.pid and not locks._is_stale(o)]
+        if owners:  # another sweep holds these runs right now
+            status = f"running ({owners[0].describe()})"
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),
-                     "status": "not started" if step is None else "checkpointed", "step": step or 0, "steps_planned": planned})
+                     "status": status, "step": step or 0, "steps_planned": planned})
     table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
     return table.astype({"runs": int, "step": "Int64", "steps_planned": "Int64"})

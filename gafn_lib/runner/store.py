@@ -10,6 +10,8 @@ Layout of ``<results_dir>/<experiment>/``::
                              and for a finished run the row count (``n_rows``) and SHA-256 of its
                              table file (``table_sha256``)
     checkpoints/<run_id>.pt  trainer.state_dict() while a run is in progress (deleted when done)
+    locks/<run_id>.lock      held by the sweep training the run, so no second sweep trains it at
+                             the same time (:mod:`gafn_lib.runner.locks`; removed when the sweep ends)
     results.csv              the combined table of the last complete sweep of this experiment
 
 **Run id.** ``run_id(config)`` is the first 16 hex digits of the SHA-256 of a canonical JSON

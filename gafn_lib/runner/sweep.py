@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from gafn_lib.registry import config_class, config_key, trainer_class
+from gafn_lib.runner.locks import RunLocks, RunsInProgressError
 from gafn_lib.runner.store import ExperimentStore, atomic_write_csv, describe_config, read_csv, run_id
 from gafn_lib.runner.task import EnsembleTask, RunOutcome, RunTask, execute_task, init_worker
 
@@ -245,6 +246,8 @@ def run_sweep(
     Raises:
         SweepError: after every run has been attempted, if any failed (listing their run ids and
             original tracebacks); the finished runs are stored and are skipped next time.
+        RunsInProgressError: after the other runs, if some are being trained by another live process
+            (another sweep on the same store holds their locks: :mod:`gafn_lib.runner.locks`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -280,6 +283,9 @@ def run_sweep(
             store.remove_checkpoint(rid)  # left over if a run was killed between its last write and the cleanup
         else:
             pending.append(rid)
+    locks = RunLocks(store.root)
+    busy = locks.acquire(pending) if pending else {}  # runs another live process is training: left to it
+    pending = [rid for rid in pending if rid not in busy]
     provenance = git_provenance() if pending else {}
     n_workers = workers or default_workers()
     tasks = _make_tasks(
@@ -311,12 +317,15 @@ def run_sweep(
                 _run_ray(tasks, n_workers, address, on_done)
     finally:
         bar.close()
+        locks.release()
 
-    done = [rid for rid in runs if rid not in failures]
+    done = [rid for rid in runs if rid not in failures and rid not in busy]
     frames = [store.read_table(rid) for rid in done]
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if failures:
         raise SweepError(experiment_name, len(runs), failures, combined)
+    if busy:
+        raise RunsInProgressError(experiment_name, len(runs), busy)
     atomic_write_csv(store.results_path, combined)
     return combined
 
