@@ -5,13 +5,13 @@ starting ``make figures`` on the same runs meanwhile would train them a second t
 would overwrite each other's checkpoints. So :func:`gafn_lib.runner.run_sweep` first takes a lock
 on every run it is about to train: ``<experiment>/locks/<run_id>.lock``, created atomically
 (``O_CREAT | O_EXCL``) and holding the owner's pid, host and start time as JSON. A run locked by
-another live process is left alone (the sweep trains the others, then raises
-:class:`RunsInProgressError` naming the owner); the locks are removed when the sweep ends, however
-it ends.
+another live process is left alone: the sweep trains the others, then waits for it (and trains it if
+its owner dies first), or with ``wait=False`` raises :class:`RunsInProgressError` naming the owner.
+The locks are removed when the sweep ends, however it ends.
 
 A lock whose owner is gone is *stale* and is taken over: on the same host, when no process has
-that pid or the process with that pid started at another time than the owner (the pid was reused;
-Linux ``/proc``). A lock written by another host cannot be checked from here: it is respected, and
+that pid, when it is a zombie (exited, not yet reaped), or when the process with that pid started at
+another time than the owner (the pid was reused; both from Linux ``/proc``). A lock written by another host cannot be checked from here: it is respected, and
 the error names its file so that it can be deleted if that process is known to be dead.
 """
 
@@ -33,15 +33,20 @@ LOCK_DIR = "locks"
 UNREADABLE_LOCK_SECONDS = 60.0
 
 
-def process_start(pid: int) -> str | None:
-    """When process ``pid`` started, as the kernel's clock-tick count (field 22 of ``/proc/<pid>/stat``),
-    or ``None`` where ``/proc`` is not available or the process does not exist."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3… of ``/proc/<pid>/stat`` (state first), or ``None`` without ``/proc`` or process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2 :].split()  # the command name (field 2) may contain spaces
-    return fields[19] if len(fields) > 19 else None
+    return stat[stat.rfind(")") + 2 :].split()  # the command name (field 2) may contain spaces
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as the kernel's clock-tick count (field 22 of ``/proc/<pid>/stat``),
+    or ``None`` where ``/proc`` is not available or the process does not exist."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
 
 
 def process_alive(pid: int, started: str | None = None) -> bool:
@@ -54,10 +59,11 @@ def process_alive(pid: int, started: str | None = None) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         pass
-    if started is not None:
-        now = process_start(pid)
-        if now is not None and now != started:
-            return False  # the pid was reused by a newer process
+    fields = _proc_stat(pid)
+    if fields is not None and fields[0] in ("Z", "X"):
+        return False  # exited, not yet reaped by its parent (a zombie holds its pid but runs nothing)
+    if started is not None and fields is not None and len(fields) > 19 and fields[19] != started:
+        return False  # the pid was reused by a newer process
     return True
 
 
@@ -124,7 +130,8 @@ class RunLocks:
                 return None
             return LockOwner(-1, "?", "a moment ago (lock being written)", None, path)
 
-    def _is_stale(self, owner: LockOwner) -> bool:
+    def is_stale(self, owner: LockOwner) -> bool:
+        """Whether a lock's owner is gone (same host only: another host's process cannot be checked)."""
         if owner.host != self.host:
             return False  # cannot check another machine's processes
         if owner.pid == self.pid:
@@ -146,7 +153,7 @@ class RunLocks:
                     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 except FileExistsError:
                     owner = self.owner(run)
-                    if owner is None or (owner.pid >= 0 and self._is_stale(owner)):
+                    if owner is None or (owner.pid >= 0 and self.is_stale(owner)):
                         if self.owner(run) == owner:  # still the same stale lock (not just retaken by another sweep)
                             with contextlib.suppress(FileNotFoundError):
                                 path.unlink()

@@ -113,7 +113,7 @@ def sweep_status(
         step = _checkpoint_step(store, name)
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
         status = "not started" if step is None else "checkpointed"
-        owners = [o for o in (locks.owner(r) for r in ids) if o is not None and o.pid != locks.pid and not locks._is_stale(o)]
+        owners = [o for o in (locks.owner(r) for r in ids) if o is not None and o.pid != locks.pid and not locks.is_stale(o)]
         if owners:  # another sweep holds these runs right now
             status = f"running ({owners[0].describe()})"
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),

@@ -209,6 +209,7 @@ def run_sweep(
     progress: bool = True,
     address: str | None = None,
     ensemble_size: int | None = DEFAULT_ENSEMBLE_SIZE,
+    wait: bool = True,
 ) -> pd.DataFrame:
     """Run every config not yet complete and return the tidy table of all of them.
 
@@ -238,6 +239,11 @@ def run_sweep(
             (split into at least ``workers`` tasks for the pool and Ray backends, so no core idles); each member's results are stored under its
             own run id exactly as a solo run's. ``1`` or ``None``: every run alone. MCMC and the
             molecule methods always run alone.
+        wait: runs another live process is training (it holds their locks,
+            :mod:`gafn_lib.runner.locks`) are left to it; with ``wait=True`` (default) the sweep then
+            waits for them (a notebook and a background sweep, or two notebooks, needing the same
+            runs), and trains any whose process dies before finishing them; with ``wait=False`` it
+            raises :class:`~gafn_lib.runner.locks.RunsInProgressError` instead.
 
     Returns:
         The combined table (one row per logged step of every run), also written to
@@ -246,8 +252,8 @@ def run_sweep(
     Raises:
         SweepError: after every run has been attempted, if any failed (listing their run ids and
             original tracebacks); the finished runs are stored and are skipped next time.
-        RunsInProgressError: after the other runs, if some are being trained by another live process
-            (another sweep on the same store holds their locks: :mod:`gafn_lib.runner.locks`).
+        RunsInProgressError: with ``wait=False``, after the other runs, if some are being trained by
+            another live process (another sweep on the same store holds their locks).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -324,10 +330,44 @@ def run_sweep(
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if failures:
         raise SweepError(experiment_name, len(runs), failures, combined)
-    if busy:
+    if busy and not wait:
         raise RunsInProgressError(experiment_name, len(runs), busy)
+    if busy:
+        orphaned = _wait_for(store, locks, runs, busy, progress)
+        if orphaned:  # their process died before finishing them: train them here (locks taken again)
+            run_sweep(experiment_name, [runs[r] for r in orphaned], results_dir=results_dir, workers=workers, backend=backend,
+                      checkpoint_every=checkpoint_every, progress=progress, address=address, ensemble_size=ensemble_size, wait=wait)
+        combined = pd.concat([store.read_table(rid) for rid in runs if rid not in failures], ignore_index=True)
     atomic_write_csv(store.results_path, combined)
     return combined
+
+
+#: Seconds between two checks of runs that another process is training (:func:`_wait_for`).
+WAIT_POLL_SECONDS = 5.0
+
+
+def _wait_for(store: ExperimentStore, locks: RunLocks, runs: dict[str, Any], busy: dict, progress: bool) -> list[str]:
+    """Block until every run of ``busy`` (run id → lock owner) is finished by its owner or orphaned
+    (its lock gone or stale while the run is unfinished); returns the orphaned run ids."""
+    import sys
+    import time
+
+    owners = sorted({owner.describe() for owner in busy.values()})
+    print(f"{store.name}: waiting for {len(busy)} run(s) that another process is training ({'; '.join(owners)})",
+          file=sys.stderr, flush=True)
+    waiting, orphaned = set(busy), []
+    while waiting:
+        for rid in sorted(waiting):
+            if is_run_complete(store, rid, runs[rid]):
+                waiting.discard(rid)
+                continue
+            owner = locks.owner(rid)
+            if owner is None or (owner.pid >= 0 and locks.is_stale(owner)):
+                waiting.discard(rid)
+                orphaned.append(rid)
+        if waiting:
+            time.sleep(WAIT_POLL_SECONDS)
+    return orphaned
 
 
 def load_results(
