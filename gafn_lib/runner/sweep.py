@@ -333,7 +333,7 @@ def run_sweep(
     if busy and not wait:
         raise RunsInProgressError(experiment_name, len(runs), busy)
     if busy:
-        orphaned = _wait_for(store, locks, runs, busy, progress)
+        orphaned = _wait_for(store, locks, runs, busy)
         if orphaned:  # their process died before finishing them: train them here (locks taken again)
             run_sweep(experiment_name, [runs[r] for r in orphaned], results_dir=results_dir, workers=workers, backend=backend,
                       checkpoint_every=checkpoint_every, progress=progress, address=address, ensemble_size=ensemble_size, wait=wait)
@@ -346,7 +346,7 @@ def run_sweep(
 WAIT_POLL_SECONDS = 5.0
 
 
-def _wait_for(store: ExperimentStore, locks: RunLocks, runs: dict[str, Any], busy: dict, progress: bool) -> list[str]:
+def _wait_for(store: ExperimentStore, locks: RunLocks, runs: dict[str, Any], busy: dict) -> list[str]:
     """Block until every run of ``busy`` (run id → lock owner) is finished by its owner or orphaned
     (its lock gone or stale while the run is unfinished); returns the orphaned run ids."""
     import sys
