@@ -18,10 +18,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from gafn_lib.registry import config_class, config_key
 from gafn_lib.runner.locks import RunLocks
-from gafn_lib.runner.store import ExperimentStore, run_id
-from gafn_lib.runner.sweep import BACKENDS, DEFAULT_ENSEMBLE_SIZE, _make_tasks, default_workers, is_run_complete
+from gafn_lib.runner.store import ExperimentStore
+from gafn_lib.runner.sweep import DEFAULT_ENSEMBLE_SIZE, _make_tasks, check_sweep_arguments, default_workers, is_run_complete, unique_runs
 from gafn_lib.runner.task import EnsembleTask
 
 #: Config fields summarised in a task's description (those a config has), in this order.
@@ -79,18 +78,8 @@ def sweep_status(
         ValueError: for an unknown ``backend``, ``workers < 1``, ``ensemble_size < 1``, an empty
             ``configs`` or a config type without a trainer (as :func:`~gafn_lib.runner.run_sweep`).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
-    if ensemble_size is not None and (not isinstance(ensemble_size, int) or ensemble_size < 1):
-        raise ValueError(f"ensemble_size must be an integer >= 1 or None, got {ensemble_size!r}")
-    runs: dict[str, Any] = {}
-    for config in configs:
-        config_class(config_key(config))
-        runs.setdefault(run_id(config), config)
-    if not runs:
-        raise ValueError(f"experiment {experiment_name!r}: configs is empty")
+    check_sweep_arguments(backend=backend, workers=workers, checkpoint_every=None, ensemble_size=ensemble_size)
+    runs = unique_runs(experiment_name, configs)
     store = ExperimentStore.open(experiment_name, results_dir)
     finished = [rid for rid in runs if is_run_complete(store, rid, runs[rid]) and store.damage(rid) is None]
     pending = [rid for rid in runs if rid not in set(finished)]

@@ -145,6 +145,27 @@ def _run_ray(tasks: list[RunTask], workers: int, address: str | None, on_done: C
 
 
 # ---------------------------------------------------------------------------------------- sweeps
+def check_sweep_arguments(backend: str, workers: int | None, checkpoint_every: int | None, ensemble_size: int | None) -> None:
+    """Raise ``ValueError`` naming the first bad argument of :func:`run_sweep` (or :func:`~gafn_lib.runner.status.sweep_status`)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    for name, value in (("workers", workers), ("checkpoint_every", checkpoint_every), ("ensemble_size", ensemble_size)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
+
+
+def unique_runs(experiment_name: str, configs: Iterable[Any]) -> dict[str, Any]:
+    """``{run id: config}`` in order of first appearance (duplicates once); ``ValueError`` for an
+    empty list or a config type without a registered trainer."""
+    runs: dict[str, Any] = {}
+    for config in configs:
+        config_class(config_key(config))  # raises ValueError for a config type without a trainer
+        runs.setdefault(run_id(config), config)
+    if not runs:
+        raise ValueError(f"experiment {experiment_name!r}: configs is empty")
+    return runs
+
+
 def is_run_complete(store: ExperimentStore, rid: str, config: Any) -> bool:
     """Whether run ``rid`` is stored as finished (and, for a trainer that keeps final arrays, has
     them: older stores lack them). A damaged table is checked separately (:meth:`ExperimentStore.damage`)."""
@@ -255,24 +276,11 @@ def run_sweep(
         RunsInProgressError: with ``wait=False``, after the other runs, if some are being trained by
             another live process (another sweep on the same store holds their locks).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every must be an integer >= 1 or None, got {checkpoint_every!r}")
-    if ensemble_size is not None and (not isinstance(ensemble_size, int) or ensemble_size < 1):
-        raise ValueError(f"ensemble_size must be an integer >= 1 or None, got {ensemble_size!r}")
+    check_sweep_arguments(backend=backend, workers=workers, checkpoint_every=checkpoint_every, ensemble_size=ensemble_size)
     if address is not None and backend != "ray":
         raise ValueError(f"address is only used with backend='ray', got backend={backend!r}")
     store = ExperimentStore.open(experiment_name, results_dir)
-
-    runs: dict[str, Any] = {}
-    for config in configs:
-        config_class(config_key(config))  # raises ValueError for a config type without a trainer
-        runs.setdefault(run_id(config), config)
-    if not runs:
-        raise ValueError(f"experiment {experiment_name!r}: configs is empty")
+    runs = unique_runs(experiment_name, configs)
 
     pending = []
     for rid in runs:
