@@ -77,3 +77,29 @@ def test_runs_locked_by_another_live_sweep_show_as_running(tmp_path):
         other.kill()
         other.wait()
     assert sweep_status("st", configs, results_dir=tmp_path, workers=1)["status"].tolist() == ["not started"]  # its process is gone
+
+
+def test_checkpointed_ensemble_resumes_whatever_the_workers(tmp_path):
+    """An ensemble checkpointed by a one-worker sweep resumes as the same ensemble when the sweep is
+    restarted with more workers (which would otherwise split its runs, miss the checkpoint and
+    start them again from step 0)."""
+    from gafn_lib.core.ensemble import ensemble_id
+    from gafn_lib.runner.sweep import checkpointed_ensembles
+
+    configs = [tiny(s) for s in range(3)]
+    ids = [run_id(c) for c in configs]
+    store = ExperimentStore.open("st", tmp_path)
+    trainer = EnsembleTrainer(configs)
+    trainer.train(n_steps=20, progress=False)
+    name = ensemble_id(ids)
+    atomic_torch_save(store.checkpoint_path(name), trainer.state_dict())
+    for i, rid in enumerate(ids):  # what execute_ensemble records for a member while it trains
+        store.write_metadata(rid, {"run_id": rid, "status": "running", "finished": False, "ensemble": {"id": name, "size": 3, "member": i}})
+    assert checkpointed_ensembles(store, ids) == [ids]
+    assert checkpointed_ensembles(store, ids[:2]) == []  # a member is not pending: not resumable as it was
+
+    status = sweep_status("st", configs, results_dir=tmp_path, workers=3)
+    assert status[["task", "runs", "status", "step"]].values.tolist() == [[name, 3, "checkpointed", 20]]
+    run_sweep("st", configs, results_dir=tmp_path, backend="process", workers=3, progress=False)
+    assert [store.read_metadata(r)["resumed_from_step"] for r in ids] == [20, 20, 20]
+    assert [store.read_metadata(r)["ensemble"]["id"] for r in ids] == [name] * 3

@@ -190,21 +190,53 @@ def _ensemble_key(config: Any) -> str | None:
         return None
 
 
+def checkpointed_ensembles(store: ExperimentStore, pending: Iterable[str]) -> list[list[str]]:
+    """Ensembles an earlier sweep started and checkpointed, whose runs are all pending again: each as
+    its run ids in member order (from the members' metadata, ``ensemble: {id, size, member}``).
+
+    They are resumed as they were grouped, whatever this sweep's ``workers`` or ``ensemble_size``
+    (another grouping would give another ensemble id, miss the checkpoint and start from step 0)."""
+    from gafn_lib.core.ensemble import ensemble_id
+
+    pending = list(pending)
+    members: dict[str, dict[int, str]] = {}
+    sizes: dict[str, int] = {}
+    for rid in pending:
+        meta = store.read_metadata(rid) or {}
+        ens = meta.get("ensemble")
+        if meta.get("finished") or not isinstance(ens, dict) or not store.checkpoint_path(str(ens.get("id"))).exists():
+            continue
+        members.setdefault(ens["id"], {})[int(ens["member"])] = rid
+        sizes[ens["id"]] = int(ens["size"])
+    groups = []
+    for ens, by_index in members.items():
+        ordered = [by_index.get(i) for i in range(sizes[ens])]
+        if None not in ordered and ensemble_id(ordered) == ens:  # every member pending, in its original order
+            groups.append(ordered)
+    return groups
+
+
 def _make_tasks(runs, pending, store, checkpoint_every, backend, provenance, cap, workers) -> list:
-    """Solo :class:`RunTask` s and :class:`EnsembleTask` s for the pending runs (order kept within a group)."""
+    """Solo :class:`RunTask` s and :class:`EnsembleTask` s for the pending runs (order kept within a
+    group). Checkpointed ensembles of an earlier sweep come first, grouped as they were
+    (:func:`checkpointed_ensembles`); the other runs are grouped by ``cap`` and ``workers``."""
     common = dict(
         experiment_dir=str(store.root), checkpoint_every=checkpoint_every, single_thread=backend != "serial",
         backend=backend, provenance=provenance,
     )
+    tasks: list = []
+    resumed = checkpointed_ensembles(store, pending) if cap > 1 else []
+    for chunk in resumed:
+        tasks.append(EnsembleTask(configs=tuple(runs[r] for r in chunk), run_ids=tuple(chunk), **common))
+    taken = {rid for chunk in resumed for rid in chunk}
     groups: dict[str, list[str]] = {}
     solo: list[str] = []
-    for rid in pending:
+    for rid in (r for r in pending if r not in taken):
         key = _ensemble_key(runs[rid]) if cap > 1 else None
         if key is None:
             solo.append(rid)
         else:
             groups.setdefault(key, []).append(rid)
-    tasks: list = []
     for members in groups.values():
         n_chunks = max(-(-len(members) // cap), min(workers, len(members)))
         size, extra = divmod(len(members), n_chunks)
