@@ -122,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: by profile)")
     parser.add_argument("--results-dir", default=None, help="default: the folder make figures writes for this profile")
     parser.add_argument("--status", action="store_true",
-                        help="print what is finished, checkpointed (at which step) and not started; train nothing "
-                             "(give the same --workers as the sweep: it decides the grouping into ensembles)")
+                        help="print what is finished, checkpointed (at which step), running in another process "
+                             "and not started; train nothing")
     args = parser.parse_args(argv)
     try:
         numbers = parse_only(args.only)

@@ -6,9 +6,9 @@ stored as it finishes and an interrupted run or ensemble resumes from its checkp
 task by task, what :func:`gafn_lib.runner.run_sweep` would do with the same arguments: which runs
 are finished, which tasks are checkpointed (and at which step), which have not started.
 
-Tasks are grouped exactly as :func:`~gafn_lib.runner.run_sweep` groups them (same ``workers``,
-``backend`` and ``ensemble_size``), so an ensemble's checkpoint is found under the same name; with
-other arguments the grouping, and so the checkpoint names, can differ.
+Tasks are grouped exactly as :func:`~gafn_lib.runner.run_sweep` groups them: checkpointed ensembles
+as they were started (whatever ``workers``), the runs not started yet by ``workers``, ``backend`` and
+``ensemble_size``.
 """
 
 from __future__ import annotations
