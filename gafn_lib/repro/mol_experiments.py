@@ -183,9 +183,8 @@ def load_molecules(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
 
 def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
     """Per run: method, seed, steps planned, and the step of its last checkpoint (``done`` if complete)."""
-    import torch
-
     from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.status import checkpoint_step
 
     store = ExperimentStore.open(MOL_STORE, results_dir)
     rows = []
@@ -194,8 +193,8 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
         if store.is_complete(rid):
             status, step = "done", config.n_steps
         elif store.checkpoint_path(rid).exists():
-            state = torch.load(store.checkpoint_path(rid), weights_only=True, map_location="cpu")
-            status, step = "checkpointed", int(state.get("step_count", state.get("trainer", {}).get("step_count", -1)) if isinstance(state, dict) else -1)
+            step = checkpoint_step(store, rid)
+            status, step = "checkpointed", -1 if step is None else step
         else:
             status, step = "not started", 0
         rows.append({"method": label, "seed": config.seed, "run": rid, "steps_planned": config.n_steps, "steps_done": step, "status": status})

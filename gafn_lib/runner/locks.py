@@ -138,6 +138,13 @@ class RunLocks:
             return True  # left by an earlier sweep of this very process (e.g. interrupted in a notebook)
         return not process_alive(owner.pid, owner.process_start)
 
+    def live_owner(self, run: str) -> LockOwner | None:
+        """The owner of ``run``'s lock if another live process (or one still writing it) holds it, else ``None``."""
+        owner = self.owner(run)
+        if owner is None or (owner.pid >= 0 and self.is_stale(owner)):
+            return None
+        return owner
+
     def acquire(self, runs: Iterable[str]) -> dict[str, LockOwner]:
         """Lock every run that no live process holds; returns the others (run id → owner)."""
         busy: dict[str, LockOwner] = {}

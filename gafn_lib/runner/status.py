@@ -41,7 +41,7 @@ def summarise_configs(configs: list[Any]) -> str:
     return f"{type(configs[0]).__name__}: " + "; ".join(parts)
 
 
-def _checkpoint_step(store: ExperimentStore, name: str) -> int | None:
+def checkpoint_step(store: ExperimentStore, name: str) -> int | None:
     """The step saved in ``checkpoints/<name>.pt``, or ``None`` if there is no readable checkpoint."""
     path = store.checkpoint_path(name)
     if not path.exists():
@@ -99,10 +99,10 @@ def sweep_status(
             name, members, ids = task.ensemble_id, list(task.configs), list(task.run_ids)
         else:
             name, members, ids = task.run_id, [task.config], [task.run_id]
-        step = _checkpoint_step(store, name)
+        step = checkpoint_step(store, name)
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
         status = "not started" if step is None else "checkpointed"
-        owners = [o for o in (locks.owner(r) for r in ids) if o is not None and o.pid != locks.pid and not locks.is_stale(o)]
+        owners = [o for o in map(locks.live_owner, ids) if o is not None]
         if owners:  # another sweep holds these runs right now
             status = f"running ({owners[0].describe()})"
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),

@@ -401,8 +401,7 @@ def _wait_for(store: ExperimentStore, locks: RunLocks, runs: dict[str, Any], bus
             if is_run_complete(store, rid, runs[rid]):
                 waiting.discard(rid)
                 continue
-            owner = locks.owner(rid)
-            if owner is None or (owner.pid >= 0 and locks.is_stale(owner)):
+            if locks.live_owner(rid) is None:
                 waiting.discard(rid)
                 orphaned.append(rid)
         if waiting:
