@@ -199,3 +199,21 @@ def test_successful_run_writes_the_claims_summary(project, tmp_path, capsys):
     assert summary.is_file() and f"claims by profile: {summary}" in capsys.readouterr().out
     text = summary.read_text()
     assert "### 01_demo" in text and "| A beats B | A vs B | l1 | supported: " in text
+
+
+def test_a_committed_paper_run_restores_the_run_archive_first(project, monkeypatch):
+    """``make figures PROFILE=paper`` hands the committed run archive (data/runs/paper/) to the
+    prefetch, which restores it before training; a run into another folder does not."""
+    from gafn_lib.repro import prefetch as prefetch_module
+
+    (project / "gafn_lib").mkdir()
+    write_notebook(project / "notebooks" / "01_demo.ipynb", "x = 1")
+    calls = []
+    monkeypatch.setattr(prefetch_module, "prefetch", lambda numbers, profile, results, **kw: calls.append((numbers, profile, kw["archive"])))
+    assert run_pipeline(project, "--profile", "paper") == 0
+    assert calls[-1] == (["01"], "paper", None)  # no archive folder yet
+    (project / "data" / "runs" / "paper").mkdir(parents=True)
+    assert run_pipeline(project, "--profile", "paper") == 0
+    assert calls[-1] == (["01"], "paper", project.resolve() / "data" / "runs" / "paper")
+    assert run_pipeline(project, "--profile", "paper", "--output-root", str(project / "elsewhere")) == 0
+    assert calls[-1][2] is None

@@ -111,3 +111,18 @@ def _profile_subfolder(base: Path, profile: str) -> Path:
 
     profile = resolve_profile(profile)
     return base / profile if profile in PROFILE_SUBFOLDERS else base
+
+
+#: Folder (under the project root) of the committed run archives (:mod:`gafn_lib.runner.archive`).
+RUN_ARCHIVE_DIR = Path("data") / "runs"
+
+
+def run_archive_dir(profile: str, project: str | os.PathLike | None = None) -> Path | None:
+    """The committed run archive of ``profile``, ``<project>/data/runs/<profile>/``, for the profiles
+    in :data:`PROFILE_SUBFOLDERS` (hours of training: their finished runs and checkpoints are kept in
+    git, so a new clone resumes the sweep or draws the figures without training); ``None`` for the
+    others (minutes: their runs are a cache)."""
+    profile = resolve_profile(profile)
+    if profile not in PROFILE_SUBFOLDERS:
+        return None
+    return (Path(project) if project is not None else project_root()).resolve() / RUN_ARCHIVE_DIR / profile

@@ -20,7 +20,10 @@ parameter other than ``workers``/``backend`` writes the project's tracked ``figu
 Before the notebooks, the runs they will read are trained in one sweep per run store with every
 core (:mod:`gafn_lib.repro.prefetch`; ``--no-prefetch`` skips it, and it is skipped whenever a
 ``-p`` parameter other than ``workers``/``backend`` changes the notebooks' runs). ``--jobs N``
-then executes up to ``N`` notebooks at a time (``make figures`` uses 2; default 1: in order).
+then executes up to ``N`` notebooks at a time (``make figures`` uses 2; default 1: in order). A
+committed run of the ``paper`` or ``long`` profile first restores the committed run archive
+``data/runs/<profile>/`` into the run store (:mod:`gafn_lib.runner.archive`), so the notebooks find
+the archived runs and train only what it lacks.
 
 The first failing notebook stops the pipeline (with ``--jobs N``, no further notebook starts; the
 ones running finish): its name and the failing cell's error are printed and the exit code is 1.
@@ -41,7 +44,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from gafn_lib.repro.paths import EXECUTION_PARAMETERS, OUTPUT_ENV_VAR, pipeline_output_root
+from gafn_lib.repro.paths import EXECUTION_PARAMETERS, OUTPUT_ENV_VAR, pipeline_output_root, run_archive_dir
 from gafn_lib.repro.profiles import ALL_PROFILES
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_.+\.ipynb$")
@@ -290,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         workers = parameters.get("workers") if isinstance(parameters.get("workers"), int) else None
         backend = parameters.get("backend") if parameters.get("backend") in ("process", "ray", "serial") else "process"
         try:
-            prefetch(numbers, args.profile, output_root / "data" / "results", workers=workers, backend=backend)
+            # a committed run of a long profile starts from the committed run archive (data/runs/<profile>/)
+            archive = run_archive_dir(args.profile, project) if output_root == project else None
+            prefetch(numbers, args.profile, output_root / "data" / "results", workers=workers, backend=backend,
+                     archive=archive if archive is not None and archive.is_dir() else None)
         except Exception as err:  # the notebooks train what is missing and report any error themselves
             print(f"warning: prefetch stopped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
                   "the notebooks train what is missing", file=sys.stderr, flush=True)

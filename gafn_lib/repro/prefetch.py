@@ -24,6 +24,15 @@ A killed sweep resumes from the runs' last checkpoints when the same command run
 shows a bar of runs done / total with the time elapsed and left (``tr '\r' '\n' < prefetch.log | tail -1``);
 the same command with ``--status`` trains nothing and prints, task by task, what is finished, which
 ensembles are checkpointed at which step, and what has not started.
+
+**Across machines.** The run store is a git-ignored cache; a new clone starts without it. For the
+profiles that train for hours (``paper``, ``long``) the prefetch first restores the committed run
+archive ``data/runs/<profile>/`` (:mod:`gafn_lib.runner.archive`: finished runs and in-progress
+checkpoints) into the store, and ``--save-archive`` copies the store's finished runs and current
+checkpoints back into it, to be committed::
+
+    python -m gafn_lib.repro.prefetch --profile paper --only 01,02 --save-archive
+    git add data/runs/paper && git commit -m "paper profile: runs so far"
 """
 
 from __future__ import annotations
@@ -65,15 +74,51 @@ def planned_runs(notebooks: Sequence[str], profile: str) -> dict[str, list[Any]]
 CHECKPOINT_EVERY = {"quick": None, "smoke": None, "paper": 1_000, "long": 1_000}
 
 
+def restore_archive(notebooks: Sequence[str], profile: str, results_dir: str | Path, archive: str | Path) -> dict[str, Any]:
+    """Copy into the stores under ``results_dir`` what the run archive ``archive`` holds for the runs
+    of :func:`planned_runs` (:func:`gafn_lib.runner.archive.restore_from_archive`); prints and
+    returns ``{store: ArchiveReport}``."""
+    from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.archive import restore_from_archive
+
+    reports = {}
+    for store, configs in planned_runs(notebooks, profile).items():
+        source, target = ExperimentStore.open(store, archive), ExperimentStore.open(store, results_dir)
+        reports[store] = report = restore_from_archive(source, target, [run_id(c) for c in configs])
+        if report.runs or report.checkpoints or report.skipped:
+            print(f"prefetch: {report.summary(source.root, target.root)}", flush=True)
+    return reports
+
+
+def save_archive(notebooks: Sequence[str], profile: str, results_dir: str | Path, archive: str | Path) -> dict[str, Any]:
+    """Copy the finished runs and the current checkpoints of :func:`planned_runs` from the stores
+    under ``results_dir`` into the run archive ``archive`` (:func:`gafn_lib.runner.archive.save_to_archive`);
+    prints and returns ``{store: ArchiveReport}``."""
+    from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.archive import save_to_archive
+
+    reports = {}
+    for store, configs in planned_runs(notebooks, profile).items():
+        source, target = ExperimentStore.open(store, results_dir), ExperimentStore.open(store, archive)
+        reports[store] = report = save_to_archive(source, target, [run_id(c) for c in configs])
+        print(f"{store}: {report.summary(source.root, target.root)}", flush=True)
+    return reports
+
+
 def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, workers: int | None = None,
-             backend: str = "process", progress: bool = False, checkpoint_every: int | None = None) -> dict[str, int]:
+             backend: str = "process", progress: bool = False, checkpoint_every: int | None = None,
+             archive: str | Path | None = None) -> dict[str, int]:
     """Train (cached) every run of :func:`planned_runs` into ``results_dir``; returns the number of
     runs per store. Prints one line per store with the number of runs and the time taken. Runs are
-    checkpointed every ``checkpoint_every`` steps (default: :data:`CHECKPOINT_EVERY` of the profile)."""
+    checkpointed every ``checkpoint_every`` steps (default: :data:`CHECKPOINT_EVERY` of the profile).
+    With ``archive`` (a run archive folder, :mod:`gafn_lib.runner.archive`), its finished runs and
+    checkpoints are first restored into the stores, so only what it lacks is trained."""
     if checkpoint_every is None:
         checkpoint_every = CHECKPOINT_EVERY.get(profile)
     from gafn_lib.runner import run_sweep
 
+    if archive is not None:
+        restore_archive(notebooks, profile, results_dir, archive)
     counts: dict[str, int] = {}
     for store, configs in planned_runs(notebooks, profile).items():
         start = time.perf_counter()
@@ -115,12 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gafn_lib.repro.pipeline import parse_only
     from gafn_lib.repro.profiles import ALL_PROFILES
 
-    parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.prefetch", description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.prefetch", description=" ".join(main.__doc__.split()))
     parser.add_argument("--profile", choices=ALL_PROFILES, default="quick")
     parser.add_argument("--only", default=",".join(GRID_NOTEBOOKS + MOLECULE_NOTEBOOKS), help="notebook numbers, e.g. 01,02")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: every core)")
     parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: by profile)")
     parser.add_argument("--results-dir", default=None, help="default: the folder make figures writes for this profile")
+    parser.add_argument("--archive", default=None,
+                        help="the committed run archive restored before training (default: data/runs/<profile>/ for "
+                             "the paper and long profiles when --results-dir is not given)")
+    parser.add_argument("--no-archive", action="store_true", help="do not restore from (or save to) a run archive")
+    parser.add_argument("--save-archive", action="store_true",
+                        help="copy the finished runs and current checkpoints into the run archive (to commit); train nothing")
     parser.add_argument("--status", action="store_true",
                         help="print what is finished, checkpointed (at which step), running in another process "
                              "and not started; train nothing")
@@ -132,10 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
     results = Path(args.results_dir) if args.results_dir else paths.pipeline_output_root(paths.project_root(), args.profile) / "data" / "results"
+    if args.archive and args.no_archive:
+        parser.error("--archive and --no-archive exclude each other")
+    archive = None if args.no_archive else (
+        Path(args.archive) if args.archive else None if args.results_dir else paths.run_archive_dir(args.profile))
+    if args.save_archive and archive is None:
+        parser.error(f"--save-archive: no run archive for profile {args.profile!r} here; name one with --archive")
     if not planned_runs(numbers, args.profile):
         print(f"nothing to prefetch for notebooks {', '.join(numbers)} at profile {args.profile!r}")
         return 0
+    if args.save_archive:
+        save_archive(numbers, args.profile, results, archive)
+        return 0
     if args.status:
+        if archive is not None:
+            restore_archive(numbers, args.profile, results, archive)
         print_status(status(numbers, args.profile, results, workers=args.workers))
         return 0
     # the bar (runs done / total, elapsed, ETA) also when stderr is a log file: a background sweep
@@ -143,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gafn_lib.runner import RunsInProgressError, SweepError
 
     try:
-        prefetch(numbers, args.profile, results, workers=args.workers, progress=True, checkpoint_every=args.checkpoint_every)
+        prefetch(numbers, args.profile, results, workers=args.workers, progress=True, checkpoint_every=args.checkpoint_every,
+                 archive=archive)
     except (SweepError, RunsInProgressError) as err:  # the finished runs are stored; the message says what is left
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 1
