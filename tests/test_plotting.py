@@ -91,3 +91,34 @@ def test_seeds_label_says_when_methods_have_different_seeds():
     assert mx.seeds_label(full) == "seeds [0, 1]"
     partial = pd.DataFrame({"method": ["A", "A", "B"], "seed": [0, 1, 0]})
     assert mx.seeds_label(partial) == "seeds per method: A 2, B 1"
+
+
+def test_identical_curves_are_labelled_so_no_method_seems_missing():
+    fig, (a, b) = plt.subplots(1, 2)
+    same = pd.concat([_runs({0: [3.0, 3.0]}), _runs({0: [3.0, 3.0]}, method="PPO")])
+    plotting.plot_curves(same, "l1", a)
+    assert [t.get_text() for t in a.texts] == ["all 2 methods identical"]
+    differ = pd.concat([_runs({0: [3.0, 3.0]}), _runs({0: [3.0, 2.0]}, method="PPO")])
+    plotting.plot_curves(differ, "l1", b)
+    assert len(b.texts) == 0
+    plt.close(fig)
+
+
+def test_goal_mass_puts_each_seed_at_its_goal_and_ratio():
+    rows = [{"method": m, "seed": s, "goal": g, "ratio": r}
+            for m, ratios in (("GAFlowNet", (1.0, 0.9, 1.1)), ("GFlowNet (TB)", (3.0, 0.0, 0.0)))
+            for s in (0, 1) for g, r in zip(("(1, 6)", "(6, 1)", "(6, 6)"), ratios)]
+    fig, ax = plt.subplots()
+    plotting.goal_mass(pd.DataFrame(rows), ax, methods=("GAFlowNet", "GFlowNet (TB)"))
+    gafn, tb = ax.collections
+    assert len(gafn.get_offsets()) == 6 and len(tb.get_offsets()) == 6
+    tb_points = np.asarray(tb.get_offsets())
+    assert set(np.round(tb_points[:, 1], 6)) == {3.0, 0.0}
+    on_first_goal = tb_points[tb_points[:, 0] < 0.5]
+    assert (on_first_goal[:, 1] == 3.0).all() and len(on_first_goal) == 2  # both seeds, goal 0
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["(1, 6)", "(6, 1)", "(6, 6)"]
+    with pytest.raises(ValueError, match="no rows for method 'PPO'"):
+        plotting.goal_mass(pd.DataFrame(rows), ax, methods=("PPO",))
+    with pytest.raises(ValueError, match="lacks column"):
+        plotting.goal_mass(pd.DataFrame(rows).drop(columns="ratio"), ax, methods=("GAFlowNet",))
+    plt.close(fig)

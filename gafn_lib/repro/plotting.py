@@ -77,6 +77,10 @@ def plot_curves(
                 lower = np.where(lower > 0, lower, mean**2 / (mean + std))
         (line,) = ax.plot(part[x], mean, label=label, color=METHOD_COLORS.get(label), lw=1.8)
         ax.fill_between(part[x], lower, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+    curves = [stats[stats[hue] == label].sort_values(x)[[x, "mean"]].to_numpy(float) for label in labels if (stats[hue] == label).any()]
+    if len(curves) > 1 and all(c.shape == curves[0].shape and np.array_equal(c, curves[0]) for c in curves[1:]):
+        # identical curves hide each other: only the last colour would show
+        ax.text(0.5, 0.75, f"all {len(curves)} methods identical", transform=ax.transAxes, ha="center", va="bottom", fontsize=9, color="0.35")
     if logy:
         ax.set_yscale("log")
         values = stats["mean"].to_numpy(float)
@@ -112,3 +116,42 @@ def heatmap(p: np.ndarray, ax: plt.Axes, title: str, vmax: float | None = None, 
     ax.set_xticks([])
     ax.set_yticks([])
     plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
+def goal_mass(
+    table: pd.DataFrame,
+    ax: plt.Axes,
+    methods: Sequence[str],
+    covered_at: float = 0.5,
+    title: str | None = None,
+) -> None:
+    """Mass the final policy puts on each goal, relative to the target: one marker per seed.
+
+    ``table`` has one row per (method, seed, goal) with columns ``method``, ``seed``, ``goal`` and
+    ``ratio = π(goal) / (R(goal)/Z)`` (the exact terminal probability over the target's). A ratio
+    of 1 is the target; a policy stuck on one of three goals shows ≈ 3 on it and ≈ 0 on the others.
+    The dashed line at ``covered_at`` is the threshold of the ``modes_covered`` metric (a goal counts
+    as covered when the policy gives it at least half its target mass).
+    """
+    missing = {"method", "seed", "goal", "ratio"} - set(table.columns)
+    if missing:
+        raise ValueError(f"goal_mass table lacks column(s) {sorted(missing)}")
+    goals = list(dict.fromkeys(table["goal"]))
+    width = 0.8 / max(len(methods), 1)
+    for m, method in enumerate(methods):
+        part = table[table["method"] == method]
+        if part.empty:
+            raise ValueError(f"goal_mass: no rows for method {method!r} (have {sorted(table['method'].unique())})")
+        x = np.array([goals.index(g) for g in part["goal"]], float) - 0.4 + width * (m + 0.5)
+        seeds = sorted(part["seed"].unique())
+        jitter = np.array([seeds.index(s) for s in part["seed"]], float)
+        jitter = (jitter - (len(seeds) - 1) / 2) * width / (len(seeds) + 1)
+        ax.scatter(x + jitter, part["ratio"], color=METHOD_COLORS.get(method), label=method, s=28, zorder=3, edgecolor="white", linewidth=0.5)
+    ax.axhline(1.0, color="0.3", lw=1, label="target")
+    ax.axhline(covered_at, color="0.5", lw=1, ls="--", label=f"covered ({covered_at:g} × target)")
+    ax.set_xticks(range(len(goals)), [str(g) for g in goals])
+    ax.set_xlabel("goal (cell)")
+    ax.set_ylabel("policy mass / target mass")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
