@@ -72,7 +72,7 @@ def test_runs_locked_by_another_live_sweep_show_as_running(tmp_path):
         locks.pid = other.pid  # the other process's sweep holds the runs (pid checked for life only)
         locks.acquire([run_id(c) for c in configs])
         table = sweep_status("st", configs, results_dir=tmp_path, workers=1)
-        assert table["status"].tolist() == [f"running (pid {other.pid} on {locks.host} since {locks.owner(run_id(configs[0])).started_at})"]
+        assert table["status"].tolist() == [f"in a live sweep (pid {other.pid} on {locks.host} since {locks.owner(run_id(configs[0])).started_at})"]
     finally:
         other.kill()
         other.wait()

@@ -69,8 +69,9 @@ def sweep_status(
 
     Columns (:data:`STATUS_COLUMNS`): ``task`` (the ensemble's checkpoint name or the run id),
     ``runs`` (members), ``what`` (:func:`summarise_configs`), ``status`` (``"finished"``,
-    ``"checkpointed"``, ``"not started"``, or ``"running (pid … on … since …)"`` while another live
-    sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`), ``step`` (the checkpoint's step; the planned steps for
+    ``"checkpointed"``, ``"not started"``, or ``"in a live sweep (pid … on … since …)"`` while another
+    live sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`: a sweep locks all its pending runs
+    when it starts, so such a task is training or queued in it; its ``step`` moves when it trains), ``step`` (the checkpoint's step; the planned steps for
     finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
     type (``task`` ``"(finished)"``). Nothing is trained or written.
 
@@ -104,7 +105,7 @@ def sweep_status(
         status = "not started" if step is None else "checkpointed"
         owners = [o for o in map(locks.live_owner, ids) if o is not None]
         if owners:  # another sweep holds these runs right now
-            status = f"running ({owners[0].describe()})"
+            status = f"in a live sweep ({owners[0].describe()})"
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),
                      "status": status, "step": step or 0, "steps_planned": planned})
     table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
