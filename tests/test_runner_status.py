@@ -59,7 +59,7 @@ def test_bad_arguments_are_named(tmp_path):
         sweep_status("st", [tiny(0)], results_dir=tmp_path, backend="threads")
 
 
-def test_runs_locked_by_another_live_sweep_show_as_running(tmp_path):
+def test_runs_locked_by_another_live_sweep_show_as_in_a_live_sweep(tmp_path):
     import subprocess
     import sys
 

@@ -66,10 +66,12 @@ def plot_curves(
     """
     stats = mean_std(df, x, y, [hue])
     labels = list(order) if order is not None else sorted(stats[hue].unique())
+    curves = []  # (x, mean) per drawn label, to spot curves that hide each other
     for label in labels:
         part = stats[stats[hue] == label].sort_values(x)
         if part.empty:
             continue
+        curves.append(part[[x, "mean"]].to_numpy(float))
         mean, std = part["mean"].to_numpy(float), part["std"].to_numpy(float)
         lower = mean - std
         if logy:
@@ -77,8 +79,7 @@ def plot_curves(
                 lower = np.where(lower > 0, lower, mean**2 / (mean + std))
         (line,) = ax.plot(part[x], mean, label=label, color=METHOD_COLORS.get(label), lw=1.8)
         ax.fill_between(part[x], lower, mean + std, color=line.get_color(), alpha=0.2, lw=0)
-    curves = [stats[stats[hue] == label].sort_values(x)[[x, "mean"]].to_numpy(float) for label in labels if (stats[hue] == label).any()]
-    if len(curves) > 1 and all(c.shape == curves[0].shape and np.array_equal(c, curves[0]) for c in curves[1:]):
+    if len(curves) > 1 and all(np.array_equal(c, curves[0]) for c in curves[1:]):
         # identical curves hide each other: only the last colour would show
         ax.text(0.5, 0.75, f"all {len(curves)} methods identical", transform=ax.transAxes, ha="center", va="bottom", fontsize=9, color="0.35")
     if logy:

@@ -70,9 +70,9 @@ def sweep_status(
     Columns (:data:`STATUS_COLUMNS`): ``task`` (the ensemble's checkpoint name or the run id),
     ``runs`` (members), ``what`` (:func:`summarise_configs`), ``status`` (``"finished"``,
     ``"checkpointed"``, ``"not started"``, or ``"in a live sweep (pid … on … since …)"`` while another
-    live sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`: a sweep locks all its pending runs
-    when it starts, so such a task is training or queued in it; its ``step`` moves when it trains), ``step`` (the checkpoint's step; the planned steps for
-    finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
+    live sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`; a sweep locks all its pending
+    runs when it starts, so such a task is training or queued in it), ``step`` (the checkpoint's
+    step; the planned steps for finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
     type (``task`` ``"(finished)"``). Nothing is trained or written.
 
     Raises:
