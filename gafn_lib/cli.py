@@ -17,7 +17,7 @@ from dataclasses import asdict
 from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.envs.hypergrid import TERMINATION_RULES
 from gafn_lib.envs.rewards import GRID_REWARDS
-from gafn_lib.core.intrinsic import INTRINSIC_REWARDS
+from gafn_lib.core.intrinsic import intrinsic_names
 from gafn_lib.core.objectives import OBJECTIVES
 
 GRID_ALGOS = ("gfn", "mcmc", "ppo", "ppo_rnd")
@@ -31,7 +31,8 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--termination", choices=TERMINATION_RULES, default="edge")
     p.add_argument("--objective", choices=OBJECTIVES, default="tb")
     p.add_argument("--augment", choices=AUGMENT_MODES, default="joint")
-    p.add_argument("--intrinsic", choices=INTRINSIC_REWARDS, default=None, help="default: rnd if --augment is not none")
+    p.add_argument("--intrinsic", choices=intrinsic_names(), default=None,
+                   help="any registered intrinsic reward (default: rnd if --augment is not none)")
     p.add_argument("--eta", type=float, default=None, help="intrinsic coefficient (default: the paper's by height)")
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--batch-size", type=int, default=16)

@@ -18,7 +18,7 @@ from typing import Any
 
 from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.core.components import Registry
-from gafn_lib.core.intrinsic import INTRINSIC
+from gafn_lib.core.intrinsic import check_intrinsic
 from gafn_lib.core.objectives import OBJECTIVES
 from gafn_lib.core.validation import check_choice, check_counts, check_positive, check_threads, check_unit_interval
 
@@ -84,7 +84,7 @@ class TrainConfig:
         check_choice("augment", self.augment, AUGMENT_MODES)
         if self.intrinsic is None:
             object.__setattr__(self, "intrinsic", "rnd" if self.augment != "none" else "none")
-        INTRINSIC.check("intrinsic", self.intrinsic)
+        check_intrinsic(self.intrinsic, supported_by="gflownet")
         if self.augment != "none" and self.intrinsic == "none":
             raise ValueError(f"augment={self.augment!r} needs an intrinsic reward: set intrinsic='rnd' or 'count', or augment='none'")
         if self.augment == "none" and self.intrinsic != "none":

@@ -85,7 +85,7 @@ TABLE_MODE_MAX_STATES = 2048
 #: H = 64 and below 97 at H = 128.
 MOVE_CALL_ROWS = 90
 #: Intrinsic rewards with a stacked implementation (others run member by member).
-STACKED_INTRINSIC = ("rnd", "count", "none")
+from gafn_lib.core.intrinsic import STACKED_INTRINSIC  # noqa: E402 (derived from the intrinsic registry)
 
 
 def make_adam(groups: list[dict]) -> torch.optim.Adam:
