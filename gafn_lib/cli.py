@@ -19,8 +19,11 @@ from gafn_lib.envs.hypergrid import TERMINATION_RULES
 from gafn_lib.envs.rewards import GRID_REWARDS
 from gafn_lib.core.intrinsic import intrinsic_names
 from gafn_lib.core.objectives import OBJECTIVES
+from gafn_lib.registry import method_algos, method_config
 
-GRID_ALGOS = ("gfn", "mcmc", "ppo", "ppo_rnd")
+#: ``--algo`` of ``python -m gafn_lib grid``: gfn (GAFlowNet, or the plain GFlowNet with --augment
+#: none), mcmc, ppo, ppo_rnd (from :data:`gafn_lib.registry.METHODS`).
+GRID_ALGOS = method_algos("grid")
 
 
 def add_grid_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,17 +52,17 @@ def add_grid_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def grid_config_from_args(args: argparse.Namespace):
-    """Build the config of the chosen ``--algo`` from parsed arguments."""
+    """Build the config of the chosen ``--algo`` from parsed arguments (through
+    :func:`gafn_lib.registry.method_config`)."""
     common = dict(
         ndim=args.ndim, height=args.height, reward=args.reward, termination=args.termination,
         n_steps=args.steps, batch_size=args.batch_size, log_every=args.log_every, seed=args.seed,
         device=args.device, threads=args.threads,
     )
     if args.algo == "gfn":
-        from gafn_lib.grid.config import GridTrainConfig
-
-        return GridTrainConfig(
-            objective=args.objective, augment=args.augment, intrinsic=args.intrinsic, eta=args.eta,
+        method = "gflownet" if args.augment == "none" else "gaflownet"
+        return method_config(
+            method, "grid", objective=args.objective, augment=args.augment, intrinsic=args.intrinsic, eta=args.eta,
             lr=args.lr, epsilon=args.epsilon, **common,
         )
     from gafn_lib.baselines import baseline_config_from_args

@@ -53,3 +53,129 @@ def test_registered_name_is_gflownet_only_and_offered_by_the_grid_cli():
 
     args = build_parser().parse_args(["grid", "--intrinsic", "zero_test_registry"])
     assert grid_config_from_args(args).intrinsic == "zero_test_registry"
+
+
+# ------------------------------------------------------------------------------------ methods
+import hashlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gafn_lib.registry import (  # noqa: E402
+    DOMAINS,
+    METHODS,
+    method_algos,
+    method_by_label,
+    method_config,
+    method_names,
+    methods_of_algo,
+)
+from gafn_lib.runner import run_id  # noqa: E402
+
+COMMITTED_PAPER_RUNS = Path(__file__).resolve().parents[1] / "data" / "runs" / "paper" / "gridworld" / "runs"
+
+
+def _digest(ids):
+    return hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
+
+
+def test_every_method_builds_its_config_class_with_its_fields():
+    for (domain, name), spec in METHODS.items():
+        assert domain in DOMAINS and spec.name == name
+        config = method_config(name, domain, seed=3)
+        assert type(config) is spec.config_class() and config.seed == 3
+        for field, value in spec.fields.items():
+            assert getattr(config, field) == value, (domain, name, field)
+        assert hasattr(config, spec.batch_field)
+    assert method_names("grid") == ("gaflownet", "gflownet", "mcmc", "ppo", "ppo-rnd")
+    assert method_names("molecules") == ("gaflownet", "gflownet", "ppo", "mars", "random")
+    assert method_algos("grid") == ("gfn", "mcmc", "ppo", "ppo_rnd")
+    assert method_algos("molecules") == ("gafn", "gfn", "ppo", "mars", "random")
+    assert [s.name for s in methods_of_algo("gfn", "grid")] == ["gaflownet", "gflownet"]
+    assert method_by_label("GFlowNet (TB)", "grid").name == "gflownet"
+    assert method_config("gaflownet", "grid", objective="db").objective == "db"  # overrides win
+    with pytest.raises(ValueError, match=r"method must be one of .*'mcmc'.*got 'sac'"):
+        method_config("sac", "grid")
+    with pytest.raises(ValueError, match=r"domain must be one of \('grid', 'molecules'\)"):
+        method_config("gaflownet", "bits")
+
+
+def test_the_experiments_layer_builds_exactly_the_committed_paper_runs():
+    """The paper profile's GridWorld runs (notebooks 01-05) are the committed runs, id for id: a
+    refactor of how configs are built must not change a run id."""
+    from gafn_lib.repro import experiments as ex
+
+    built = {run_id(c) for configs in ex.notebook_runs("paper").values() for c in configs}
+    committed = {path.stem for path in COMMITTED_PAPER_RUNS.glob("*.json")}
+    assert len(committed) == 117 and built == committed
+
+
+def test_run_ids_of_every_profile_are_pinned():
+    """Every run id the repro layer builds, in order, per profile (sha256 of the joined ids)."""
+    from gafn_lib.repro import experiments as ex
+
+    expected = {"quick": "74d106d0380771b5", "paper": "36aff68841b307c9", "smoke": "3b30ca5a8caba338"}
+    for profile, digest in expected.items():
+        runs = ex.notebook_runs(profile)
+        assert _digest([run_id(c) for nb in ("01", "02", "03", "04", "05") for c in runs[nb]]) == digest, profile
+    ppo_rnd = [run_id(ex.method_config(ex.PPO_RND, height=h, seed=0, n_steps=100, log_every=10)) for h in (8, 16, 64)]
+    assert ppo_rnd == ["7dafcb55d990c162", "22b167025d91c5c1", "c4d725bd7f70d73c"]
+
+
+def test_molecule_run_ids_are_pinned():
+    pytest.importorskip("rdkit")
+    from gafn_lib.repro import mol_experiments as mx
+
+    expected = {"quick": "a17c43d6cc482a41", "paper": "386ba6f7833eec9c", "smoke": "603c0a6e80d9e2e6", "long": "2167ed001077a3b4"}
+    for profile, digest in expected.items():
+        assert _digest([run_id(c) for _, c in mx.notebook_runs(profile)]) == digest, profile
+    assert _digest([run_id(c) for _, c in mx.long_runs()]) == "9257f77dd6e1e7e7"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], "f9e8a8a52726cdbc"),
+    (["--augment", "none"], "e5086e563f5f5465"),
+    (["--intrinsic", "count"], "2de5e05bef204864"),
+    (["--objective", "db", "--eta", "0.01"], "ea47b3141340238f"),
+    (["--height", "32", "--steps", "100", "--seed", "3", "--reward", "dense"], "39c1d7cb872080f2"),
+    (["--algo", "mcmc", "--batch-size", "8"], "2316fe74d18127fb"),
+    (["--algo", "mcmc", "--mcmc-floor", "0.01"], "6a6695c80cfe40af"),
+    (["--algo", "ppo"], "fb391f5bf47c1a37"),
+    (["--algo", "ppo", "--ppo-epochs", "2", "--ppo-clip", "0.1", "--ppo-entropy", "0.2"], "dd465c746ea96912"),
+    (["--algo", "ppo_rnd", "--height", "16"], "1a43880e98be54aa"),
+    (["--algo", "ppo_rnd", "--eta", "0.02", "--lr", "0.01"], "9985d63d8b57a3c6"),
+])
+def test_grid_cli_run_ids_are_pinned(argv, expected):
+    from gafn_lib.cli import build_parser, grid_config_from_args
+
+    assert run_id(grid_config_from_args(build_parser().parse_args(["grid", *argv]))) == expected
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], "4898f8282a041906"),
+    (["--algo", "gfn"], "e4fe563a8ead07c1"),
+    (["--algo", "gafn", "--objective", "tb", "--augment", "edge", "--eta", "0.2"], "ca580d764df13a9f"),
+    (["--algo", "ppo"], "cb158e4a6242edd7"),
+    (["--algo", "ppo", "--ppo-epochs", "2"], "399e11b2d2f09793"),
+    (["--algo", "mars", "--batch-size", "32"], "3d2b3ef03c2009e5"),
+    (["--algo", "random"], "7eeb0fb66a13da9b"),
+])
+def test_molecule_cli_run_ids_are_pinned(argv, expected):
+    pytest.importorskip("rdkit")
+    from gafn_lib.molecules.cli import build_mol_parser, config_from_args
+
+    assert run_id(config_from_args(build_mol_parser().parse_args(argv))) == expected
+
+
+def test_grid_cli_rejects_options_its_method_does_not_use():
+    from gafn_lib.cli import build_parser, grid_config_from_args
+
+    parse = lambda *a: build_parser().parse_args(["grid", *a])  # noqa: E731
+    with pytest.raises(ValueError, match="--mcmc-floor is not used by --algo ppo"):
+        grid_config_from_args(parse("--algo", "ppo", "--mcmc-floor", "0.01"))
+    with pytest.raises(ValueError, match="--ppo-clip is not used by --algo mcmc"):
+        grid_config_from_args(parse("--algo", "mcmc", "--ppo-clip", "0.1"))
+    with pytest.raises(ValueError, match="use --algo ppo_rnd"):
+        grid_config_from_args(parse("--algo", "ppo", "--intrinsic", "rnd"))
+    with pytest.raises(ValueError, match="use --algo ppo$"):
+        grid_config_from_args(parse("--algo", "ppo_rnd", "--intrinsic", "none"))
+    with pytest.raises(ValueError, match="--intrinsic and --eta are not used by --algo mcmc"):
+        grid_config_from_args(parse("--algo", "mcmc", "--eta", "0.1"))

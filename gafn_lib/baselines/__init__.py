@@ -24,7 +24,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-BASELINE_ALGOS = ("mcmc", "ppo", "ppo_rnd")
+from gafn_lib.registry import method_config, method_names, method_spec, methods_of_algo
+
+_GRID_METHODS = [method_spec(name, "grid") for name in method_names("grid")]
+#: The grid command line's baseline ``--algo`` choices (from :data:`gafn_lib.registry.METHODS`).
+BASELINE_ALGOS = tuple(dict.fromkeys(spec.algo for spec in _GRID_METHODS if spec.family == "baseline"))
 
 _LAZY = {
     "MCMCConfig": "gafn_lib.baselines.mcmc",
@@ -50,50 +54,44 @@ def __getattr__(name: str) -> Any:
 
 # ---------------------------------------------------------------------- command line
 def baseline_config_from_args(args, common: dict):
-    """The config of ``--algo mcmc | ppo | ppo_rnd`` from parsed CLI arguments.
+    """The config of ``--algo mcmc | ppo | ppo_rnd`` from parsed CLI arguments, built from the
+    method table (:data:`gafn_lib.registry.METHODS`: ``mcmc``, ``ppo``, ``ppo-rnd`` on the grid).
 
     ``common`` holds the grid and run fields shared by every algorithm (ndim, height, reward,
-    termination, n_steps, batch_size, log_every, seed, device, threads). ``batch_size`` is the number
-    of MCMC chains, or of PPO trajectories per step. Flags that an algorithm does not use are
-    rejected when they differ from their defaults (``--epsilon``; ``--intrinsic``/``--eta`` for
-    MCMC), so a silently ignored option cannot masquerade as an experiment. Optional
-    algorithm-specific attributes, read with defaults when the parser does not define them:
-    ``mcmc_floor`` (MCMC relative reward floor), ``ppo_epochs``, ``ppo_clip``, ``ppo_entropy``.
+    termination, n_steps, batch_size, log_every, seed, device, threads). ``batch_size`` goes to the
+    method's ``batch_field``: the number of MCMC chains, or of PPO trajectories per step. Flags
+    that an algorithm does not use are rejected when they differ from their defaults
+    (``--epsilon``; ``--intrinsic``/``--eta`` where the method fixes or has no intrinsic reward;
+    another method's own flags), so a silently ignored option cannot masquerade as an experiment.
+    A method's own flags (:attr:`~gafn_lib.registry.MethodSpec.flags`: ``mcmc_floor`` → the MCMC
+    relative reward floor, ``ppo_epochs``, ``ppo_clip``, ``ppo_entropy``) are read with defaults
+    when the parser does not define them.
     """
     algo = args.algo
     if algo not in BASELINE_ALGOS:
         raise ValueError(f"algo must be one of {BASELINE_ALGOS}, got {algo!r}")
+    (spec,) = methods_of_algo(algo, "grid")
     if getattr(args, "epsilon", 0.0) not in (0, 0.0, None):
         raise ValueError(f"--epsilon is not used by --algo {algo} (got {args.epsilon}); leave it at 0")
+    for other in _GRID_METHODS:
+        for flag in set(other.flags) - set(spec.flags):
+            if getattr(args, flag, None) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} is not used by --algo {algo}")
     intrinsic = getattr(args, "intrinsic", None)
     eta = getattr(args, "eta", None)
-    common = dict(common)
+    fields = dict(common)
+    fields[spec.batch_field] = fields.pop("batch_size")
+    fields.update({field: getattr(args, flag) for flag, field in spec.flags.items() if getattr(args, flag, None) is not None})
 
-    if algo == "mcmc":
-        from gafn_lib.baselines.mcmc import MCMCConfig
-
+    if "intrinsic" not in spec.fields:  # a method without an intrinsic reward (MCMC)
         if intrinsic not in (None, "none") or eta is not None:
-            raise ValueError("--intrinsic and --eta are not used by --algo mcmc")
-        extra = {}
-        if getattr(args, "mcmc_floor", None) is not None:
-            extra["reward_floor"] = args.mcmc_floor
-        return MCMCConfig(n_chains=common.pop("batch_size"), **common, **extra)
-
-    from gafn_lib.baselines.ppo import PPOConfig
-
-    if algo == "ppo_rnd":
-        if intrinsic not in (None, "rnd"):
-            raise ValueError(f"--algo ppo_rnd uses the RND bonus; got --intrinsic {intrinsic}")
-        intrinsic = "rnd"
-    else:
-        if intrinsic not in (None, "none"):
-            raise ValueError(f"--algo ppo has no intrinsic reward (got --intrinsic {intrinsic}); use --algo ppo_rnd")
-        if eta is not None:
-            raise ValueError("--eta is only used by --algo ppo_rnd")
-        intrinsic = "none"
-    extra = {}
-    for flag, field in (("ppo_epochs", "epochs"), ("ppo_clip", "clip"), ("ppo_entropy", "entropy_coef")):
-        if getattr(args, flag, None) is not None:
-            extra[field] = getattr(args, flag)
-    return PPOConfig(intrinsic=intrinsic, eta=eta, lr=getattr(args, "lr", 1e-3), **common, **extra)
-
+            raise ValueError(f"--intrinsic and --eta are not used by --algo {algo}")
+        return method_config(spec.name, "grid", **fields)
+    fixed = spec.fields["intrinsic"]
+    if intrinsic not in (None, fixed):
+        alternatives = [s.algo for s in _GRID_METHODS if s.config == spec.config and s.fields.get("intrinsic") == intrinsic]
+        hint = f"; use --algo {alternatives[0]}" if alternatives else ""
+        raise ValueError(f"--algo {algo} uses intrinsic={fixed!r} (got --intrinsic {intrinsic}){hint}")
+    if fixed == "none" and eta is not None:
+        raise ValueError(f"--eta is only used with an intrinsic reward, not by --algo {algo}")
+    return method_config(spec.name, "grid", eta=eta, lr=getattr(args, "lr", 1e-3), **fields)

@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 
 from gafn_lib.grid.config import GridTrainConfig
+from gafn_lib.registry import method_by_label, method_spec
+from gafn_lib.registry import method_config as registry_method_config
 from gafn_lib.repro import claims
 
 #: Result store shared by the GridWorld notebooks.
 GRID_STORE = "gridworld"
 
-GAFN = "GAFlowNet"
-TB = "GFlowNet (TB)"
-MCMC = "MCMC"
-PPO = "PPO"
-PPO_RND = "PPO + RND"
+#: The methods' labels in tables and figures (from :data:`gafn_lib.registry.METHODS`):
+#: "GAFlowNet", "GFlowNet (TB)", "MCMC", "PPO", "PPO + RND".
+GAFN, TB, MCMC, PPO, PPO_RND = (method_spec(name, "grid").label for name in ("gaflownet", "gflownet", "mcmc", "ppo", "ppo-rnd"))
 COMPARISON_METHODS = (GAFN, TB, MCMC, PPO)
 
 # ------------------------------------------------------- profile values the grid notebooks share
@@ -72,7 +72,7 @@ def log_every_for(n_steps: int) -> int:
 def paper_eta(height: int) -> float:
     """The paper's RND coefficient for grid size ``height`` (8: 0.005, 16: 0.005, 32: 0.001,
     64: 0.005, 128: 0.001), as :class:`GridTrainConfig` resolves ``eta=None``."""
-    return float(GridTrainConfig(height=height, augment="joint", intrinsic="rnd").eta)
+    return float(registry_method_config("gaflownet", "grid", height=height).eta)
 
 
 def eta_sweep(etas: Iterable[float], height: int) -> list[float]:
@@ -82,7 +82,7 @@ def eta_sweep(etas: Iterable[float], height: int) -> list[float]:
 
 def ablation_base(height: int, n_steps: int, log_every: int, **fields: Any) -> GridTrainConfig:
     """The GAFlowNet config that notebook 03's variants change (TB, joint, RND, paper eta)."""
-    return GridTrainConfig(height=height, objective="tb", augment="joint", intrinsic="rnd", n_steps=n_steps, log_every=log_every, **fields)
+    return registry_method_config("gaflownet", "grid", height=height, n_steps=n_steps, log_every=log_every, **fields)
 
 
 def notebook_runs(profile: str) -> dict[str, list[Any]]:
@@ -115,26 +115,15 @@ def shared_with(run_ids: Iterable[str], notebook: str, profile: str) -> str:
 
 
 def method_config(method: str, *, height: int, seed: int, n_steps: int, log_every: int, **grid: Any):
-    """The config of one of the paper's methods on a hypergrid (paper defaults otherwise).
+    """The config of one of the paper's methods, by its label (:data:`GAFN`, :data:`TB`,
+    :data:`MCMC`, :data:`PPO`, :data:`PPO_RND`), on a hypergrid (paper defaults otherwise): the
+    method's fields from :data:`gafn_lib.registry.METHODS`, then these.
 
-    ``grid`` may set ``ndim``, ``reward``, ``termination``, ``r0/r1/r2`` and, for the GFlowNet
-    methods, any :class:`GridTrainConfig` field (e.g. ``objective``, ``eta``).
+    ``grid`` may set ``ndim``, ``reward``, ``termination``, ``r0/r1/r2`` and any other field of
+    the method's config class (e.g. ``objective``, ``eta`` for the GFlowNet methods).
     """
-    common = dict(height=height, seed=seed, n_steps=n_steps, log_every=log_every)
-    if method == GAFN:
-        return GridTrainConfig(objective="tb", augment="joint", intrinsic="rnd", **common, **grid)
-    if method == TB:
-        return GridTrainConfig(objective="tb", augment="none", intrinsic="none", **common, **grid)
-    from gafn_lib.baselines.mcmc import MCMCConfig
-    from gafn_lib.baselines.ppo import PPOConfig
-
-    if method == MCMC:
-        return MCMCConfig(**common, **grid)
-    if method == PPO:
-        return PPOConfig(**common, **grid)
-    if method == PPO_RND:
-        return PPOConfig(intrinsic="rnd", **common, **grid)
-    raise ValueError(f"unknown method {method!r}; known: {(GAFN, TB, MCMC, PPO, PPO_RND)}")
+    spec = method_by_label(method, "grid")
+    return registry_method_config(spec.name, "grid", height=height, seed=seed, n_steps=n_steps, log_every=log_every, **grid)
 
 
 def comparison_runs(
@@ -159,12 +148,12 @@ NAMES = {"fm": "FM", "db": "DB", "subtb": "SubTB", "tb": "TB"}
 
 def objective_runs(objectives: Sequence[str], height: int, seeds: Sequence[int], n_steps: int, log_every: int) -> list[tuple[str, Any]]:
     """Notebook 04: each objective plain (``"FM"``) and with joint RND (``"FM + joint RND"``)."""
-    runs: list[tuple[str, Any]] = []
-    for obj in objectives:
-        base = GridTrainConfig(height=height, objective=obj, n_steps=n_steps, log_every=log_every)
-        runs += gfn_variants(base, {NAMES[obj]: dict(augment="none", intrinsic="none", eta=None),
-                                    f"{NAMES[obj]} + joint RND": dict(augment="joint", intrinsic="rnd")}, seeds)
-    return runs
+    return [
+        (label, registry_method_config(method, "grid", objective=obj, height=height, seed=s, n_steps=n_steps, log_every=log_every))
+        for obj in objectives
+        for label, method in ((NAMES[obj], "gflownet"), (f"{NAMES[obj]} + joint RND", "gaflownet"))
+        for s in seeds
+    ]
 
 
 def run_labelled(
