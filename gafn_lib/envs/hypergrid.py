@@ -256,8 +256,13 @@ class Hypergrid:
     def encode(self, states: torch.Tensor) -> torch.Tensor:
         """One-hot per dimension, concatenated: ``(B, ndim·H)`` float32."""
         out = torch.zeros(states.shape[0], self.obs_dim, device=states.device)
-        out.scatter_(1, states + self._onehot_offsets.to(states.device), 1.0)
+        out.scatter_(1, self.encode_indices(states), 1.0)
         return out
+
+    def encode_indices(self, states: torch.Tensor) -> torch.Tensor:
+        """The positions of the ``ndim`` ones of :meth:`encode`, ``(B, ndim)`` long: ``s_d + d·H``
+        (the stacked networks read these instead of the dense one-hot rows)."""
+        return states + self._onehot_offsets.to(states.device)
 
     def index(self, states: torch.Tensor) -> torch.Tensor:
         """Canonical index ``(B,)`` (row-major mixed radix)."""

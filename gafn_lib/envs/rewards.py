@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import itertools
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 
-if TYPE_CHECKING:
-    from gafn_lib.envs.hypergrid import HypergridConfig
-
 #: Built-in reward names; :func:`register_grid_reward` adds more (``GRID_REWARDS`` lists the built-ins).
 GRID_REWARDS = ("sparse", "dense")
-_REGISTERED: dict[str, Callable[["HypergridConfig"], "GridReward"]] = {}
+
+
+class GridRewardFields(Protocol):
+    """What a reward is built from: the fields of a :class:`gafn_lib.envs.hypergrid.HypergridConfig`
+    (stated here so that this module does not import the grid that imports it)."""
+
+    ndim: int
+    height: int
+    reward: Any
+    r0: float
+    r1: float
+    r2: float
+
+
+_REGISTERED: dict[str, Callable[[GridRewardFields], "GridReward"]] = {}
 
 
 class GridReward(Protocol):
@@ -100,7 +111,7 @@ class DenseGridReward:
         return torch.tensor(points, dtype=torch.long).reshape(-1, self.ndim)
 
 
-def register_grid_reward(name: str, factory: Callable[["HypergridConfig"], GridReward]) -> None:
+def register_grid_reward(name: str, factory: Callable[[GridRewardFields], GridReward]) -> None:
     """Make ``HypergridConfig(reward=name)`` build ``factory(config)`` (a callable
     ``states (B, ndim) -> R (B,)``, optionally with ``mode_states()``).
 
@@ -131,7 +142,7 @@ def reward_name(reward: Any) -> str:
     return type(reward).__name__
 
 
-def make_grid_reward(config: "HypergridConfig") -> GridReward:
+def make_grid_reward(config: GridRewardFields) -> GridReward:
     """Build the reward of ``config.reward`` (a name or a reward object; validates constants)."""
     if not isinstance(config.reward, str):
         reward = config.reward

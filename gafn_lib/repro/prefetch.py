@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m gafn_lib.repro.prefetch --profile paper --only 01,02 [--workers N]``: train the
     notebooks' runs into the project's run stores (``data/results/``) without executing them."""
     from gafn_lib.repro import paths
-    from gafn_lib.repro.pipeline import parse_only
+    from gafn_lib.repro.notebook_selection import parse_only
     from gafn_lib.repro.profiles import ALL_PROFILES
 
     parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.prefetch", description=" ".join(main.__doc__.split()))

@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     if args.only:
-        from gafn_lib.repro.pipeline import parse_only
+        from gafn_lib.repro.notebook_selection import parse_only
 
         try:
             numbers = parse_only(args.only)

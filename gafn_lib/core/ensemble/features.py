@@ -3,8 +3,9 @@ encoding allows it, the dense :meth:`encode` otherwise.
 
 An environment may declare ``encode_indices(states) -> (N, m)`` long: the positions of the ``m``
 ones of a sum-of-one-hots :meth:`encode` (the hypergrid's concatenated one-hot per coordinate is
-``s_d + d·H``). The hypergrid is recognised without declaring it. :func:`onehot_indexer` checks the
-claim on probe states before it is trusted, so a wrong declaration falls back to the dense path.
+``s_d + d·H``, declared by :meth:`gafn_lib.envs.hypergrid.Hypergrid.encode_indices`). The core knows
+no environment: :func:`onehot_indexer` reads only the declaration, and checks the claim on probe
+states before it is trusted, so a wrong declaration falls back to the dense path.
 """
 
 from __future__ import annotations
@@ -16,19 +17,10 @@ import torch
 from gafn_lib.core.ensemble.stacked import StackedInputs
 
 
-def _hypergrid_indices(env) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    from gafn_lib.envs.hypergrid import Hypergrid
-
-    if not isinstance(env, Hypergrid):
-        return None
-    offsets = torch.arange(env.ndim, device=env.device) * env.height
-    return lambda states: states + offsets
-
-
 def onehot_indexer(env) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """``states (N, *shape) -> (N, m)`` active indices of ``env.encode``, or ``None`` if ``env``'s
     encoding is not (verifiably) a sum of one-hots."""
-    fn = getattr(env, "encode_indices", None) or _hypergrid_indices(env)
+    fn = getattr(env, "encode_indices", None)
     if fn is None:
         return None
     probe = env.reset(2)
