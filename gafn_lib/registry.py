@@ -29,7 +29,7 @@ _TRAINERS: dict[str, str] = {
     "gafn_lib.grid.config.GridTrainConfig": "gafn_lib.core.trainer.GridTrainer",
     "gafn_lib.baselines.mcmc.MCMCConfig": "gafn_lib.baselines.mcmc.MCMCTrainer",
     "gafn_lib.baselines.ppo.PPOConfig": "gafn_lib.baselines.ppo.PPOTrainer",
-    "gafn_lib.molecules.trainer.MolTrainConfig": "gafn_lib.molecules.trainer.MolTrainer",
+    "gafn_lib.molecules.config.MolTrainConfig": "gafn_lib.molecules.trainer.MolTrainer",
     "gafn_lib.baselines.mol_ppo.MolPPOConfig": "gafn_lib.baselines.mol_ppo.MolPPOTrainer",
     "gafn_lib.baselines.mars.MARSConfig": "gafn_lib.baselines.mars.MARSTrainer",
     "gafn_lib.baselines.random_search.RandomSearchConfig": "gafn_lib.baselines.random_search.RandomSearchTrainer",
@@ -40,7 +40,7 @@ _TRAINERS: dict[str, str] = {
 #: config's class key, so moved classes keep their old key and cached runs keep their ids.
 _STABLE_KEYS: dict[str, str] = {
     "gafn_lib.grid.config.GridTrainConfig": "gafn_lib.config.GridTrainConfig",
-    "gafn_lib.molecules.trainer.MolTrainConfig": "gafn_lib.mol_train.MolTrainConfig",
+    "gafn_lib.molecules.config.MolTrainConfig": "gafn_lib.mol_train.MolTrainConfig",
 }
 _CURRENT_PATHS = {old: new for new, old in _STABLE_KEYS.items()}
 

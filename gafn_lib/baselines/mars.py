@@ -37,7 +37,7 @@ drawn uniformly from it: ``log Σ_{a≡edit} π_θ(a|x)`` (add) or ``log Σ_{a�
 (replace). The proposal therefore learns to repeat edits that were accepted.
 
 **Budget.** Every proposed molecule is scored and counts as generated (``K`` per step, plus the
-``K`` initial molecules); the metric rows are :class:`gafn_lib.molecules.trainer.MolMetricsTracker`'s.
+``K`` initial molecules); the metric rows are :class:`gafn_lib.molecules.tracking.MolMetricsTracker`'s.
 
 **Simplifications against the MARS paper** (Xie et al. 2021, ICLR):
 
@@ -64,20 +64,18 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from gafn_lib.baselines.mol_ppo import validate_mol_fields
 from gafn_lib.molecules.scoring import score_molecules
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.molecules.config import MolFields
-from gafn_lib.molecules.policy import BlockGraphPolicy
-from gafn_lib.molecules.trainer import MoleculeTrainer, MolMetricsTracker
+from gafn_lib.molecules.config import MolFields, validate_mol_fields
+from gafn_lib.molecules.base import MoleculeTrainer
 from gafn_lib.core.terms import NEG_INF
 
 ADD, REMOVE, REPLACE = 0, 1, 2
@@ -146,10 +144,6 @@ class MARSConfig(MolFields):
         horizon = self.anneal_steps if self.anneal_steps is not None else self.n_steps
         frac = min(1.0, step / horizon)
         return float(self.temperature_init * (self.temperature_final / self.temperature_init) ** frac)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 @dataclass

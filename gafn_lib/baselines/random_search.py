@@ -30,7 +30,7 @@ from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.config import MolFields
 from gafn_lib.molecules.sampling import MolTrajectories, draw_early_stops, roll_out
 from gafn_lib.molecules.scoring import score_molecules
-from gafn_lib.molecules.trainer import MoleculeTrainer
+from gafn_lib.molecules.base import MoleculeTrainer
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class RandomSearchConfig(MolFields):
         early_stop_reg: probability of a drawn stop length (0.1, the GFlowNet's default, so both
             sample lengths the same way; 0 = none; see the module docstring).
         min_blocks, max_blocks, reward, reward_threshold, reward_normaliser, reward_exponent,
-            reward_floor, top_k: as :class:`gafn_lib.molecules.trainer.MolTrainConfig` (``hidden`` and
+            reward_floor, top_k: as :class:`gafn_lib.molecules.config.MolTrainConfig` (``hidden`` and
             ``n_rounds`` are unused: there is no network).
         log_every: metrics every this many steps (and at the last). seed, device, threads: see
             :mod:`gafn_lib.core.runtime`.

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from dataclasses import asdict
 
 from gafn_lib.core.augment import AUGMENT_MODES
-from gafn_lib.envs.mol_reward import MOL_REWARDS
 from gafn_lib.core.objectives import OBJECTIVES
+from gafn_lib.envs.mol_reward import MOL_REWARDS
+from gafn_lib.molecules.config import MOL_DTYPES, RND_FEATURES, TERMINAL_BONUS
 
 MOL_ALGOS = ("gafn", "gfn", "ppo", "mars", "random")
 #: GFlowNet-only flags (dest names) and their defaults for --algo gafn / gfn.
@@ -46,13 +49,13 @@ def build_mol_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=OBJECTIVES, default=None, help="default fm (GFlowNets only)")
     p.add_argument("--augment", choices=AUGMENT_MODES, default=None, help="default: joint for gafn, none for gfn")
     p.add_argument("--eta", type=float, default=None, help="default 0.1 (GFlowNets only)")
-    p.add_argument("--rnd-features", choices=("fixed", "policy", "graph"), default=None,
+    p.add_argument("--rnd-features", choices=RND_FEATURES, default=None,
                    help="what RND reads: a frozen random encoder's embedding (default), the policy's, or graph: the release's "
                         "block-graph target/predictor (GFlowNets only)")
-    p.add_argument("--terminal", choices=("paper", "release"), default=None, help="joint terminal term (default paper; GFlowNets only)")
+    p.add_argument("--terminal", choices=TERMINAL_BONUS, default=None, help="joint terminal term (default paper; GFlowNets only)")
     p.add_argument("--log-reg-c", type=float, default=None, help="FM epsilon inside both logs (default 0; release 2.5e-5)")
     p.add_argument("--leaf-coef", type=float, default=None, help="FM balanced loss weight of terminal terms (default off; release 10)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default float32 (release float64; FM only)")
+    p.add_argument("--dtype", choices=tuple(MOL_DTYPES), default=None, help="default float32 (release float64; FM only)")
     p.add_argument("--early-stop-reg", type=float, default=None,
                    help=f"probability of stopping at a drawn length (default {EARLY_STOP_DEFAULT}; GFlowNets and random)")
     p.add_argument("--epsilon", type=float, default=None, help="default 0.05 (GFlowNets only)")
@@ -124,7 +127,7 @@ def _baseline_config(args: argparse.Namespace, log_every: int):
 
 
 def config_from_args(args: argparse.Namespace):
-    from gafn_lib.molecules.trainer import MolTrainConfig
+    from gafn_lib.molecules.config import MolTrainConfig
 
     log_every = min(args.log_every, args.steps) if args.steps > 0 else args.log_every
     if args.algo in ("ppo", "mars", "random"):
@@ -156,7 +159,6 @@ def main_mols(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as err:
         parser.error(str(err))
-    from gafn_lib.molecules.trainer import summary
     from gafn_lib.registry import make_trainer
 
     trainer = make_trainer(config)
@@ -170,3 +172,11 @@ def main_mols(argv: list[str] | None = None) -> int:
             if key != "config":
                 print(f"{key:>20}: {value}")
     return 0
+
+
+def summary(history, config) -> dict:
+    """Final metrics of a run as the command line prints them (NaN → None) plus the config."""
+    final = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in history.final.items()}
+    final["steps"] = final.pop("step")
+    final["config"] = asdict(config)
+    return final

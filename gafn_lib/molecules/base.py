@@ -1,0 +1,58 @@
+"""The base class of every molecule trainer (GFlowNets, PPO, MARS, random search): construction,
+metric rows and stored molecules."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gafn_lib.core.history import History
+from gafn_lib.core.loop import Trainer
+from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
+from gafn_lib.envs.fragments import FragmentMDP
+from gafn_lib.envs.sehproxy import SEHProxy
+from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.scoring import StateScorer
+from gafn_lib.molecules.tracking import MolMetricsTracker
+
+
+class MoleculeTrainer(Trainer):
+    """What every molecule trainer shares (GFlowNets, PPO, MARS): a :class:`MolMetricsTracker` as
+    ``tracker``, its metric rows, and its best molecules as the run's stored arrays."""
+
+    tracker: MolMetricsTracker
+
+    def _setup(self, config, proxy: SEHProxy | None, mdp: FragmentMDP | None) -> None:
+        """Construction every molecule trainer starts with: threads, seed, device, the MDP (or the
+        given one, which must match the config), the proxy (or the given one), the reward, the
+        block-graph network, and empty tracker, history and counters."""
+        self.config = config
+        configure_threads(config.threads)
+        keep_freed_memory()  # freed activation blocks are reused, not page-faulted in again
+        seed_everything(config.seed)
+        self.device = resolve_device(config.device)
+        self.mdp = mdp if mdp is not None else FragmentMDP(min_blocks=config.min_blocks, max_blocks=config.max_blocks)
+        if (self.mdp.min_blocks, self.mdp.max_blocks) != (config.min_blocks, config.max_blocks):
+            raise ValueError("the given mdp's min/max blocks differ from the config's")
+        self.proxy = proxy if proxy is not None else SEHProxy.load()
+        self.scorer = StateScorer(self.mdp, self.proxy)
+        self.reward = config.reward_fn()
+        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self.tracker = MolMetricsTracker(config.top_k)
+        self.history = History.for_config(config)
+        self.step_count = 0
+        self.wall_seconds = 0.0
+        self._last_info: dict[str, float] = {}
+
+    def evaluate(self) -> dict:
+        row = {"step": self.step_count}
+        row.update(self.tracker.row())
+        row["wall_seconds"] = self.wall_seconds
+        row.update(self._last_info)
+        return row
+
+    def progress_postfix(self, row: dict) -> dict:
+        return {"top10": f"{row['top10_reward']:.3f}", "modes": row["n_modes"]}
+
+    def artifacts(self) -> dict[str, np.ndarray]:
+        """The best molecules found (see :meth:`MolMetricsTracker.artifacts`), stored by the runner."""
+        return self.tracker.artifacts()
