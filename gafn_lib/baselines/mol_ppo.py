@@ -8,7 +8,7 @@ decisions (``n`` attachments, then *stop*) or ``n`` when its last state was forc
 
 Rewards, with **γ = 1**: the reward ``R(x)`` (not its log) on the last decision, 0 elsewhere, so
 the return of every decision is the terminal reward. Advantages: GAE
-(:func:`gafn_lib.baselines.ppo.gae_advantages`) with ``λ = gae_lambda``; the default ``λ = 1``
+(:func:`gafn_lib.baselines.ppo_core.gae_advantages`) with ``λ = gae_lambda``; the default ``λ = 1``
 gives Monte-Carlo advantages ``A_t = R(x) − V(s_t)`` and value targets ``G_t = R(x)``. Advantages
 are standardised over the batch.
 
@@ -32,7 +32,7 @@ action space). The critic ``V(s)`` is the log-flow head on the shared trunk, rea
 (not exponentiated), as in the grid PPO (:mod:`gafn_lib.baselines.ppo`).
 
 Budget and metrics: every trajectory is one generated molecule; the metric rows are
-:class:`gafn_lib.molecules.trainer.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
+:class:`gafn_lib.molecules.tracking.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
 Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
 
 """
@@ -46,27 +46,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from gafn_lib.baselines.ppo import PPOFields, gae_advantages, ppo_epochs
+from gafn_lib.baselines.ppo_core import PPOFields, gae_advantages, ppo_epochs
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import STOP, BlockState, FragmentMDP
-from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.molecules.config import MolFields
-from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.base import MoleculeTrainer
+from gafn_lib.molecules.config import MolFields, validate_mol_fields
 from gafn_lib.molecules.sampling import sample_mol_trajectories
 from gafn_lib.molecules.scoring import score_molecules
-from gafn_lib.molecules.trainer import MoleculeTrainer, MolMetricsTracker
 from gafn_lib.core.policies import masked_log_softmax
-from gafn_lib.core.validation import check_counts, check_positive
-
-
-
-# ---------------------------------------------------------------------- shared by the molecule baselines
-def validate_mol_fields(config, int_fields: Sequence[str]) -> None:
-    """Checks shared by the molecule baselines' configs (each error names the field)."""
-    config.check_mol_fields()
-    check_counts(config, ("log_every", "n_steps", *int_fields))
-    check_positive("lr", config.lr)
 
 
 # ---------------------------------------------------------------------- config
@@ -84,7 +72,7 @@ class MolPPOConfig(MolFields, PPOFields):
         max_grad_norm: global gradient-norm clip (0.5; ``None`` disables).
         min_blocks, max_blocks: molecule size in blocks (2, 8).
         reward, reward_threshold, reward_normaliser, reward_exponent, reward_floor: the reward
-            transform of the proxy score, as :class:`gafn_lib.molecules.trainer.MolTrainConfig`.
+            transform of the proxy score, as :class:`gafn_lib.molecules.config.MolTrainConfig`.
         hidden, n_rounds: block-graph network width (128) and message-passing rounds (3).
         log_every: metrics every this many iterations (and at the last). top_k: top-k for metrics.
         seed, device, threads: see :mod:`gafn_lib.core.runtime`.

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -71,7 +70,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from gafn_lib.baselines.ppo import PPOConfig
+from gafn_lib.baselines.ppo_core import PPOFields, clipped_surrogate, gae_advantages
 from gafn_lib.core.ensemble.features import Featurizer
 from gafn_lib.core.ensemble.intrinsic import StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
@@ -87,6 +86,7 @@ from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_
 from gafn_lib.core.sampling import Trajectories, action_probabilities
 from gafn_lib.core.tracking import MetricsTracker
 from gafn_lib.envs.hypergrid import Hypergrid
+from gafn_lib.grid.config import GridFields
 
 __all__ = [
     "ADAPTIVE_TABLES", "PPO_MEMBER_FIELDS", "TABLE_MODE_MAX_STATES", "PPOEnsembleTrainer", "PPOTrainer", "Rollout", "StackedRollout",
@@ -113,7 +113,7 @@ LIVE_ROWS_MIN = 8
 DIAGNOSTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
 
-def ppo_compatibility_key(config: PPOConfig) -> str:
+def ppo_compatibility_key(config: Any) -> str:
     """PPO configs with equal keys can train in one ensemble: the class and every field but
     :data:`PPO_MEMBER_FIELDS` (a JSON string)."""
     shared = {k: v for k, v in dataclasses.asdict(config).items() if k not in PPO_MEMBER_FIELDS}
@@ -121,21 +121,21 @@ def ppo_compatibility_key(config: PPOConfig) -> str:
     return json.dumps({"class": f"{cls.__module__}.{cls.__qualname__}", "fields": shared}, sort_keys=True, default=repr)
 
 
-def gae_advantages_stacked(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """:func:`gafn_lib.baselines.ppo.gae_advantages` for ``K`` members at once, each with its own λ.
+#: :func:`gafn_lib.baselines.ppo_core.gae_advantages` (one λ per member: ``(K, B, T1)`` inputs,
+#: ``lam (K,)``), under the name this module had for its stacked form.
+gae_advantages_stacked = gae_advantages
 
-    ``rewards``, ``values`` ``(K, B, T1)``; ``last (K, B)`` each trajectory's final decision;
-    ``lam (K,)``. ``δ_t = r_t + V_{t+1}·1[t < last] − V_t`` for ``t ≤ last`` (0 after),
-    ``A_k = δ_k Λ_k`` with ``Λ_k[j, t] = λ_k^(j−t)`` for ``j ≥ t`` (one batched matrix product).
-    """
-    horizon = rewards.shape[2]
-    pos = torch.arange(horizon, device=rewards.device)
-    next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=2)
-    nonterminal = (pos < last.unsqueeze(2)).to(values.dtype)
-    delta = (rewards + next_values * nonterminal - values) * (pos <= last.unsqueeze(2))
-    lag = pos.view(-1, 1) - pos.view(1, -1)  # lag[j, t] = j − t
-    discount = lam.to(values.dtype).view(-1, 1, 1).pow(lag.clamp_min(0)) * (lag >= 0)  # (K, T1, T1)
-    return torch.bmm(delta, discount)
+
+def check_ppo_configs(configs: Sequence[Any]) -> list:
+    """``configs`` as a list of grid PPO configs (:class:`gafn_lib.baselines.ppo.PPOConfig`) that can
+    share one ensemble. This module reads their grid fields (:class:`~gafn_lib.grid.config.GridFields`)
+    and PPO fields (:class:`~gafn_lib.baselines.ppo_core.PPOFields`) and checks for those two bases
+    instead of importing :mod:`gafn_lib.baselines.ppo` (which imports this module to re-export its
+    trainers), so the imports run one way; annotations say ``Any`` for the same reason."""
+    for c in configs:
+        if not (isinstance(c, GridFields) and isinstance(c, PPOFields)):
+            raise TypeError(f"configs must be PPOConfig instances, got {type(c).__name__}")
+    return check_member_configs(configs, PPOFields, "PPOConfig", ppo_compatibility_key, PPO_MEMBER_FIELDS, "a PPO ensemble")
 
 
 @dataclass(frozen=True)
@@ -205,8 +205,8 @@ class PPOEnsembleTrainer(MemberRuns):
         >>> [h.final["l1_mean_exact"] for h in histories]
     """
 
-    def __init__(self, configs: Sequence[PPOConfig]):
-        configs = check_member_configs(configs, PPOConfig, "PPOConfig", ppo_compatibility_key, PPO_MEMBER_FIELDS, "a PPO ensemble")
+    def __init__(self, configs: Sequence[Any]):
+        configs = check_ppo_configs(configs)
         self.configs = configs
         self.n_members = k = len(configs)
         base = configs[0]
@@ -264,7 +264,7 @@ class PPOEnsembleTrainer(MemberRuns):
         self.last_step_rows: dict[str, int] = {}
 
     @property
-    def config(self) -> PPOConfig:
+    def config(self) -> Any:
         """The first member's config (the shared fields are every member's)."""
         return self.configs[0]
 
@@ -452,8 +452,7 @@ class PPOEnsembleTrainer(MemberRuns):
         old, adv, ret = rollout.targets.gather(1, rows.unsqueeze(2).expand(-1, -1, 3)).unbind(2)
         log_ratio = log_prob - old
         ratio = log_ratio.exp()
-        # max(−A ρ, −A clip(ρ)) = −min(A ρ, A clip(ρ))
-        policy = -torch.minimum(adv * ratio, adv * ratio.clamp(self._clip_low, self._clip_high))
+        policy = clipped_surrogate(ratio, adv, self._clip_low, self._clip_high)
         entropy = -(log_probs.exp() * log_probs).sum(dim=2)  # invalid actions: p = 0 exactly
         squared = (values - ret).pow(2)
         means = (torch.stack([policy, entropy, squared], dim=2) * weight.unsqueeze(2)).sum(dim=1)  # (K, 3)
@@ -474,8 +473,8 @@ class PPOEnsembleTrainer(MemberRuns):
         coefficients of member ``k``:
 
         - policy term ``−min(A ρ, A clip(ρ))``: ``∂/∂ log π(a|s) = −A ρ`` where ``A ρ`` is the
-          smaller term or ``1−ε ≤ ρ ≤ 1+ε`` (both terms are then ``A ρ``; autograd splits ties
-          half-half, which sums to the same), else 0; and ``∂ log π(a|s)/∂ℓ = onehot(a) − p``;
+          smaller term or ``1−ε ≤ ρ ≤ 1+ε``, else 0 (:func:`~gafn_lib.baselines.ppo_core.clipped_surrogate`
+          with ``grad=True``); and ``∂ log π(a|s)/∂ℓ = onehot(a) − p``;
         - entropy ``H = −Σ p log p``: ``∂H/∂ℓ = −p (log p + H)`` (0 on invalid actions, ``p = 0``);
         - value term ``c_V · ½ (V − G)²``: ``∂/∂V = c_V (V − G)``;
 
@@ -514,9 +513,7 @@ class PPOEnsembleTrainer(MemberRuns):
         old, adv, ret = rollout.targets.gather(1, rows.unsqueeze(2).expand(-1, -1, 3)).unbind(2)
         log_ratio = log_prob - old
         ratio = log_ratio.exp()
-        ratio_clipped = ratio.clamp(self._clip_low, self._clip_high)
-        unclipped, clipped = adv * ratio, adv * ratio_clipped
-        policy = -torch.minimum(unclipped, clipped)
+        policy, d_policy = clipped_surrogate(ratio, adv, self._clip_low, self._clip_high, grad=True)
         entropy = -(probs * log_probs).sum(dim=2)
         diff = values - ret
         wu = weight.unsqueeze(2)
@@ -526,11 +523,8 @@ class PPOEnsembleTrainer(MemberRuns):
         kl, clip_fraction = (extra * wu).sum(dim=1).unbind(1)
         diagnostics = torch.stack([means[:, 0], 0.5 * means[:, 2], means[:, 1], kl, clip_fraction], dim=1)
 
-        # ∂(Σ_k L_k)/∂out
-        # the gradient passes where A ρ is the smaller term or ρ is inside the clip range (then both
-        # terms are A ρ); the rest (ties outside the range) have A = 0
-        passes = (unclipped < clipped) | (ratio_clipped == ratio)
-        d_log_prob = (-unclipped * weight) * passes  # (K, M)
+        # ∂(Σ_k L_k)/∂out; ∂(policy term)/∂ log π(a|s) from clipped_surrogate
+        d_log_prob = d_policy * weight  # (K, M)
         d_logits = d_log_prob.unsqueeze(2) * (-probs).scatter_add_(2, actions, torch.ones_like(actions, dtype=probs.dtype))
         d_logits += self._entropy_coef_3d * wu * probs * (log_probs + entropy.unsqueeze(2))
         d_values = self._value_coef_2d * weight * diff
@@ -665,13 +659,13 @@ class PPOTrainer(PPOEnsembleTrainer):
     ensemble_class = PPOEnsembleTrainer
     ensemble_key = staticmethod(ppo_compatibility_key)
 
-    def __init__(self, config: PPOConfig):
-        if not isinstance(config, PPOConfig):
+    def __init__(self, config: Any):
+        if not (isinstance(config, GridFields) and isinstance(config, PPOFields)):
             raise TypeError(f"config must be a PPOConfig, got {type(config).__name__}")
         super().__init__([config])
 
     @property
-    def config(self) -> PPOConfig:
+    def config(self) -> Any:
         return self.configs[0]
 
     @property
