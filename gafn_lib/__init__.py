@@ -3,8 +3,9 @@
 Subpackages and modules (data flows top to bottom):
 
 - :mod:`gafn_lib.envs` — the worlds: hypergrid (GridWorld) and the fragment-based molecule MDP.
-- :mod:`gafn_lib.core.policies` — networks mapping states to P_F, P_B and log F.
-- :mod:`gafn_lib.core.sampling` — batched trajectory sampling.
+- :mod:`gafn_lib.core.ensemble` — the GFlowNet engine: the policy network (P_F, P_B, log F),
+  lockstep trajectory sampling and training of K runs at once (a solo run is K = 1);
+  :mod:`gafn_lib.core.sampling` — the trajectory batch a sampler hands to the losses.
 - :mod:`gafn_lib.core.objectives` — TB, DB, SubTB and FM losses; :mod:`gafn_lib.core.augment` — the
   edge / node / joint augmented flows shared by all of them.
 - :mod:`gafn_lib.core.intrinsic` — intrinsic rewards (RND, count-based).

@@ -13,7 +13,8 @@ from gafn_lib.core.env import check_environment
 from gafn_lib.core.exact import exact_flows, exact_terminal_distribution, exact_terminal_distribution_generic, state_graph, target_distribution
 from gafn_lib.core.intrinsic import INTRINSIC, IntrinsicReward, register_intrinsic
 from gafn_lib.core.policies import TabularPolicy
-from gafn_lib.core.sampling import action_probabilities, sample_trajectories
+from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble
+from gafn_lib.core.sampling import action_probabilities
 from gafn_lib.core.trainer import GFlowNetTrainer
 from gafn_lib.envs import BitSequences, BitSequencesConfig, Hypergrid, HypergridConfig
 from gafn_lib.grid.config import GridTrainConfig
@@ -125,9 +126,11 @@ def test_sampler_matches_the_exact_distribution_of_a_fixed_random_policy(name, e
     table = TabularPolicy(env, logits, torch.zeros(env.n_states, env.n_backward_actions), torch.zeros(env.n_states))
     probs = action_probabilities(logits, env.forward_mask(env.all_states()), epsilon, 1.0)
     p_exact = exact_terminal_distribution(env, probs)
-    torch.manual_seed(0)
     n = 40_000
-    traj = sample_trajectories(env, table.forward_logits, n, epsilon=epsilon)
+    # the engine's sampler with one member: its uniforms, then the table's logits per move
+    uniforms = draw_uniforms([torch.Generator().manual_seed(0)], n, env.max_moves + 1, torch.device("cpu"))
+    logits_of = lambda states: table.forward_logits(env.encode(states.reshape(-1, *states.shape[2:]))).unsqueeze(0)  # noqa: E731
+    traj = sample_ensemble(env, logits_of, 1, n, uniforms, epsilon=epsilon)
     # padding repeats the terminal state; real moves are masked; forced termination is flagged
     lengths = traj.mask.sum(dim=1)
     assert torch.equal(traj.states[:, -1], traj.states[torch.arange(n), lengths])

@@ -43,6 +43,33 @@ def test_check_intrinsic_names_the_parameter_and_allowed_values():
         check_intrinsic(None, parameter="bonus")
 
 
+def test_the_count_bonus_is_the_engines_formula_for_one_member():
+    """``make_intrinsic("count")`` is a one-member view of the engine's StackedCounts: η/√max(N, 1)."""
+    import torch
+
+    from gafn_lib.core.ensemble.intrinsic import StackedCounts
+    from gafn_lib.core.intrinsic import CountBonus, make_intrinsic
+    from gafn_lib.envs import Hypergrid
+
+    env = Hypergrid(height=5)
+    bonus = make_intrinsic("count", env, 0.04)
+    assert isinstance(bonus, CountBonus)
+    stacked = StackedCounts(env.n_states, [0.04])
+    visits = torch.tensor([0, 3, 3, 7, 24, 3])
+    features = env.encode(env.coords(visits))
+    assert float(bonus.update(features, visits)) == 0.0
+    stacked.update(visits.unsqueeze(0), torch.ones_like(visits).unsqueeze(0))
+    every_state = torch.arange(env.n_states)
+    r = bonus.reward(env.encode(env.all_states()), every_state)
+    assert torch.equal(r, stacked.reward(every_state.unsqueeze(0))[0])
+    assert torch.equal(bonus.counts, torch.bincount(visits, minlength=env.n_states))
+    assert float(r[3]) == pytest.approx(0.04 / 3**0.5) and float(r[1]) == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="canonical state indices"):
+        bonus.reward(features)
+    with pytest.raises(ValueError, match="enumerable"):
+        make_intrinsic("count", object(), 0.01)
+
+
 def test_registered_name_is_gflownet_only_and_offered_by_the_grid_cli():
     register_intrinsic("zero_test_registry", lambda env, eta: _Zero(), overwrite=True)
     assert "zero_test_registry" in intrinsic_names(supported_by="gflownet")

@@ -1,6 +1,10 @@
-"""Networks mapping encoded states to forward logits, backward logits and a log state flow.
+"""Policy pieces shared by every trainer: masked logits and a policy given as tables.
 
-No knowledge of losses: the objectives read these outputs through the trainer.
+The GFlowNet engine's network — the paper's GridWorld MLP (``obs_dim → 256 → 256``, LeakyReLU,
+one linear head of forward logits, backward logits and ``log F(s)``) — is
+:class:`gafn_lib.core.ensemble.policy.StackedPolicy`, ``K`` members stacked (a solo run: ``K = 1``).
+:class:`TabularPolicy` can replace it in a solo trainer (``trainer.policy = ...``) for exact checks.
+No knowledge of losses.
 """
 
 from __future__ import annotations
@@ -8,50 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gafn_lib.core.intrinsic.rnd import mlp
-
 #: Fill value for masked logits: finite (no NaN in the gradient of a fully masked row) yet with
 #: ``exp`` underflowing to exactly 0 next to any real logit.
 MASKED_LOGIT = -1e9
-
-
-class MLPPolicy(nn.Module):
-    """GridWorld policy (paper): ``obs_dim → 256 → 256`` (LeakyReLU) with one linear head producing
-
-    - ``n_forward`` forward logits (increments then stop) — under FM these are log edge flows;
-    - ``n_backward`` backward logits (which coordinate was incremented last);
-    - one log state flow ``log F(s)`` (used by DB, SubTB and edge/joint-augmented TB).
-
-    ``uniform_pb=True`` replaces the learned ``P_B`` by the uniform distribution over valid parents.
-    """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        n_forward: int,
-        n_backward: int,
-        hidden: int = 256,
-        n_layers: int = 2,
-        uniform_pb: bool = False,
-    ):
-        super().__init__()
-        if hidden < 1 or n_layers < 1:
-            raise ValueError(f"hidden and n_layers must be >= 1, got {hidden}, {n_layers}")
-        self.n_forward, self.n_backward, self.uniform_pb = n_forward, n_backward, uniform_pb
-        self.trunk = nn.Sequential(mlp([obs_dim] + [hidden] * n_layers), nn.LeakyReLU())
-        self.head = nn.Linear(hidden, n_forward + n_backward + 1)
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``obs (..., obs_dim)`` → ``(logits_pf (..., n_forward), logits_pb (..., n_backward), log_flow (...))``."""
-        out = self.head(self.trunk(obs))
-        logits_pf, logits_pb, log_flow = out.split([self.n_forward, self.n_backward, 1], dim=-1)
-        if self.uniform_pb:
-            logits_pb = torch.zeros_like(logits_pb)
-        return logits_pf, logits_pb, log_flow.squeeze(-1)
-
-    def forward_logits(self, obs: torch.Tensor) -> torch.Tensor:
-        """Only the forward logits (what the sampler needs)."""
-        return self.head(self.trunk(obs))[..., : self.n_forward]
 
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -13,12 +13,6 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
-def check_finite(name: str, value: Any) -> None:
-    """``value`` is a real number, not NaN or infinite (booleans refused)."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-
-
 def check_positive(name: str, value: Any, strict: bool = True) -> None:
     """A finite ``value > 0`` (``strict``) or ``value >= 0`` (NaN and infinity refused)."""
     if value is not None and isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):

@@ -1,4 +1,9 @@
-"""Exact count-based exploration bonus (for the "forms of intrinsic reward" ablation)."""
+"""The count-based exploration bonus as one per-state :class:`IntrinsicReward` (for
+:func:`gafn_lib.core.intrinsic.make_intrinsic`).
+
+The formula has one implementation, the engine's :class:`gafn_lib.core.ensemble.intrinsic.StackedCounts`
+(which trains ``intrinsic="count"`` members); :class:`CountBonus` is its one-member view.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from gafn_lib.core.intrinsic.base import IntrinsicReward
 
 
 class CountBonus(IntrinsicReward):
-    """``r(s) = η / √N(s)``, where ``N(s)`` counts the visits of state ``s`` so far.
+    """``r(s) = η / √N(s)``, where ``N(s)`` counts the visits of state ``s`` so far: a
+    :class:`~gafn_lib.core.ensemble.intrinsic.StackedCounts` of one member.
 
     Needs enumerable states (the canonical ``index``). :meth:`update` adds the step's visits
     (in place, no gradient); call it before :meth:`reward` so that ``N(s) ≥ 1`` for visited states.
@@ -17,12 +23,16 @@ class CountBonus(IntrinsicReward):
 
     def __init__(self, n_states: int, eta: float):
         super().__init__()
-        if eta < 0:
-            raise ValueError(f"eta (intrinsic coefficient) must be >= 0, got {eta}")
-        if n_states < 1:
-            raise ValueError(f"n_states must be >= 1, got {n_states}")
+        # imported here: the engine's package imports this one (the registry) when it loads
+        from gafn_lib.core.ensemble.intrinsic import StackedCounts
+
         self.eta = float(eta)
-        self.register_buffer("counts", torch.zeros(n_states, dtype=torch.long))
+        self.stacked = StackedCounts(n_states, [self.eta])
+
+    @property
+    def counts(self) -> torch.Tensor:
+        """``N(s)`` per state, ``(n_states,)`` long."""
+        return self.stacked.counts[0]
 
     @staticmethod
     def _require_index(index: torch.Tensor | None) -> torch.Tensor:
@@ -31,11 +41,9 @@ class CountBonus(IntrinsicReward):
         return index
 
     def reward(self, features: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        index = self._require_index(index)
-        n = self.counts[index].clamp_min(1).to(torch.float32)
-        return self.eta / n.sqrt()
+        return self.stacked.reward(self._require_index(index).unsqueeze(0))[0]
 
     def update(self, features: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         index = self._require_index(index)
-        self.counts.index_add_(0, index, torch.ones_like(index))
-        return torch.zeros((), device=self.counts.device)
+        self.stacked.update(index.unsqueeze(0), torch.ones_like(index).unsqueeze(0))
+        return torch.zeros((), device=index.device)
