@@ -10,9 +10,11 @@ metrics, plus ``algo`` and ``config``.
 The public release's options (``--log-reg-c``, ``--leaf-coef``, ``--terminal``, ``--dtype``,
 ``--rnd-features graph``; docs/method.md, molecules) are GFlowNet flags. For ``ppo``,
 ``--batch-size`` is the number of trajectories per iteration; for ``mars`` the number of chains
-(default 16 for both); ``--steps`` counts iterations / MCMC steps. GFlowNet-only flags
-(``--objective``, ``--augment``, ``--eta``, ``--epsilon``, ``--lr-logz``) are rejected for the
-baselines, and ``--ppo-*`` / ``--mars-*`` flags for the other algorithms.
+(default 16 for both); ``--steps`` counts iterations / MCMC steps. Each ``--algo`` is a method of
+:data:`gafn_lib.registry.METHODS`, whose config :func:`config_from_args` builds. GFlowNet-only flags
+(:data:`GFN_FLAGS`: ``--objective``, ``--augment``, ``--eta``, ``--epsilon``, ``--lr-logz`` and the
+release options) are rejected for the baselines, ``--ppo-*`` / ``--mars-*`` flags for the other
+algorithms and ``--early-stop-reg`` for PPO and MARS.
 
 Examples:
     python -m gafn_lib mols --algo gafn --objective fm --augment joint --steps 30000 --seed 0 --json
@@ -27,25 +29,26 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from gafn_lib.core.augment import AUGMENT_MODES
 from gafn_lib.core.objectives import OBJECTIVES
 from gafn_lib.envs.mol_reward import MOL_REWARDS
 from gafn_lib.molecules.config import MOL_DTYPES, RND_FEATURES, TERMINAL_BONUS
+from gafn_lib.registry import METHODS, method_algos, method_config, methods_of_algo
 
-MOL_ALGOS = ("gafn", "gfn", "ppo", "mars", "random")
-#: GFlowNet-only flags (dest names) and their defaults for --algo gafn / gfn.
-GFN_DEFAULTS = {"objective": "fm", "eta": 0.1, "rnd_features": "fixed", "epsilon": 0.05, "lr_logz": 0.1,
-                "terminal": "paper", "log_reg_c": 0.0, "leaf_coef": None, "dtype": "float32"}
-#: Default of --early-stop-reg (GFlowNets and random search).
-EARLY_STOP_DEFAULT = 0.1
+#: ``--algo`` of ``python -m gafn_lib mols`` (from :data:`gafn_lib.registry.METHODS`).
+MOL_ALGOS = method_algos("molecules")
+#: The GFlowNet-only options (argparse dests = config fields), rejected for the baselines.
+GFN_FLAGS = ("objective", "augment", "eta", "rnd_features", "epsilon", "lr_logz", "terminal", "log_reg_c", "leaf_coef", "dtype")
+#: Every method's own options (argparse dest → config field), e.g. ``ppo_clip → clip``.
+METHOD_FLAGS = {dest for (domain, _), spec in METHODS.items() if domain == "molecules" for dest in spec.flags}
 
 
 def build_mol_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gafn_lib mols", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=MOL_ALGOS, default="gafn",
-                   help="gafn: augmented (default --augment joint, RND); gfn: plain GFlowNet (augment none); ppo; mars")
+                   help="gafn: augmented (default --augment joint, RND); gfn: plain GFlowNet (augment none); ppo; mars; random")
     p.add_argument("--objective", choices=OBJECTIVES, default=None, help="default fm (GFlowNets only)")
     p.add_argument("--augment", choices=AUGMENT_MODES, default=None, help="default: joint for gafn, none for gfn")
     p.add_argument("--eta", type=float, default=None, help="default 0.1 (GFlowNets only)")
@@ -57,7 +60,7 @@ def build_mol_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaf-coef", type=float, default=None, help="FM balanced loss weight of terminal terms (default off; release 10)")
     p.add_argument("--dtype", choices=tuple(MOL_DTYPES), default=None, help="default float32 (release float64; FM only)")
     p.add_argument("--early-stop-reg", type=float, default=None,
-                   help=f"probability of stopping at a drawn length (default {EARLY_STOP_DEFAULT}; GFlowNets and random)")
+                   help="probability of stopping at a drawn length (default 0.1; GFlowNets and random)")
     p.add_argument("--epsilon", type=float, default=None, help="default 0.05 (GFlowNets only)")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--lr-logz", type=float, default=None, help="default 0.1 (GFlowNets only)")
@@ -84,70 +87,46 @@ def build_mol_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _baseline_config(args: argparse.Namespace, log_every: int):
-    """The config of ``--algo ppo`` or ``--algo mars``."""
-    for dest in (*GFN_DEFAULTS, "augment"):
-        if getattr(args, dest) is not None:
-            raise ValueError(f"--{dest.replace('_', '-')} is a GFlowNet option, not used by --algo {args.algo}")
-    for dest, value in vars(args).items():
-        if dest.startswith(("ppo_", "mars_")) and not dest.startswith(args.algo + "_") and value is not None:
-            raise ValueError(f"--{dest.replace('_', '-')} is not used by --algo {args.algo}")
-    if args.algo == "random":
-        from gafn_lib.baselines.random_search import RandomSearchConfig
-
-        return RandomSearchConfig(
-            batch_size=args.batch_size if args.batch_size is not None else 4, n_steps=args.steps, min_blocks=args.min_blocks,
-            max_blocks=args.max_blocks, reward=args.reward, reward_exponent=args.reward_exponent, hidden=args.hidden,
-            n_rounds=args.n_rounds, log_every=log_every, seed=args.seed, device=args.device, threads=args.threads,
-            early_stop_reg=EARLY_STOP_DEFAULT if args.early_stop_reg is None else args.early_stop_reg,
-        )
-    if args.early_stop_reg is not None:
-        raise ValueError(f"--early-stop-reg is not used by --algo {args.algo}")
-    own = args.algo
-    common = dict(
-        lr=args.lr, n_steps=args.steps, min_blocks=args.min_blocks, max_blocks=args.max_blocks, reward=args.reward,
-        reward_exponent=args.reward_exponent, hidden=args.hidden, n_rounds=args.n_rounds, log_every=log_every,
-        seed=args.seed, device=args.device, threads=args.threads,
-    )
-    if own == "ppo":
-        from gafn_lib.baselines.mol_ppo import MolPPOConfig
-
-        extra = {field: getattr(args, flag) for flag, field in (("ppo_epochs", "epochs"), ("ppo_clip", "clip"), ("ppo_entropy", "entropy_coef"))
-                 if getattr(args, flag) is not None}
-        if args.batch_size is not None:
-            extra["batch_size"] = args.batch_size
-        return MolPPOConfig(**common, **extra)
-    from gafn_lib.baselines.mars import MARSConfig
-
-    extra = {field: getattr(args, flag) for flag, field in (("mars_temperature_init", "temperature_init"), ("mars_temperature_final", "temperature_final"))
-             if getattr(args, flag) is not None}
-    if args.batch_size is not None:
-        extra["n_chains"] = args.batch_size
-    return MARSConfig(**common, **extra)
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
 
 def config_from_args(args: argparse.Namespace):
-    from gafn_lib.molecules.config import MolTrainConfig
-
-    log_every = min(args.log_every, args.steps) if args.steps > 0 else args.log_every
-    if args.algo in ("ppo", "mars", "random"):
-        return _baseline_config(args, log_every)
-    for dest, value in vars(args).items():
-        if dest.startswith(("ppo_", "mars_")) and value is not None:
-            raise ValueError(f"--{dest.replace('_', '-')} is not used by --algo {args.algo}")
-    gfn = {dest: (GFN_DEFAULTS[dest] if getattr(args, dest) is None else getattr(args, dest)) for dest in GFN_DEFAULTS}
-    augment = args.augment if args.augment is not None else ("joint" if args.algo == "gafn" else "none")
-    if args.algo == "gfn" and augment != "none":
-        raise ValueError(f"--algo gfn is the plain GFlowNet: use --augment none (got {augment!r}) or --algo gafn")
-    if args.algo == "gafn" and augment == "none":
-        raise ValueError("--algo gafn needs an augmentation (edge, node or joint); use --algo gfn for none")
-    return MolTrainConfig(
-        objective=gfn["objective"], augment=augment, eta=gfn["eta"], rnd_features=gfn["rnd_features"], epsilon=gfn["epsilon"], lr=args.lr,
-        terminal=gfn["terminal"], log_reg_c=gfn["log_reg_c"], leaf_coef=gfn["leaf_coef"], dtype=gfn["dtype"],
-        early_stop_reg=EARLY_STOP_DEFAULT if args.early_stop_reg is None else args.early_stop_reg,
-        lr_logz=gfn["lr_logz"], batch_size=args.batch_size if args.batch_size is not None else 4, n_steps=args.steps,
-        min_blocks=args.min_blocks, max_blocks=args.max_blocks, reward=args.reward, reward_exponent=args.reward_exponent,
-        hidden=args.hidden, n_rounds=args.n_rounds, log_every=log_every, seed=args.seed, device=args.device, threads=args.threads,
+    """The config of ``--algo``'s method (:func:`gafn_lib.registry.method_config`): the method's
+    defining fields, then the options given. An option the method does not use raises ``ValueError``
+    naming it (a GFlowNet option with a baseline, another method's ``--ppo-*`` / ``--mars-*`` option,
+    ``--early-stop-reg`` with PPO or MARS), so a silently ignored option cannot pass for an experiment."""
+    (spec,) = methods_of_algo(args.algo, "molecules")
+    gflownet = spec.family == "gflownet"
+    if not gflownet:
+        for dest in GFN_FLAGS:
+            if getattr(args, dest) is not None:
+                raise ValueError(f"{_flag(dest)} is a GFlowNet option, not used by --algo {args.algo}")
+    for dest in sorted(METHOD_FLAGS - set(spec.flags)):
+        if getattr(args, dest) is not None:
+            raise ValueError(f"{_flag(dest)} is not used by --algo {args.algo}")
+    values = {field: getattr(args, dest) for dest, field in spec.flags.items() if getattr(args, dest) is not None}
+    if gflownet:
+        values.update({dest: getattr(args, dest) for dest in GFN_FLAGS if getattr(args, dest) is not None})
+        augment = values.get("augment", spec.fields["augment"])
+        if spec.fields["augment"] == "none" and augment != "none":
+            raise ValueError(f"--algo {args.algo} is the plain GFlowNet: use --augment none (got {augment!r}) or --algo gafn")
+        if spec.fields["augment"] != "none" and augment == "none":
+            raise ValueError(f"--algo {args.algo} needs an augmentation (edge, node or joint); use --algo gfn for none")
+    config_fields = {f.name for f in fields(spec.config_class())}
+    if args.early_stop_reg is not None:
+        if "early_stop_reg" not in config_fields:
+            raise ValueError(f"--early-stop-reg is not used by --algo {args.algo}")
+        values["early_stop_reg"] = args.early_stop_reg
+    if args.batch_size is not None:
+        values[spec.batch_field] = args.batch_size
+    if "lr" in config_fields:  # random search learns nothing
+        values["lr"] = args.lr
+    return method_config(
+        spec.name, "molecules", **values, n_steps=args.steps, min_blocks=args.min_blocks, max_blocks=args.max_blocks,
+        reward=args.reward, reward_exponent=args.reward_exponent, hidden=args.hidden, n_rounds=args.n_rounds,
+        log_every=min(args.log_every, args.steps) if args.steps > 0 else args.log_every,
+        seed=args.seed, device=args.device, threads=args.threads,
     )
 
 

@@ -1,0 +1,3 @@
+"""Notebook 06 (the paper's molecule experiment, §4), one job per module: ``configs`` (run configs),
+``load`` (the run store), ``plots``, ``claims`` and ``probe``. :mod:`gafn_lib.repro.mol_experiments`
+re-exports their names and is the command line."""

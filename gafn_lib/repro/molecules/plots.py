@@ -1,0 +1,99 @@
+"""Notebook 06's figures: the paper's three panels against molecules generated, and drawings of
+each method's best molecules."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from gafn_lib.repro.molecules.configs import MOL_METHODS
+
+#: The three panels of the paper's molecule figure: (column, axis label).
+PANELS = (
+    ("top10_reward", "top-10 mean reward"),
+    ("n_modes", "modes (score > 7.5)"),
+    ("top10_tanimoto", "top-10 Tanimoto similarity"),
+)
+
+#: Below this many modes the modes panel's axis is linear, above it logarithmic (``symlog``): methods
+#: that find ~10 modes and methods that find ~1,000 are both readable on one panel.
+MODES_LINEAR_UP_TO = 10
+
+
+def thousands(x: float, _pos: Any = None) -> str:
+    """Axis tick label: ``120000 → "120k"``, ``2500 → "2.5k"``, ``0 → "0"``."""
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
+def seeds_label(table: pd.DataFrame) -> str:
+    """The seeds behind a figure: ``"seeds [0, 1, 2]"`` when every method has the same ones, else
+    each method's count (``"seeds per method: GAFlowNet 2, PPO 1"``), so a partial sweep says so."""
+    per_method = table.groupby("method", sort=False)["seed"].unique()
+    seed_sets = {tuple(sorted(int(s) for s in v)) for v in per_method}
+    if len(seed_sets) == 1:
+        return f"seeds {list(seed_sets.pop())}"
+    return "seeds per method: " + ", ".join(f"{m} {len(v)}" for m, v in per_method.items())
+
+
+def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS) -> None:
+    """The paper's three panels (mean ± std over seeds against molecules generated) on three axes.
+
+    The x axis counts molecules in thousands ("120k"). The modes panel is linear up to
+    :data:`MODES_LINEAR_UP_TO` and logarithmic above (``symlog``), so a method with a handful of
+    modes is not flattened against one with hundreds; its axis starts at 0.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    from gafn_lib.repro import plotting
+
+    for ax, (metric, label) in zip(axes, PANELS):
+        plotting.plot_curves(table, metric, ax, x="molecules_generated", order=methods, ylabel=label)
+        ax.set_xlabel("molecules generated")
+        ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+        if metric == "n_modes":
+            ax.set_yscale("symlog", linthresh=MODES_LINEAR_UP_TO)
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel(f"{label}, log above {MODES_LINEAR_UP_TO}")
+
+
+def draw_best_molecules(
+    best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200), title: str | None = None
+):
+    """One row of RDKit drawings (``MolsToGridImage``) per method, legends with the proxy score."""
+    import matplotlib.pyplot as plt
+    from rdkit import Chem
+
+    from gafn_lib.repro import plotting
+    from rdkit.Chem import Draw
+
+    present = [m for m in methods if m in set(best["method"])]
+    if not present:
+        raise ValueError("no stored molecules to draw")
+    fig, axes = plt.subplots(len(present), 1, figsize=(per_row * sub_size[0] / 100, len(present) * (sub_size[1] / 100 + 0.4)), squeeze=False)
+    for ax, method in zip(axes[:, 0], present):
+        part = best[best["method"] == method].head(per_row)
+        mols = [Chem.MolFromSmiles(s) for s in part["smiles"]]
+        legends = [f"score {s:.2f}" for s in part["score"]]
+        image = Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=sub_size, legends=legends)
+        ax.imshow(_as_array(image))
+        ax.set_title(method, loc="left", fontsize=11, color=plotting.METHOD_COLORS.get(method, "black"))
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96 if title else 1))
+    return fig
+
+
+def _as_array(image) -> np.ndarray:
+    """Pixels of what ``MolsToGridImage`` returned: a PIL image, or PNG data (an IPython ``Image``
+    or bytes) when RDKit's notebook integration is active."""
+    import io
+
+    from PIL import Image
+
+    data = getattr(image, "data", image)
+    if isinstance(data, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(data))
+    return np.asarray(image)
