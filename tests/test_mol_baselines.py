@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gafn_lib.repro import mol_experiments as mx
-from gafn_lib.baselines.mars import ADD, REMOVE, REPLACE, MARSConfig, MARSTrainer, mars_acceptance, mars_log_acceptance
+from gafn_lib.baselines.mars import ADD, REMOVE, REPLACE, MARSConfig, MARSTrainer, mars_log_acceptance
 from gafn_lib.baselines.mol_ppo import MolPPOConfig, MolPPOTrainer
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import FragmentMDP
@@ -68,18 +68,19 @@ def test_runs_through_the_runner_with_metric_columns_and_molecules(config, tmp_p
 
 # ------------------------------------------------------------------------------- MARS acceptance
 def test_mars_acceptance_formula_by_hand():
-    # (R'/R)^(1/T) · q(x|x') / q(x'|x)
-    assert mars_acceptance(0.2, 0.1, 0.5, 0.1, 0.3) == pytest.approx(0.5**2 * 3.0)  # 0.75
-    assert mars_acceptance(0.2, 0.5, 0.5, 0.1, 0.01) == pytest.approx(2.5**2 * 0.1)  # 0.625: the reverse move is unlikely
-    assert mars_acceptance(0.2, 0.5, 0.5, 0.1, 0.3) == 1.0  # 18.75, capped at 1
-    assert mars_acceptance(0.2, 0.2, 1.0, 0.4, 0.1) == pytest.approx(0.25)  # equal rewards: only the proposal ratio
-    assert mars_acceptance(1e-9, 1e-9, 0.01, 0.5, 0.5) == pytest.approx(1.0)  # flat floor: a pure random walk
+    # (R'/R)^(1/T) · q(x|x') / q(x'|x), capped at 1
+    def acceptance(reward, reward_proposed, temperature, q_forward, q_reverse):
+        return math.exp(mars_log_acceptance(math.log(reward), math.log(reward_proposed), temperature, math.log(q_forward), math.log(q_reverse)))
+
+    assert acceptance(0.2, 0.1, 0.5, 0.1, 0.3) == pytest.approx(0.5**2 * 3.0)  # 0.75
+    assert acceptance(0.2, 0.5, 0.5, 0.1, 0.01) == pytest.approx(2.5**2 * 0.1)  # 0.625: the reverse move is unlikely
+    assert acceptance(0.2, 0.5, 0.5, 0.1, 0.3) == 1.0  # 18.75, capped at 1
+    assert acceptance(0.2, 0.2, 1.0, 0.4, 0.1) == pytest.approx(0.25)  # equal rewards: only the proposal ratio
+    assert acceptance(1e-9, 1e-9, 0.01, 0.5, 0.5) == pytest.approx(1.0)  # flat floor: a pure random walk
     # annealing: a lower temperature punishes a worse molecule more
-    assert mars_acceptance(0.5, 0.25, 0.25, 0.1, 0.1) == pytest.approx(0.5**4)
+    assert acceptance(0.5, 0.25, 0.25, 0.1, 0.1) == pytest.approx(0.5**4)
     log_a = mars_log_acceptance(np.log([0.2, 0.2]), np.log([0.1, 0.5]), 0.5, np.log([0.1, 0.1]), np.log([0.3, 0.3]))
     np.testing.assert_allclose(log_a, [math.log(0.75), 0.0])
-    with pytest.raises(ValueError, match="temperature"):
-        mars_acceptance(0.2, 0.1, 0.0, 0.1, 0.3)
 
 
 def _single_log_pi(trainer, state, slots=None):

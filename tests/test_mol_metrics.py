@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from gafn_lib.envs.mol_reward import MolReward
-from gafn_lib.molecules.metrics import (
-    count_modes,
-    mean_pairwise_tanimoto,
-    top_k_mean_reward,
-    top_k_tanimoto,
-    top_k_unique,
-)
+from gafn_lib.molecules.metrics import mean_pairwise_tanimoto
+from gafn_lib.molecules.tracking import MolMetricsTracker
 
 
 def test_sparse_reward_paper_values():
@@ -36,22 +31,22 @@ def test_reward_validation():
         MolReward(floor=0.0)
 
 
-def test_top_k_unique_and_mean():
-    smiles = ["A", "B", "A", "C", "D"]
-    values = [1.0, 5.0, 3.0, 2.0, 4.0]
-    assert top_k_unique(smiles, values, 3) == [("B", 5.0), ("D", 4.0), ("A", 3.0)]
-    assert top_k_mean_reward(smiles, values, 3) == pytest.approx(4.0)
-    assert top_k_mean_reward(smiles, values, 10) == pytest.approx((5 + 4 + 3 + 2) / 4)
-
-
-def test_modes_count_unique_above_threshold():
-    smiles = ["CCO", "CCO", "CCCO", "c1ccccc1", "CCN"]
-    scores = [8.0, 7.9, 7.6, 7.7, 7.4]
-    assert count_modes(smiles, scores) == 3
-    assert count_modes(smiles, scores, threshold=7.65) == 2
-    # CCO and CCCO are similar (> 0.3), benzene is not: two separated modes
-    assert count_modes(smiles, scores, max_similarity=0.3) == 2
-    assert count_modes(smiles, scores, max_similarity=1.01) == 3
+def test_tracker_row_top_k_unique_and_modes():
+    """The metric row of a run: top-k over unique molecules by reward (then score), modes = unique
+    molecules scoring above 7.5, diversity of the top-k."""
+    tracker = MolMetricsTracker(top_k=3)
+    smiles = ["CCO", "CCN", "CCO", "CCCO", "c1ccccc1"]
+    scores = np.array([8.0, 7.4, 8.0, 7.6, 7.7])
+    rewards = np.array([5.0, 2.0, 5.0, 3.0, 4.0])
+    tracker.record(smiles, scores, rewards)
+    row = tracker.row()
+    assert row["top10_reward"] == pytest.approx((5 + 4 + 3) / 3) and row["top10_score"] == pytest.approx((8.0 + 7.7 + 7.6) / 3)
+    assert row["n_modes"] == 3 and row["unique_molecules"] == 4 and row["molecules_generated"] == 5
+    assert row["top10_tanimoto"] == pytest.approx(mean_pairwise_tanimoto(["CCO", "c1ccccc1", "CCCO"]))
+    # equal rewards (the sparse reward's floor): the higher score ranks first
+    floor = MolMetricsTracker(top_k=1)
+    floor.record(["CCN", "CCO"], np.array([5.0, 6.0]), np.array([1e-9, 1e-9]))
+    assert floor.row()["top10_score"] == 6.0 and list(floor.artifacts()["top_smiles"]) == ["CCO", "CCN"]
 
 
 def test_tanimoto():
@@ -59,8 +54,5 @@ def test_tanimoto():
     assert mean_pairwise_tanimoto(["CCO"]) != mean_pairwise_tanimoto(["CCO"])  # nan
     three = mean_pairwise_tanimoto(["CCO", "CCN", "c1ccccc1"])
     assert 0.0 <= three < 1.0
-    assert top_k_tanimoto(["CCO", "CCO", "c1ccccc1"], [1.0, 2.0, 0.5], k=2) == pytest.approx(
-        mean_pairwise_tanimoto(["CCO", "c1ccccc1"])
-    )
     with pytest.raises(ValueError, match="C1CC"):
         mean_pairwise_tanimoto(["CCO", "C1CC"])

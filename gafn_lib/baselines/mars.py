@@ -9,7 +9,7 @@ at molecule ``x`` proposes one edit ``x → x′`` and accepts it with probabili
 the Metropolis–Hastings rule for the target ``π_t(x) ∝ R(x)^{1/T_t}``. ``R`` is the same reward
 transform of the sEH proxy as the GFlowNet's (sparse or dense); the temperature is annealed
 geometrically, ``T_t = T_init · (T_final/T_init)^{min(1, t/anneal_steps)}`` (defaults 1 → 0.1 over
-the run). :func:`mars_acceptance` is the rule on its own.
+the run). :func:`mars_log_acceptance` is the rule on its own (in log space).
 
 **Edits and their proposal probabilities.** The move type is drawn with fixed weights
 (``move_weights``, default equal) renormalised over the types available at ``x``: *add* (``x`` has
@@ -79,7 +79,6 @@ from gafn_lib.molecules.base import MoleculeTrainer
 from gafn_lib.core.terms import NEG_INF
 
 ADD, REMOVE, REPLACE = 0, 1, 2
-MOVES = ("add", "remove", "replace")
 
 
 def mars_log_acceptance(log_reward_current, log_reward_proposed, temperature, log_q_forward, log_q_reverse):
@@ -87,13 +86,6 @@ def mars_log_acceptance(log_reward_current, log_reward_proposed, temperature, lo
     log_ratio = (np.asarray(log_reward_proposed, dtype=np.float64) - np.asarray(log_reward_current, dtype=np.float64)) / temperature
     log_ratio = log_ratio + np.asarray(log_q_reverse, dtype=np.float64) - np.asarray(log_q_forward, dtype=np.float64)
     return np.minimum(0.0, log_ratio)
-
-
-def mars_acceptance(reward_current, reward_proposed, temperature, q_forward, q_reverse):
-    """``A = min(1, (R(x′)/R(x))^{1/T} · q(x|x′)/q(x′|x))`` from rewards and proposal probabilities."""
-    if not np.all(np.asarray(temperature) > 0):
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    return np.exp(mars_log_acceptance(np.log(reward_current), np.log(reward_proposed), temperature, np.log(q_forward), np.log(q_reverse)))
 
 
 @dataclass(frozen=True)
