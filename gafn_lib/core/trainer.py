@@ -70,7 +70,6 @@ class GFlowNetTrainer(EnsembleTrainer):
         """Swap the algorithm's config (the loss reads its objective and augmentation from it;
         networks, optimiser and environment stay)."""
         self.configs[0] = config
-        self._groups = self._objective_groups()
 
     @property
     def history(self) -> History:

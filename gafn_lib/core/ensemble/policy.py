@@ -39,11 +39,13 @@ class StackedPolicy(nn.Module):
         self.net = StackedMLP([obs_dim] + [hidden] * n_layers + [n_forward + n_backward + 1], generators, device)
         self.register_buffer("learned_pb", torch.tensor([not u for u in uniform_pb], device=device).view(-1, 1, 1), persistent=False)
 
-    def forward(self, inputs: StackedInputs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(logits_pf (K, N, n_forward), logits_pb (K, N, n_backward), log_flow (K, N))``."""
-        out = self.net.forward_inputs(inputs)
+    def forward(self, inputs: StackedInputs, members: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits_pf (K, N, n_forward), logits_pb (K, N, n_backward), log_flow (K, N))``; with
+        ``members`` (an index tensor) ``inputs`` and the outputs are those members' only."""
+        out = self.net.forward_inputs(inputs, members)
         logits_pf, logits_pb, log_flow = out.split([self.n_forward, self.n_backward, 1], dim=-1)
-        logits_pb = logits_pb * self.learned_pb  # uniform P_B: zeros (no gradient reaches the head)
+        learned_pb = self.learned_pb if members is None else self.learned_pb.index_select(0, members)
+        logits_pb = logits_pb * learned_pb  # uniform P_B: zeros (no gradient reaches the head)
         return logits_pf, logits_pb, log_flow.squeeze(-1)
 
     def forward_logits(self, inputs: StackedInputs) -> torch.Tensor:

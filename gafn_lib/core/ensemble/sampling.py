@@ -47,6 +47,7 @@ def sample_ensemble(
     temperature: float = 1.0,
     state_probs: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
     live_rows: int | None = None,
+    pad_to: int | None = None,
 ) -> Trajectories:
     """Sample ``batch_size`` complete trajectories per member, all members in lockstep.
 
@@ -62,6 +63,8 @@ def sample_ensemble(
             ``live_rows`` rows (below ~5 rows a batched matmul takes another BLAS path and rounds
             differently; 8 keeps each row's logits the same as in the full call). ``None``: every
             row at every move (finished rows take *stop* either way).
+        pad_to: pad the trajectories to this many moves (``env.max_moves``: a batch's shape then
+            never depends on its draws, nor on the other members'); ``None``: to the longest one.
 
     Returns:
         :class:`Trajectories` with batch ``K·B`` (member ``k`` owns rows ``k·B … k·B+B−1``), padded
@@ -118,7 +121,7 @@ def sample_ensemble(
         t += 1
         if bool(done.all()):
             break
-    horizon = int(lengths.max())
+    horizon = int(lengths.max()) if pad_to is None else pad_to
     positions = torch.arange(horizon + 1, device=device)
     take = torch.minimum(positions.unsqueeze(0), lengths.unsqueeze(1))
     gather_index = take.view(total, horizon + 1, *([1] * len(state_shape))).expand(total, horizon + 1, *state_shape)
@@ -146,6 +149,7 @@ def sample_from_tables(
     n_members: int,
     batch_size: int,
     uniforms: torch.Tensor,
+    pad_to: int | None = None,
 ) -> Trajectories:
     """:func:`sample_ensemble` for an enumerable environment whose sampling distributions are
     tabulated: the same trajectories, drawn on state *indices* with no network call per move.
@@ -158,6 +162,7 @@ def sample_from_tables(
             row ``k·N + s``; mask: ``(N, A)`` or ``(K·N, A)`` the allowed actions (forced-terminal
             states allow only *stop*, which is never taken there).
         uniforms: ``(K, B, max_moves+1)`` from :func:`draw_uniforms`.
+        pad_to: as in :func:`sample_ensemble`.
 
     Move ``t`` of trajectory ``b`` of member ``k`` takes ``inverse_cdf(probs[k·N + s], u_k[b, t])``
     exactly as :func:`sample_ensemble` does, so given the same probabilities the trajectories are
@@ -185,11 +190,11 @@ def sample_from_tables(
         cdf, top, repair, child.reshape(-1), graph.forced, offsets, u_flat, graph.initial, n_actions, stop
     )
     forced_of = graph.forced
-    moved = actions_buf[:, :t] != stop
+    moved = actions_buf != stop
     lengths = moved.sum(dim=1)
     final = index_buf.gather(1, lengths.unsqueeze(1)).squeeze(1)
     forced = forced_of[final] & (lengths > 0)
-    horizon = int(lengths.max())
+    horizon = int(lengths.max()) if pad_to is None else pad_to
     positions = torch.arange(horizon + 1, device=device)
     take = torch.minimum(positions.unsqueeze(0), lengths.unsqueeze(1))
     states_out = graph.states[index_buf[:, : horizon + 1].gather(1, take)]

@@ -55,6 +55,19 @@ def matmul_layout(w: torch.Tensor) -> torch.Tensor:
     return w
 
 
+#: Every member's slice of a stacked parameter holds a multiple of this many elements (one 64-byte
+#: cache line of float32). The fused Adam kernel runs the vectorised update on whole vectors and a
+#: scalar loop on the remainder of each tensor, and the two round differently; with aligned slices
+#: a member's elements are updated by the vectorised loop whatever the ensemble's size, so a member
+#: is updated exactly as it is alone. Narrower layers are stored padded (see :meth:`StackedMLP.layer`).
+MEMBER_ALIGN = 16
+
+
+def aligned_width(width: int) -> int:
+    """``width`` rounded up to a multiple of :data:`MEMBER_ALIGN`."""
+    return -(-width // MEMBER_ALIGN) * MEMBER_ALIGN
+
+
 class StackedMLP(nn.Module):
     """``K`` MLPs ``sizes[0] → … → sizes[-1]`` with LeakyReLU between layers (and after the last
     one if ``final_activation``), evaluated together.
@@ -87,6 +100,9 @@ class StackedMLP(nn.Module):
         self.register_buffer("member_offsets", torch.arange(self.n_members, device=device).view(-1, 1, 1), persistent=False)
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             w, b = init_stacked_linear(fan_in, fan_out, generators, torch.device(device))
+            if fan_out % MEMBER_ALIGN:  # stored padded with zero columns that nothing reads (their gradient is 0)
+                w = torch.nn.functional.pad(w, (0, aligned_width(fan_out) - fan_out))
+                b = torch.nn.functional.pad(b, (0, aligned_width(fan_out) - fan_out))
             if trainable:
                 self.register_parameter(f"weight{i}", nn.Parameter(w))
                 self.register_parameter(f"bias{i}", nn.Parameter(b))
@@ -94,41 +110,56 @@ class StackedMLP(nn.Module):
                 self.register_buffer(f"weight{i}", w)
                 self.register_buffer(f"bias{i}", b)
 
-    def layer(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return getattr(self, f"weight{i}"), getattr(self, f"bias{i}")
+    def layer(self, i: int, members: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer ``i``'s ``(W (K, in, out), b (K, 1, out))``: every member's, or those of ``members``
+        (an index tensor). Views of the stored tensors, whose last dimension may be padded to
+        :data:`MEMBER_ALIGN`."""
+        w, b = getattr(self, f"weight{i}"), getattr(self, f"bias{i}")
+        out = self.sizes[i + 1]
+        if w.shape[-1] != out:
+            w, b = w[..., :out], b[..., :out]
+        if members is None:
+            return w, b
+        return w.index_select(0, members), b.index_select(0, members)
 
-    def _rest(self, h: torch.Tensor) -> torch.Tensor:
+    def _rest(self, h: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
         """Layers 1… applied to the first layer's pre-activation ``h (K, N, sizes[1])``.
 
         The activations are computed in place (every pre-activation here is a fresh tensor that
         nothing else reads; autograd's LeakyReLU backward needs only its output)."""
         for i in range(1, self.n_layers):
             h = F.leaky_relu_(h)
-            w, b = self.layer(i)
+            w, b = self.layer(i, members)
             h = torch.baddbmm(b, h, matmul_layout(w))
         return F.leaky_relu_(h) if self.final_activation else h
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x (K, N, in)`` dense inputs → ``(K, N, out)``."""
-        w, b = self.layer(0)
-        return self._rest(torch.baddbmm(b, x, matmul_layout(w)))
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (K, N, in)`` dense inputs → ``(K, N, out)`` (with ``members``: ``x`` holds only
+        those members' rows)."""
+        w, b = self.layer(0, members)
+        return self._rest(torch.baddbmm(b, x, matmul_layout(w)), members)
 
-    def forward_onehot(self, idx: torch.Tensor) -> torch.Tensor:
+    def forward_onehot(self, idx: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
         """``idx (K, N, m)`` active indices of a sum-of-one-hots input → ``(K, N, out)``.
 
         Equal to :meth:`forward` on ``x[k, n] = Σ_j onehot(idx[k, n, j])`` (up to float rounding
-        of the sum order): the first layer gathers and sums ``m`` rows of ``W_k``.
+        of the sum order): the first layer gathers ``m`` rows of ``W_k`` and sums them. (A gather
+        and a sum, not ``embedding_bag``: the latter's backward accumulates in an order that
+        depends on the whole batch, so a member's gradient would depend on its partners.)
         """
-        w, b = self.layer(0)
+        w, b = self.layer(0, members)
         n_members, n_rows, m = idx.shape
         fan_in = w.shape[1]
-        flat = (idx + self.member_offsets * fan_in).view(n_members * n_rows, m)
-        rows = F.embedding_bag(flat, w.reshape(n_members * fan_in, -1), mode="sum")  # Σ_j W_k[idx_j], one fused op
-        return self._rest(rows.view(n_members, n_rows, -1).add_(b))  # in place: embedding_bag backward does not read its output
+        offsets = torch.arange(n_members, device=idx.device).view(-1, 1, 1) * fan_in
+        flat = (idx + offsets).view(-1)
+        rows = w.reshape(n_members * fan_in, -1).index_select(0, flat).view(n_members * n_rows, m, -1).sum(dim=1)
+        return self._rest(rows.view(n_members, n_rows, -1).add_(b), members)  # in place: the sum's backward does not read its output
 
-    def forward_inputs(self, inputs: "StackedInputs") -> torch.Tensor:
+    def forward_inputs(self, inputs: "StackedInputs", members: torch.Tensor | None = None) -> torch.Tensor:
         """Dispatch on the kind of input (see :class:`StackedInputs`)."""
-        return self.forward_onehot(inputs.indices) if inputs.indices is not None else self.forward(inputs.dense)
+        if inputs.indices is not None:
+            return self.forward_onehot(inputs.indices, members)
+        return self.forward(inputs.dense, members)
 
     def flops_per_row(self) -> int:
         """Multiply-adds ×2 of one input row through the dense layers (the one-hot first layer is a gather)."""

@@ -16,17 +16,30 @@ One step, top to bottom:
    gradient: from tables of every member's policy on every state when the environment lists its
    states and that is cheaper (:data:`MOVE_CALL_ROWS`; a move is then a few gathers on state
    indices), else with one stacked network call per move;
-2. every distinct state of a member's batch (plus, for FM members, the parents of its states) is
-   evaluated once, with gradient, by the stacked policy: ``log P_F``, ``log P_B``, ``log F`` are
-   gathered from there for every position of every trajectory;
-3. intrinsic rewards of the same distinct states: RND (targets read from a per-state cache when the
-   environment lists its states; the predictor's loss weights a state by its number of visits, i.e.
-   the mean over visited positions, as in the solo formula), counts, or a registered reward;
-4. :func:`gafn_lib.core.augment.augment` and each member's objective, vectorised over the members
-   that share an (objective, augment) pair; the loss is ``Σ_k (objective_k + intrinsic_k)``, whose
-   gradient w.r.t. member ``k``'s parameters is member ``k``'s own;
+2. the stacked policy evaluates, with gradient, every state (*table mode*, small environments) or
+   every position of the member's batch (plus, for FM members, the parents of its states):
+   ``log P_F``, ``log P_B``, ``log F``;
+3. intrinsic rewards of the same rows: RND (targets read from a per-state cache when the
+   environment lists its states; the predictor's loss is the mean over visited positions), counts,
+   or a registered reward;
+4. each member's objective on its own rows (:meth:`EnsembleTrainer._member_objective`:
+   :func:`gafn_lib.core.augment.augment`, then :func:`gafn_lib.core.objectives.objective_loss`);
+   the loss is ``Σ_k (objective_k + intrinsic_k)``, whose gradient w.r.t. member ``k``'s
+   parameters is member ``k``'s own;
 5. one Adam step; every ``log_every`` steps one stacked evaluation of every member on every state
    and each member's exact metrics.
+
+**Same seed, same numbers.** A member computes bit for bit what it computes alone, whatever its
+partners, their number and its position (``tests/test_batch_invariance.py``). What makes it so:
+every choice of layout is the run's own (:func:`evaluation_modes`; trajectories padded to
+``max_moves``; a member's rows never padded by another's); the stacked operations are those whose
+result for one member does not depend on the others' (batched matmuls, gathers, row-wise
+reductions, the first layer's gather-and-sum — not ``embedding_bag``, whose backward sums in an
+order set by the whole batch); each member's parameters are padded to whole vectors of the fused
+Adam kernel (:data:`~gafn_lib.core.ensemble.stacked.MEMBER_ALIGN`); and everything elementwise with
+a transcendental function (logs, exponentials, softmax) runs on the member's own tensors, of the
+shapes of its solo run, because vectorised kernels round their body and their remainder
+differently.
 """
 
 from __future__ import annotations
@@ -46,13 +59,13 @@ from gafn_lib.core.ensemble.features import Featurizer
 from gafn_lib.core.ensemble.intrinsic import StackedCounts, StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
 from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble, sample_from_tables, transition_table
-from gafn_lib.core.ensemble.stacked import StackedInputs
+from gafn_lib.core.ensemble.stacked import MEMBER_ALIGN, StackedInputs
 from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.exact import state_graph
 from gafn_lib.core.history import History
-from gafn_lib.core.intrinsic import make_intrinsic
+from gafn_lib.core.intrinsic import STACKED_INTRINSIC, make_intrinsic
 from gafn_lib.core.ensemble.members import MemberRuns, check_member_configs
-from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
+from gafn_lib.core.objectives import objective_loss
 from gafn_lib.core.policies import MASKED_LOGIT
 from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
 from gafn_lib.core.sampling import Trajectories, action_probabilities
@@ -61,31 +74,22 @@ from gafn_lib.core.tracking import make_tracker
 
 #: Fields in which the members of one ensemble may differ.
 MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lambda", "uniform_pb")
-#: Ensembles whose members together have at most this many states (``K · n_states``) are trained
-#: in *table mode*: every step evaluates each member's policy once on every state (with gradient);
-#: sampling reads its probabilities from that table and the loss gathers from it (no per-move
-#: network call, no second forward). Above it, the sampler calls the network once per move and the
-#: loss evaluates each member's distinct visited states. (Measured on one CPU thread, the two break
-#: even near K·n_states ≈ 4096; 2048 keeps the table where it clearly pays: H=8 up to K=32, H=16 up
-#: to K=8, H=32 up to K=2, never at H=64.)
+#: A run whose environment lists at most this many states is trained in *table mode*: every step
+#: evaluates the run's policy once on every state (with gradient); sampling reads its probabilities
+#: from that table and the loss gathers from it (no per-move network call, no second forward).
+#: Otherwise the loss evaluates every position of the batch (trajectories padded to ``max_moves``).
+#: The choice is the run's own (:func:`evaluation_modes`), never its ensemble's: 2-D grids up to
+#: H = 45 (H ≤ 32 in the paper) are tables.
 TABLE_MODE_MAX_STATES = 2048
 #: Above :data:`TABLE_MODE_MAX_STATES`, an enumerable environment still *samples* from tables when
-#: that is cheaper than one network call per move: each step evaluates every member's policy once on
-#: every state without gradient (``K·n_states`` rows) and the sampler only gathers from those tables
-#: (:func:`~gafn_lib.core.ensemble.sampling.sample_from_tables`); the loss evaluates the distinct
-#: visited states as before. Cost model, in units of one row through the network (measured on one
-#: CPU thread, 2 × 256 MLP): a per-move network call costs :data:`MOVE_CALL_ROWS` rows of overhead
-#: plus its ``K·B`` rows, a table lookup saves that call, and a trained policy's batch runs for about
-#: ``max_moves`` moves. Tables are used when ``K·n_states < max_moves · (MOVE_CALL_ROWS + K·B)``:
-#: H = 64 (2-D) up to K = 5, H = 128 at K = 1, H = 32 up to K = 113, H ≤ 16 at every K.
-#: Calibrated with trained policies (150 steps), alternating blocks of 10 steps in one process, ms
-#: per step tables vs per-move (since the numpy walk and memory reuse): H = 64: 66 vs 114 at K = 2,
-#: 129 vs 177 at K = 4, 266 vs 268 at K = 8; H = 128: 71 vs 105 at K = 1, 168 vs 144 at K = 2;
-#: H = 32: 166 vs 259 at K = 12, 384 vs 481 at K = 32. Break-even between 67 and 134 rows at
-#: H = 64 and below 97 at H = 128.
+#: that is cheaper than one network call per move: each step evaluates the policy once on every
+#: state without gradient and the sampler only gathers from those tables
+#: (:func:`~gafn_lib.core.ensemble.sampling.sample_from_tables`). Cost model, in units of one row
+#: through the network (measured on one CPU thread, 2 × 256 MLP): a per-move network call costs
+#: :data:`MOVE_CALL_ROWS` rows of overhead plus its ``B`` rows, a table lookup saves that call, and a
+#: trained policy's batch runs for about ``max_moves`` moves. Tables are used when
+#: ``n_states < max_moves · (MOVE_CALL_ROWS + B)`` (at ``B = 16``: every 2-D grid up to H = 128).
 MOVE_CALL_ROWS = 90
-#: Intrinsic rewards with a stacked implementation (others run member by member).
-from gafn_lib.core.intrinsic import STACKED_INTRINSIC  # noqa: E402 (derived from the intrinsic registry)
 
 
 def make_adam(groups: list[dict]) -> torch.optim.Adam:
@@ -96,6 +100,43 @@ def make_adam(groups: list[dict]) -> torch.optim.Adam:
         return torch.optim.Adam(groups, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(groups)
+
+
+def evaluation_modes(env, batch_size: int) -> tuple[bool, bool]:
+    """``(table_mode, sampling_table)`` of a run: a function of its environment and batch size only
+    (never of the runs it shares an ensemble with, so a member computes what it computes alone).
+
+    *Table mode* when the environment lists at most :data:`TABLE_MODE_MAX_STATES` states; *sampling
+    tables* also when ``n_states < max_moves · (MOVE_CALL_ROWS + B)`` (cheaper than one network call
+    per move); otherwise one network call per move."""
+    if not is_enumerable(env):
+        return False, False
+    table = env.n_states <= TABLE_MODE_MAX_STATES
+    return table, table or env.n_states < env.max_moves * (MOVE_CALL_ROWS + batch_size)
+
+
+@dataclasses.dataclass
+class _EvalPlan:
+    """What one loss evaluates (see :meth:`EnsembleTrainer._plan`).
+
+    Attributes:
+        states: ``(K, N, *shape)`` the rows of every member (padded to the member with the most).
+        rows: member ``k``'s own row count (the rest of its ``N`` rows are padding).
+        row_of_pos: ``(K·B, T+1)`` the row of each position's state among its member's rows.
+        row_of_parent: FM member → ``(B·T, P)`` its rows of its children's parents.
+        weight: ``(K, N)`` long, visits of each row's state by real positions.
+        index: ``(K, N)`` state indices (enumerable environments) or ``None``.
+        n_reward_rows: the first rows that intrinsic rewards are computed on (every state in table
+            mode, every position otherwise): the same count for every member.
+    """
+
+    states: torch.Tensor
+    rows: list[int]
+    row_of_pos: torch.Tensor
+    row_of_parent: dict[int, torch.Tensor]
+    weight: torch.Tensor
+    index: torch.Tensor | None
+    n_reward_rows: int
 
 
 def compatibility_key(config: Any) -> str:
@@ -157,10 +198,7 @@ class EnsembleTrainer(MemberRuns):
             [c.uniform_pb for c in configs], self.generators, self.device,
         )
         self._custom_policy: _SoloPolicyAdapter | None = None
-        self.table_mode = self.enumerable and k * self.env.n_states <= TABLE_MODE_MAX_STATES
-        self.sampling_table = self.enumerable and (
-            self.table_mode or k * self.env.n_states < self.env.max_moves * (MOVE_CALL_ROWS + k * base.batch_size)
-        )
+        self.table_mode, self.sampling_table = evaluation_modes(self.env, base.batch_size)
         self.last_step_rows: dict[str, int] = {}
         self._train_rows: dict[str, int] = {}
         self._pending: tuple | None = None  # table-mode outputs computed by sample(), used by the next loss()
@@ -175,7 +213,9 @@ class EnsembleTrainer(MemberRuns):
             sampling_mask = self._all_fmask.clone()
             sampling_mask[:, self.env.stop_action] |= ~sampling_mask.any(dim=1)  # forced terminal: only "stop" (never taken)
             self._sampling_mask = sampling_mask.repeat(k, 1)  # (K·n_states, A): row k·n + s
-        self.log_z_all = torch.nn.Parameter(torch.zeros(k, device=self.device))
+        # log Z of member k is log_z_param[k, 0]; the row is padded so that fused Adam updates
+        # every member's log Z alike (see gafn_lib.core.ensemble.stacked.MEMBER_ALIGN)
+        self.log_z_param = torch.nn.Parameter(torch.zeros(k, MEMBER_ALIGN, device=self.device))
         self._build_intrinsic()
         net_params = list(self.policy_net.parameters())
         if self.rnd is not None:
@@ -184,7 +224,7 @@ class EnsembleTrainer(MemberRuns):
             net_params += [p for p in module.parameters() if p.requires_grad]
         groups = [{"params": net_params, "lr": base.lr}]
         if any(c.objective != "fm" for c in configs):  # FM has no log Z parameter: Z = Σ_a F(s_0 → a)
-            groups.append({"params": [self.log_z_all], "lr": base.lr_logz})
+            groups.append({"params": [self.log_z_param], "lr": base.lr_logz})
         self.optimizer = make_adam(groups)
         self.trackers = [make_tracker(self.env) for _ in configs]
         self.histories = [History.for_config(c) for c in configs]
@@ -194,7 +234,6 @@ class EnsembleTrainer(MemberRuns):
         self.wall_seconds = 0.0
         self._last_infos: list[dict[str, float]] = [{} for _ in configs]
         self._member_rows = torch.arange(k * base.batch_size, device=self.device).view(k, base.batch_size)
-        self._groups = self._objective_groups()
 
     # ------------------------------------------------------------------ construction helpers
     def _build_intrinsic(self) -> None:
@@ -221,11 +260,10 @@ class EnsembleTrainer(MemberRuns):
         self._count_index = torch.tensor(self.count_members, dtype=torch.long, device=self.device)
         self._fm_members = [i for i, c in enumerate(configs) if c.objective == "fm"]
 
-    def _objective_groups(self) -> list[tuple[str, str, float, list[int]]]:
-        groups: dict[tuple[str, str, float], list[int]] = {}
-        for i, c in enumerate(self.configs):
-            groups.setdefault((c.objective, c.augment, float(c.subtb_lambda) if c.objective == "subtb" else 0.0), []).append(i)
-        return [(o, a, lam, members) for (o, a, lam), members in groups.items()]
+    @property
+    def log_z_all(self) -> torch.Tensor:
+        """Every member's ``log Z`` ``(K,)`` (a view of :attr:`log_z_param`)."""
+        return self.log_z_param[:, 0]
 
     @property
     def config(self) -> TrainConfig:
@@ -233,13 +271,14 @@ class EnsembleTrainer(MemberRuns):
         return self.configs[0]
 
     # ------------------------------------------------------------------ networks
-    def _policy(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``states (K, N, *shape)`` → ``(pf (K, N, A), pb (K, N, A_B), log F (K, N))``."""
+    def _policy(self, states: torch.Tensor, members: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``states (K, N, *shape)`` → ``(pf (K, N, A), pb (K, N, A_B), log F (K, N))``; with
+        ``members``, ``states`` holds only those members' rows."""
         if self._custom_policy is not None:
             return self._custom_policy(states)
         if self.table_mode and states is self._all_states:
             return self.policy_net(self._all_inputs)
-        return self.policy_net(self.featurizer(states))
+        return self.policy_net(self.featurizer(states), members)
 
     def _forward_logits(self, states: torch.Tensor) -> torch.Tensor:
         if self._custom_policy is not None:
@@ -258,7 +297,8 @@ class EnsembleTrainer(MemberRuns):
         c = self.config
         uniforms = draw_uniforms(self.generators, c.batch_size, self.env.max_moves + 1, self.device)
         if not self.sampling_table:
-            return sample_ensemble(self.env, self._forward_logits, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature)
+            return sample_ensemble(self.env, self._forward_logits, self.n_members, c.batch_size, uniforms, c.epsilon, c.temperature,
+                                   pad_to=self.env.max_moves)
         if self.table_mode:
             outputs = self._policy(self._all_states)  # with gradient: the next loss() reads it
             self._pending = outputs
@@ -268,133 +308,116 @@ class EnsembleTrainer(MemberRuns):
                 logits = self._forward_logits(self._all_states)
         with torch.no_grad():
             probs = action_probabilities(logits.reshape(self._sampling_mask.shape[0], -1), self._sampling_mask, c.epsilon, c.temperature)
-        return sample_from_tables(self._graph, self._child, probs, self._sampling_mask, self.n_members, c.batch_size, uniforms)
+        return sample_from_tables(self._graph, self._child, probs, self._sampling_mask, self.n_members, c.batch_size, uniforms,
+                                  pad_to=self.env.max_moves)
 
-    def _plan(self, traj: Trajectories, parents: Parents | None, fm_rows: torch.Tensor | None):
-        """Which states to evaluate: ``(states (K, N, *shape), row_of_pos (KB, T+1), row_of_parent
-        (KB·T, P) or None, weight (K, N) visits of each row's state, index (K, N) or None)``.
+    def _plan(self, traj: Trajectories, parents: dict[int, Parents]) -> "_EvalPlan":
+        """Which states the loss evaluates, in a layout that depends on each member's own batch only.
 
-        Enumerable environments: each member's distinct states (keys ``k·n_states + index``), padded
-        to the member with the most; otherwise every position (and parent) as it comes.
+        *Table mode*: every state of the environment (``N = n_states`` rows per member, in index
+        order); a position reads its state's row, ``weight[k, s]`` counts member ``k``'s visits of
+        ``s``. *Position mode*: member ``k``'s rows are its ``B·(T+1)`` positions (``T = max_moves``,
+        so the count is the same for every batch), then, for an FM member, the ``B·T·P_k`` parents
+        of its children; ``weight`` is 1 on a real position, 0 on padding and parents.
         """
         k, batch = self.n_members, self.config.batch_size
         kb, t1 = traj.states.shape[:2]
         shape = traj.states.shape[2:]
         dev = self.device
-        flat = traj.states.reshape(kb * t1, *shape)
-        valid = torch.cat([torch.ones(kb, 1, dtype=torch.bool, device=dev), traj.mask], dim=1).reshape(-1)
-        member_of_pos = torch.arange(k, device=dev).repeat_interleave(batch * t1)
-        cand_states, cand_member, cand_weight = [flat], [member_of_pos], [valid.long()]
-        if parents is not None:
-            n_par = parents.mask.shape[1]
-            child_flat = traj.states[fm_rows, 1:].reshape(-1, *shape)
-            par_states = torch.where(
-                parents.mask.view(*parents.mask.shape, *([1] * len(shape))), parents.states,
-                child_flat.unsqueeze(1).expand_as(parents.states),
-            ).reshape(-1, *shape)  # placeholders → the child itself (a state that exists)
-            cand_states.append(par_states)
-            cand_member.append((fm_rows // batch).repeat_interleave((t1 - 1) * n_par))
-            cand_weight.append(torch.zeros(par_states.shape[0], dtype=torch.long, device=dev))
-        states = torch.cat(cand_states)
-        member = torch.cat(cand_member)
-        weight = torch.cat(cand_weight)
-        n_pos = kb * t1
+        valid = torch.cat([torch.ones(kb, 1, dtype=torch.bool, device=dev), traj.mask], dim=1)  # (KB, T+1)
         if self.table_mode:
             n = self.env.n_states
-            rows = member * n + self.env.index(states)
-            w = torch.zeros(k * n, dtype=torch.long, device=dev).index_add_(0, rows, weight).view(k, n)
+            row_of_pos = self.env.index(traj.states.reshape(kb * t1, *shape)).view(kb, t1)
+            offsets = (torch.arange(k, device=dev) * n).repeat_interleave(batch).unsqueeze(1)
+            weight = torch.zeros(k * n, dtype=torch.long, device=dev)
+            weight = weight.index_add_(0, (offsets + row_of_pos).reshape(-1), valid.reshape(-1).long()).view(k, n)
+            row_of_parent = {}
+            for member, par in parents.items():
+                par_index = self.env.index(par.states.reshape(-1, *shape)).view(par.mask.shape)
+                row_of_parent[member] = torch.where(par.mask, par_index, torch.zeros_like(par_index))
             index = torch.arange(n, device=dev).unsqueeze(0).expand(k, n)
-            row_of_pos = rows[:n_pos].view(kb, t1)
-            row_of_parent = rows[n_pos:].view(-1, parents.mask.shape[1]) if parents is not None else None
-            return self._all_states, row_of_pos, row_of_parent, w, index
+            return _EvalPlan(self._all_states, [n] * k, row_of_pos, row_of_parent, weight, index, n)
+        n_pos = batch * t1
+        rows = [n_pos + (0 if m not in parents else parents[m].mask.numel()) for m in range(k)]
+        n_max = max(rows)
+        pos_states = traj.states.view(k, n_pos, *shape)
+        if n_max == n_pos:
+            eval_states = pos_states
+        else:  # FM members carry their parents after their positions; the others are padded
+            eval_states = pos_states[:, :1].expand(k, n_max, *shape).clone()
+            eval_states[:, :n_pos] = pos_states
+            for member, par in parents.items():
+                child = pos_states[member].view(batch, t1, *shape)[:, 1:].reshape(-1, *shape)
+                par_states = torch.where(  # placeholders → the child itself (a state that exists)
+                    par.mask.view(*par.mask.shape, *([1] * len(shape))), par.states, child.unsqueeze(1).expand_as(par.states),
+                )
+                eval_states[member, n_pos:rows[member]] = par_states.reshape(-1, *shape)
+        row_of_pos = torch.arange(n_pos, device=dev).view(batch, t1).repeat(k, 1)
+        row_of_parent = {m: n_pos + torch.arange(par.mask.numel(), device=dev).view(par.mask.shape) for m, par in parents.items()}
+        weight = torch.zeros(k, n_max, dtype=torch.long, device=dev)
+        weight[:, :n_pos] = valid.view(k, n_pos)
+        index = None
         if self.enumerable:
-            n = self.env.n_states
-            keys = member * n + self.env.index(states)
-            uniq, inverse = torch.unique(keys, return_inverse=True)
-            u_member = uniq // n
-            per_member = torch.bincount(u_member, minlength=k)
-            n_max = int(per_member.max())
-            start = torch.cumsum(per_member, 0) - per_member
-            slot = torch.arange(uniq.numel(), device=dev) - start[u_member]
-            table_row = u_member * n_max + slot  # row of each distinct state in the (K, N_max) table
-            first = torch.full((uniq.numel(),), states.shape[0], dtype=torch.long, device=dev)
-            first.scatter_reduce_(0, inverse, torch.arange(states.shape[0], device=dev), reduce="amin")
-            # padding rows (members with fewer distinct states) repeat the member's first distinct state
-            row_index = first[start].repeat_interleave(n_max)
-            row_index[table_row] = first
-            eval_states = states[row_index].view(k, n_max, *shape)
-            w = torch.zeros(k * n_max, dtype=torch.long, device=dev).index_add_(0, table_row[inverse], weight).view(k, n_max)
-            rows = table_row[inverse]
-            index = (keys[row_index] - torch.arange(k, device=dev).repeat_interleave(n_max) * n).view(k, n_max)
-            row_of_pos = rows[:n_pos].view(kb, t1)
-            row_of_parent = rows[n_pos:].view(-1, parents.mask.shape[1]) if parents is not None else None
-            return eval_states, row_of_pos, row_of_parent, w, index
-        # not enumerable: every position of member k, then its parents
-        order = torch.argsort(member, stable=True)
-        per_member = torch.bincount(member, minlength=k)
-        if bool((per_member != per_member[0]).any()):  # FM members only carry parents: pad the others
-            n_max = int(per_member.max())
-            start = torch.cumsum(per_member, 0) - per_member
-            sorted_member = member[order]
-            slot = torch.arange(member.numel(), device=dev) - start[sorted_member]
-            rows_sorted = sorted_member * n_max + slot
-            row_index = torch.zeros(k * n_max, dtype=torch.long, device=dev)
-            row_index.index_copy_(0, rows_sorted, order)
-        else:
-            n_max = int(per_member[0])
-            rows_sorted = torch.arange(member.numel(), device=dev)
-            row_index = order
-        rows = torch.empty_like(rows_sorted)
-        rows[order] = rows_sorted
-        eval_states = states[row_index].view(k, n_max, *shape)
-        w = torch.zeros(k * n_max, dtype=torch.long, device=dev).index_add_(0, rows, weight).view(k, n_max)
-        row_of_pos = rows[:n_pos].view(kb, t1)
-        row_of_parent = rows[n_pos:].view(-1, parents.mask.shape[1]) if parents is not None else None
-        return eval_states, row_of_pos, row_of_parent, w, None
+            index = self.env.index(eval_states.reshape(k * n_max, *shape)).view(k, n_max)
+        return _EvalPlan(eval_states, rows, row_of_pos, row_of_parent, weight, index, n_pos)
 
-    def _intrinsic(self, eval_states, weight, index):
-        """``r (K, N)`` per evaluated row (detached) and each member's intrinsic loss ``(K,)``."""
-        k, n = weight.shape
+    def _intrinsic(self, plan: "_EvalPlan") -> tuple[torch.Tensor, torch.Tensor]:
+        """``r (K, L)`` of the first ``L = plan.n_reward_rows`` rows (every state in table mode,
+        every position otherwise; detached) and each member's intrinsic loss ``(K,)``: the mean of
+        its model's loss over the visited positions (a row weighted by its visits)."""
+        k, n = self.n_members, plan.n_reward_rows
         dev = self.device
+        states = plan.states[:, :n]
+        weight = plan.weight[:, :n]
+        index = None if plan.index is None else plan.index[:, :n]
         r = torch.zeros(k, n, device=dev)
         losses = torch.zeros(k, device=dev)
         wf = weight.to(torch.float32)
         if self.rnd is not None:
             sel = self._rnd_index
+            inputs = self._all_inputs.select(sel) if self.table_mode else self.featurizer(states.index_select(0, sel))
+            err = self.rnd.errors(inputs, None if index is None else index.index_select(0, sel))
+            self._train_rows["rnd"] = err.numel()
+            r = r.index_copy(0, sel, self.rnd.eta * err.detach())
             w_sel = wf.index_select(0, sel)
-            if self.table_mode:
-                # only the visited states of each RND member (RND on unvisited states is never read)
-                visited = w_sel > 0
-                n_max = int(visited.sum(dim=1).max())
-                rows = torch.argsort((~visited).to(torch.uint8), dim=1, stable=True)[:, :n_max]  # visited first
-                w_rows = w_sel.gather(1, rows)
-                states_sel = eval_states.index_select(0, sel)
-                picked = states_sel.gather(1, rows.view(*rows.shape, *([1] * (states_sel.dim() - 2))).expand(*rows.shape, *states_sel.shape[2:]))
-                err = self.rnd.errors(self.featurizer(picked), index.index_select(0, sel).gather(1, rows))
-                self._train_rows["rnd"] = err.numel()
-                r_sel = torch.zeros(len(self.rnd_members), n, device=dev).scatter(1, rows, self.rnd.eta * err.detach() * (w_rows > 0))
-                r = r.index_copy(0, sel, r_sel)
-                losses = losses.index_add(0, sel, (err * w_rows).sum(dim=1) / w_rows.sum(dim=1))
-            else:
-                inputs = self.featurizer(eval_states.index_select(0, sel))
-                err = self.rnd.errors(inputs, None if index is None else index.index_select(0, sel))
-                self._train_rows["rnd"] = err.numel()
-                r = r.index_copy(0, sel, self.rnd.eta * err.detach())
-                losses = losses.index_add(0, sel, (err * w_sel).sum(dim=1) / w_sel.sum(dim=1))
+            losses = losses.index_add(0, sel, (err * w_sel).sum(dim=1) / w_sel.sum(dim=1))
         if self.counts is not None:
             sel = self._count_index
             idx = index.index_select(0, sel)
             self.counts.update(idx, weight.index_select(0, sel))
             r = r.index_copy(0, sel, self.counts.reward(idx))
         for member, module in self.custom_intrinsic.items():
-            obs = self.env.encode(eval_states[member])
+            obs = self.env.encode(states[member])
             idx_m = None if index is None else index[member]
-            # the solo formula's update sees every visited position: repeat each distinct state by its visits
+            # the solo formula's update sees every visited position: repeat each row by its visits
             visits = weight[member]
             loss = module.update(obs.repeat_interleave(visits, dim=0), None if idx_m is None else idx_m.repeat_interleave(visits))
             r[member] = module.reward(obs, idx_m).detach()
             losses = losses.index_add(0, torch.tensor([member], device=dev), loss.reshape(1).to(losses.dtype))
         return r, losses
+
+    def _evaluate(self, plan: "_EvalPlan") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``pf (K, N, A), pb (K, N, A_B), log F (K, N)`` of the plan's rows, with gradient. Members
+        whose row counts differ (FM members carry parents) are evaluated in one call per count,
+        so that no member's rows are padded by another's."""
+        if self.table_mode and self._pending is not None:
+            return self._pending
+        counts = sorted(set(plan.rows))
+        if len(counts) == 1:
+            return self._policy(plan.states)
+        k, n_max = plan.states.shape[:2]
+        parts = []
+        for count in counts:
+            members = torch.tensor([m for m in range(k) if plan.rows[m] == count], device=self.device)
+            parts.append((members, self._policy(plan.states.index_select(0, members)[:, :count], members)))
+        full = []
+        for j in range(3):
+            like = parts[0][1][j]
+            out = like.new_zeros((k, n_max, *like.shape[2:]))
+            for members, outputs in parts:
+                out = out.index_put((members.view(-1, 1), torch.arange(outputs[j].shape[1], device=self.device).view(1, -1)), outputs[j])
+            full.append(out)
+        return full[0], full[1], full[2]
 
     def loss(self, traj: Trajectories) -> tuple[torch.Tensor, list[dict[str, float]]]:
         """``Σ_k (objective_k + intrinsic_k)`` and each member's diagnostics."""
@@ -402,103 +425,82 @@ class EnsembleTrainer(MemberRuns):
 
     def _loss_all(self, traj: Trajectories) -> tuple[torch.Tensor, list[dict[str, float]]]:
         env, k, batch = self.env, self.n_members, self.config.batch_size
-        kb, t1 = traj.states.shape[:2]
-        horizon = t1 - 1
         shape = traj.states.shape[2:]
-        dev = self.device
-        lengths, mask = traj.lengths, traj.mask
-
-        parents = fm_rows = None
-        if self._fm_members:
-            fm_rows = self._member_rows[self._fm_members].reshape(-1)
-            parents = env.parents(traj.states[fm_rows, 1:].reshape(-1, *shape))
-            parents = parents if isinstance(parents, Parents) else Parents(*parents)
-        eval_states, row_of_pos, row_of_parent, weight, index = self._plan(traj, parents, fm_rows)
-        n = eval_states.shape[1]
-        flat_eval = eval_states.reshape(k * n, *shape)
-        self._train_rows = {"policy": k * n, "rnd": 0}
-        if self.table_mode and self._pending is not None:
-            pf, pb, flow = self._pending
-        else:
-            pf, pb, flow = self._policy(eval_states)
+        parents = {}  # FM members: the parents of their children, asked of the environment member by member
+        for member in self._fm_members:
+            par = env.parents(traj.states[member * batch:(member + 1) * batch, 1:].reshape(-1, *shape))
+            parents[member] = par if isinstance(par, Parents) else Parents(*par)
+        plan = self._plan(traj, parents)
+        self._train_rows = {"policy": sum(plan.rows), "rnd": 0}
+        pf, pb, flow = self._evaluate(plan)
         self._pending = None
-        pf, pb, flow = pf.reshape(k * n, -1), pb.reshape(k * n, -1), flow.reshape(k * n)
-        fmask = self._all_fmask.repeat(k, 1) if self.table_mode else env.forward_mask(flat_eval)
-        r_rows, intrinsic_losses = self._intrinsic(eval_states, weight, index)
-        r_pos = r_rows.reshape(-1)[row_of_pos]  # (KB, T+1); padding repeats x
-        log_r = torch.log(r_pos)  # log 0 = -inf: no bonus
-        log_reward = env.log_reward(traj.terminal)
-        log_intrinsic = log_r[:, 1:].masked_fill(~mask, NEG_INF)
-        log_intrinsic_terminal = log_r.gather(1, lengths.unsqueeze(1)).squeeze(1)
-        actions = traj.actions.clamp_min(0)
-        last_row = row_of_pos.gather(1, lengths.unsqueeze(1)).squeeze(1)
-        n_actions = pf.shape[1]
-
-        need_trajectory_terms = any(o != "fm" for o, _, _, _ in self._groups)
-        if need_trajectory_terms:
-            lp_f = pf.masked_fill(~fmask, MASKED_LOGIT).log_softmax(dim=-1)
-            bmask = self._all_bmask.repeat(k, 1) if self.table_mode else env.backward_mask(flat_eval)
-            lp_b = pb.masked_fill(~bmask, MASKED_LOGIT).log_softmax(dim=-1)
-            back = env.backward_action(traj.states[:, :-1].reshape(kb * horizon, *shape), actions.reshape(-1)).view(kb, horizon)
-            zeros = torch.zeros(kb, horizon, device=dev, dtype=lp_f.dtype)
-            log_pf = torch.where(mask, lp_f.reshape(-1)[row_of_pos[:, :-1] * n_actions + actions], zeros)
-            log_pb = torch.where(mask, lp_b.reshape(-1)[row_of_pos[:, 1:] * lp_b.shape[1] + back.clamp_min(0)], zeros)
-            stop = lp_f[last_row, env.stop_action]
-            log_flow = flow[row_of_pos]
-            log_pf_stop = torch.where(traj.forced, torch.zeros_like(stop), stop)
-
-        objective_losses = torch.zeros(k, device=dev)
-        for objective, mode, lam, members in self._groups:
-            m = len(members)
-            sel = self._member_rows[members].reshape(-1) if m < k else None
-            pick = (lambda x: x) if sel is None else (lambda x: x.index_select(0, sel))
-            common = dict(
-                log_reward=pick(log_reward), mask=pick(mask), log_intrinsic=pick(log_intrinsic),
-                log_intrinsic_terminal=pick(log_intrinsic_terminal),
-            )
-            if objective == "fm":
-                edge = pf.masked_fill(~fmask, NEG_INF)
-                # parents of the FM members' children, in the order of fm_rows
-                fm_pos = {mem: j for j, mem in enumerate(self._fm_members)}
-                blocks = torch.tensor([fm_pos[mem] for mem in members], device=dev)
-                n_par = row_of_parent.shape[1]
-                par_rows = row_of_parent.view(len(self._fm_members), batch * horizon, n_par).index_select(0, blocks).view(-1, n_par)
-                par_act = parents.actions.view(len(self._fm_members), batch * horizon, n_par).index_select(0, blocks).view(-1, n_par)
-                par_mask = parents.mask.view(len(self._fm_members), batch * horizon, n_par).index_select(0, blocks).view(-1, n_par)
-                into_child = edge.reshape(-1)[par_rows * n_actions + par_act.clamp_min(0)]
-                log_inflow = into_child.masked_fill(~par_mask, NEG_INF).view(m * batch, horizon, n_par)
-                rows_g = pick(row_of_pos)
-                last = edge[pick(last_row)]
-                terms = FlowMatchingTerms(
-                    log_inflow=log_inflow,
-                    log_outflow=edge[rows_g[:, 1:]],
-                    log_stop_flow=torch.where(pick(traj.forced), torch.full_like(common["log_reward"], NEG_INF), last[:, env.stop_action]),
-                    forced=pick(traj.forced),
-                    **common,
-                )
-                losses_g = fm_loss(augment(terms, mode), members=m)
-            else:
-                terms = augment(
-                    TrajectoryTerms(log_pf=pick(log_pf), log_pb=pick(log_pb), log_flow=pick(log_flow), log_pf_stop=pick(log_pf_stop), **common),
-                    mode,
-                )
-                member_index = torch.tensor(members, device=dev)
-                log_z = self.log_z_all.index_select(0, member_index).repeat_interleave(batch)
-                if objective == "tb":
-                    losses_g = tb_loss(terms, log_z, members=m)
-                elif objective == "db":
-                    losses_g = db_loss(terms, log_z, members=m)
-                else:
-                    losses_g = subtb_loss(terms, log_z, lam, members=m)
-            objective_losses = objective_losses.index_add(0, torch.tensor(members, device=dev), losses_g)
-
+        r_rows, intrinsic_losses = self._intrinsic(plan)
+        objective_losses = torch.stack([
+            self._member_objective(member, traj, plan, parents.get(member), pf[member], pb[member], flow[member], r_rows[member])
+            for member in range(k)
+        ])
         total = (objective_losses + intrinsic_losses).sum()
-        wf = weight.to(torch.float32)
+        wf = plan.weight[:, : plan.n_reward_rows].to(torch.float32)
         mean_r = (r_rows * wf).sum(dim=1) / wf.sum(dim=1)
-        mean_len = lengths.view(k, batch).float().mean(dim=1)
+        mean_len = traj.lengths.view(k, batch).float().mean(dim=1)
         table = torch.stack([objective_losses.detach(), intrinsic_losses.detach(), mean_r, mean_len], dim=1).tolist()
         infos = [{"loss": a, "intrinsic_loss": b, "mean_intrinsic": c, "mean_length": d} for a, b, c, d in table]
         return total, infos
+
+    def _member_objective(self, member: int, traj: Trajectories, plan: "_EvalPlan", parents: Parents | None,
+                          pf: torch.Tensor, pb: torch.Tensor, flow: torch.Tensor, r_rows: torch.Tensor) -> torch.Tensor:
+        """Member ``member``'s objective (a scalar), computed on its own rows only, with exactly the
+        tensors and shapes of its solo run. (Elementwise kernels vectorise a tensor's body and loop
+        over its remainder, and the two paths round transcendental functions differently: on
+        tensors stacked over the members, which elements fall in the remainder would depend on the
+        ensemble's size.)"""
+        env, config, batch = self.env, self.configs[member], self.config.batch_size
+        rows = slice(member * batch, (member + 1) * batch)
+        states, actions, mask = traj.states[rows], traj.actions[rows].clamp_min(0), traj.mask[rows]
+        lengths, forced = mask.sum(dim=1), traj.forced[rows]
+        shape = states.shape[2:]
+        horizon = mask.shape[1]
+        own = plan.rows[member]
+        pf, pb, flow = pf[:own], pb[:own], flow[:own]
+        row_of_pos = plan.row_of_pos[rows]  # (B, T+1) rows of this member's positions
+        r_pos = r_rows[row_of_pos] if self.table_mode else r_rows.view(batch, horizon + 1)  # padding repeats x
+        log_r = torch.log(r_pos)  # log 0 = -inf: no bonus
+        last = lengths.unsqueeze(1)
+        common = dict(
+            log_reward=env.log_reward(traj.terminal[rows]),
+            mask=mask,
+            log_intrinsic=log_r[:, 1:].masked_fill(~mask, NEG_INF),
+            log_intrinsic_terminal=log_r.gather(1, last).squeeze(1),
+        )
+        last_row = row_of_pos.gather(1, last).squeeze(1)
+        fmask = self._all_fmask if self.table_mode else env.forward_mask(plan.states[member, :own])
+        n_actions = pf.shape[1]
+        if config.objective == "fm":
+            edge = pf.masked_fill(~fmask, NEG_INF)
+            par_rows = plan.row_of_parent[member]
+            into_child = edge.reshape(-1)[par_rows * n_actions + parents.actions.clamp_min(0)]
+            terms = FlowMatchingTerms(
+                log_inflow=into_child.masked_fill(~parents.mask, NEG_INF).view(batch, horizon, -1),
+                log_outflow=edge[row_of_pos[:, 1:]],
+                log_stop_flow=torch.where(forced, torch.full_like(common["log_reward"], NEG_INF), edge[last_row, env.stop_action]),
+                forced=forced,
+                **common,
+            )
+            return objective_loss("fm", augment(terms, config.augment))
+        bmask = self._all_bmask if self.table_mode else env.backward_mask(plan.states[member, :own])
+        lp_f = pf.masked_fill(~fmask, MASKED_LOGIT).log_softmax(dim=-1)
+        lp_b = pb.masked_fill(~bmask, MASKED_LOGIT).log_softmax(dim=-1)
+        back = env.backward_action(states[:, :-1].reshape(batch * horizon, *shape), actions.reshape(-1)).view(batch, horizon)
+        zeros = torch.zeros(batch, horizon, device=self.device, dtype=lp_f.dtype)
+        stop = lp_f[last_row, env.stop_action]
+        terms = TrajectoryTerms(
+            log_pf=torch.where(mask, lp_f.reshape(-1)[row_of_pos[:, :-1] * n_actions + actions], zeros),
+            log_pb=torch.where(mask, lp_b.reshape(-1)[row_of_pos[:, 1:] * lp_b.shape[1] + back.clamp_min(0)], zeros),
+            log_flow=flow[row_of_pos],
+            log_pf_stop=torch.where(forced, torch.zeros_like(stop), stop),
+            **common,
+        )
+        return objective_loss(config.objective, augment(terms, config.augment), self.log_z_param[member, 0], subtb_lambda=config.subtb_lambda)
 
     def step(self) -> list[dict[str, float]]:
         """One training step of every member (sample → loss → Adam). Returns each member's losses."""

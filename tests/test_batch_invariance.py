@@ -1,0 +1,136 @@
+"""Same seed, same numbers: a run's logged history is bitwise identical however it is trained.
+
+Alone, in an ensemble of any size, beside partners that differ in seed, η, objective,
+augmentation, intrinsic reward, λ or P_B, at any position in the ensemble, in every evaluation
+mode, after a resume, and through the runner with any ensemble size and worker count. Exact
+equality (``==`` on floats), never a tolerance: a difference in the last bit grows into different
+trajectories a few hundred steps later.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from gafn_lib.core.ensemble import EnsembleTrainer
+from gafn_lib.core.ensemble.trainer import evaluation_modes
+from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
+from gafn_lib.grid.config import GridTrainConfig
+
+TINY = dict(height=6, hidden=32, n_steps=16, log_every=8, batch_size=8)
+TIMING = ("wall_seconds",)
+
+#: Twelve runs that may share an ensemble: every objective, augmentation and intrinsic reward.
+RUNS = [
+    dict(objective="tb", augment="joint", intrinsic="rnd", seed=0),
+    dict(objective="db", augment="edge", intrinsic="count", seed=1),
+    dict(objective="subtb", augment="node", intrinsic="rnd", seed=2, subtb_lambda=0.5),
+    dict(objective="fm", augment="none", intrinsic="none", seed=3),
+    dict(objective="fm", augment="joint", intrinsic="rnd", seed=4),
+    dict(objective="tb", augment="none", intrinsic="none", seed=5, uniform_pb=True),
+    dict(objective="tb", augment="joint", intrinsic="rnd", seed=6, eta=0.5),
+    dict(objective="subtb", augment="joint", intrinsic="count", seed=7, subtb_lambda=0.9),
+    dict(objective="db", augment="none", intrinsic="none", seed=8),
+    dict(objective="tb", augment="edge", intrinsic="count", seed=9, eta=0.1),
+    dict(objective="fm", augment="edge", intrinsic="count", seed=10),
+    dict(objective="tb", augment="node", intrinsic="rnd", seed=11),
+]
+#: Ensembles as lists of indices into RUNS: sizes 2, 5 and 12, the probe runs at several positions.
+ENSEMBLES = [[0, 3], [5, 1, 9, 4, 0], [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+
+
+def strip(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+@pytest.fixture(params=["table", "positions+sampling-tables", "per-move"])
+def mode(request, monkeypatch):
+    """Every evaluation path of the engine (forced on a small grid through its two thresholds)."""
+    import gafn_lib.core.ensemble.trainer as trainer_module
+
+    if request.param != "table":
+        monkeypatch.setattr(trainer_module, "TABLE_MODE_MAX_STATES", 0)
+    if request.param == "per-move":
+        monkeypatch.setattr(trainer_module, "MOVE_CALL_ROWS", -(10**9))
+    return request.param
+
+
+def configs(indices, **extra):
+    return [GridTrainConfig(**TINY, **RUNS[i], **extra) for i in indices]
+
+
+@pytest.fixture
+def solo_histories(mode):
+    return {i: strip(EnsembleTrainer(configs([i])).train(progress=False)[0].rows) for i in range(len(RUNS))}
+
+
+def test_the_mode_fixture_selects_each_path(mode):
+    trainer = EnsembleTrainer(configs([0, 1]))
+    assert (trainer.table_mode, trainer.sampling_table) == {
+        "table": (True, True), "positions+sampling-tables": (False, True), "per-move": (False, False)
+    }[mode]
+
+
+@pytest.mark.parametrize("members", ENSEMBLES, ids=lambda m: f"K={len(m)}")
+def test_every_member_logs_exactly_its_solo_history(mode, solo_histories, members):
+    histories = EnsembleTrainer(configs(members)).train(progress=False)
+    for i, history in zip(members, histories):
+        assert strip(history.rows) == solo_histories[i], f"run {RUNS[i]} differs from its solo run in an ensemble of {len(members)}"
+
+
+def test_a_resumed_ensemble_logs_exactly_the_solo_history(mode, solo_histories):
+    members = ENSEMBLES[1]
+    first = EnsembleTrainer(configs(members))
+    first.train(n_steps=8, progress=False)
+    state = first.state_dict()
+    resumed = EnsembleTrainer(configs(members))
+    resumed.load_state_dict(state)
+    for i, history in zip(members, resumed.train(progress=False)):
+        assert strip(history.rows) == solo_histories[i]
+
+
+def test_the_mode_is_the_runs_own_choice():
+    """The evaluation mode depends on the environment and the batch, never on the ensemble's size."""
+    small = Hypergrid(HypergridConfig(ndim=2, height=32))
+    large = Hypergrid(HypergridConfig(ndim=2, height=64))
+    assert evaluation_modes(small, 16) == (True, True)
+    assert evaluation_modes(large, 16) == (False, True)
+    for k in (1, 2, 12):
+        trainer = EnsembleTrainer([GridTrainConfig(height=32, hidden=16, seed=s) for s in range(k)])
+        assert (trainer.table_mode, trainer.sampling_table) == (True, True)
+
+
+def test_trajectories_are_padded_to_max_moves(mode):
+    """A batch's shape never depends on its draws (nor on the partners' trajectories)."""
+    trainer = EnsembleTrainer(configs([0, 5]))
+    traj = trainer.sample()
+    assert traj.actions.shape[1] == trainer.env.max_moves
+    trainer._pending = None
+
+
+@pytest.mark.parametrize("hidden", [32, 20])
+def test_stacked_parameters_are_member_aligned(hidden):
+    """Each member's slice of every optimised tensor is a whole number of fused-Adam vectors."""
+    from gafn_lib.core.ensemble.stacked import MEMBER_ALIGN
+
+    trainer = EnsembleTrainer([GridTrainConfig(**{**TINY, "hidden": hidden}, **RUNS[0])])
+    for group in trainer.optimizer.param_groups:
+        for p in group["params"]:
+            assert p[0].numel() % MEMBER_ALIGN == 0, tuple(p.shape)
+
+
+def test_runner_gives_the_same_table_whatever_the_ensemble_size(tmp_path):
+    """The issue's reproduction: the same runs through ``run_sweep`` alone and as one ensemble of 8."""
+    from gafn_lib.runner import run_sweep
+
+    cfgs = [
+        GridTrainConfig(height=8, hidden=32, n_steps=40, log_every=20, batch_size=8, seed=s, objective="tb", **aug)
+        for s in range(4)
+        for aug in (dict(augment="none", intrinsic="none"), dict(augment="joint", intrinsic="rnd"))
+    ]
+    tables = []
+    for size in (1, 8):
+        table = run_sweep("inv", cfgs, results_dir=tmp_path / f"k{size}", workers=1, backend="serial", ensemble_size=size, progress=False)
+        tables.append(table.drop(columns=[c for c in table.columns if c in TIMING]).sort_values(["run", "step"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
