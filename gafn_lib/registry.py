@@ -134,7 +134,7 @@ class MethodSpec:
 
 _PPO_FLAGS = {"ppo_epochs": "epochs", "ppo_clip": "clip", "ppo_entropy": "entropy_coef"}
 _GRID_GFN = "gafn_lib.grid.config.GridTrainConfig"
-_MOL_GFN = "gafn_lib.molecules.trainer.MolTrainConfig"
+_MOL_GFN = "gafn_lib.molecules.config.MolTrainConfig"
 
 #: ``(domain, name) → MethodSpec``: every method the command lines and the notebooks build.
 METHODS: dict[tuple[str, str], MethodSpec] = {
