@@ -1,4 +1,4 @@
-"""The GridWorld policy of :class:`gafn_lib.core.policies.MLPPolicy`, stacked over ``K`` members."""
+"""The GFlowNet policy network (the paper's GridWorld MLP), stacked over ``K`` members."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gafn_lib.core.ensemble.stacked import StackedInputs, StackedMLP
 class StackedPolicy(nn.Module):
     """``K`` policies ``obs_dim → hidden^n_layers`` (LeakyReLU) ``→`` one linear head of
     ``n_forward`` forward logits, ``n_backward`` backward logits and one ``log F(s)`` — the paper's
-    GridWorld network (see :class:`gafn_lib.core.policies.MLPPolicy`), one per member.
+    GridWorld network (Pan et al. 2023, §5.1: 2 × 256, LeakyReLU), one per member.
 
     ``uniform_pb[k]`` replaces member ``k``'s learned ``P_B`` by the uniform distribution over
     valid parents (its backward logits are zeros).
