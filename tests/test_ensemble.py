@@ -227,36 +227,3 @@ def test_environment_without_enumeration_trains_members_like_solo(member):
     assert [r["step"] for r in histories[member].rows] == [5, 10]
 
 
-@pytest.mark.parametrize("objective", ["tb", "db", "subtb", "fm"])
-@pytest.mark.parametrize("aug", ["none", "edge", "joint", "node"])
-def test_per_member_losses_equal_each_block_alone(objective, aug, mode):
-    """``members=K``: the loss of each block of ``B`` trajectories equals the loss of that block alone
-    (each block with its own ``log Z``)."""
-    from dataclasses import fields
-
-    from gafn_lib.core.augment import augment
-    from gafn_lib.core.objectives import db_loss, fm_loss, subtb_loss, tb_loss
-    from tests.test_objectives import random_batch
-
-    members, batch = 3, 6
-    traj, fm, _ = random_batch(seed=11, batch=members * batch)
-    terms = augment(fm if objective == "fm" else traj, aug)
-    log_z = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
-
-    def block(t, k):
-        rows = slice(k * batch, (k + 1) * batch)
-        return t.replace(**{f.name: getattr(t, f.name)[rows] for f in fields(t) if isinstance(getattr(t, f.name), torch.Tensor)})
-
-    def loss(t, z, m=None):
-        if objective == "tb":
-            return tb_loss(t, z, members=m)
-        if objective == "db":
-            return db_loss(t, z, members=m)
-        if objective == "subtb":
-            return subtb_loss(t, z, 0.7, members=m)
-        return fm_loss(t, members=m)
-
-    together = loss(terms, log_z.repeat_interleave(batch), members)
-    alone = torch.stack([loss(block(terms, k), log_z[k]) for k in range(members)])
-    assert together.shape == (members,)
-    assert torch.allclose(together, alone, rtol=1e-12, atol=1e-12)

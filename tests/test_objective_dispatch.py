@@ -20,16 +20,6 @@ def test_dispatch_equals_each_objective_bitwise(mode):
     assert torch.equal(objective_loss("fm", aug_fm, log_reg_c=1e-3, leaf_coef=10.0), fm_loss(aug_fm, log_reg_c=1e-3, leaf_coef=10.0))
 
 
-def test_members_give_one_loss_per_block():
-    traj, fm, _ = random_batch(6, batch=6)
-    aug, aug_fm = augment(traj, "joint"), augment(fm, "joint")
-    log_z = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64)
-    for name in ("tb", "db", "subtb"):
-        losses = objective_loss(name, aug, log_z, members=3)
-        assert losses.shape == (3,)
-    assert objective_loss("fm", aug_fm, members=2).shape == (2,)
-
-
 def test_vocabulary_and_errors():
     assert OBJECTIVES == ("tb", "db", "subtb", "fm")
     for name in OBJECTIVES:

@@ -33,7 +33,6 @@ def objective_loss(
     log_z: torch.Tensor | None = None,
     *,
     subtb_lambda: float = 0.9,
-    members: int | None = None,
     log_reg_c: float = 0.0,
     leaf_coef: float | None = None,
 ) -> torch.Tensor:
@@ -62,11 +61,9 @@ def objective_loss(
         name: one of :data:`OBJECTIVES`.
         terms: :class:`~gafn_lib.core.terms.FlowMatchingTerms` for ``"fm"``,
             :class:`~gafn_lib.core.terms.TrajectoryTerms` otherwise (after augmentation).
-        log_z: ``log Z`` (a scalar, or one value per trajectory with ``members``) for ``"tb"``,
+        log_z: ``log Z`` (a scalar) for ``"tb"``,
             ``"db"`` and ``"subtb"``; must be ``None`` for ``"fm"`` (``Z = Σ_a F(s_0 → a)``).
         subtb_lambda: λ of SubTB(λ) (read by ``"subtb"`` only).
-        members: ``None``: one scalar loss over the batch. ``K``: the batch is ``K`` equal consecutive
-            blocks (ensemble members); returns the ``(K,)`` loss of each block.
         log_reg_c, leaf_coef: flow-matching options (``"fm"`` only; their defaults elsewhere).
 
     Raises:
@@ -79,7 +76,7 @@ def objective_loss(
             raise ValueError(f"objective 'fm' needs FlowMatchingTerms, got {type(terms).__name__}")
         if log_z is not None:
             raise ValueError("objective 'fm' has no log Z (Z = Σ_a F(s_0 → a)): pass log_z=None")
-        return fm_loss(terms, members=members, log_reg_c=log_reg_c, leaf_coef=leaf_coef)
+        return fm_loss(terms, log_reg_c=log_reg_c, leaf_coef=leaf_coef)
     if not isinstance(terms, TrajectoryTerms):
         raise ValueError(f"objective {name!r} needs TrajectoryTerms, got {type(terms).__name__}")
     if log_z is None:
@@ -88,10 +85,10 @@ def objective_loss(
         if value != off:
             raise ValueError(f"{option}={value!r} is a flow-matching option; objective={name!r} needs {option}={off!r}")
     if name == "tb":
-        return tb_loss(terms, log_z, members=members)
+        return tb_loss(terms, log_z)
     if name == "db":
-        return db_loss(terms, log_z, members=members)
-    return subtb_loss(terms, log_z, subtb_lambda, members=members)
+        return db_loss(terms, log_z)
+    return subtb_loss(terms, log_z, subtb_lambda)
 
 
 __all__ = ["OBJECTIVES", "check_objective", "db_loss", "fm_loss", "objective_loss", "subtb_loss", "tb_loss", "tb_residuals"]

@@ -8,7 +8,7 @@ from gafn_lib.core.augment import leaky_log_pb
 from gafn_lib.core.terms import TrajectoryTerms
 
 
-def db_loss(terms: TrajectoryTerms, log_z: torch.Tensor, members: int | None = None) -> torch.Tensor:
+def db_loss(terms: TrajectoryTerms, log_z: torch.Tensor) -> torch.Tensor:
     """Detailed balance loss, averaged over every transition of the batch (moves and stops).
 
     Move ``t`` (``s = s_t``, ``s' = s_{t+1}``), edge-augmented DB (paper §4.2):
@@ -20,9 +20,6 @@ def db_loss(terms: TrajectoryTerms, log_z: torch.Tensor, members: int | None = N
 
     ``F(s_0)`` is the learned ``Z`` (``log_z``), so that ``log Z`` is an estimate of the partition
     function under DB too. Loss ``= (Σ_t δ_t² + Σ_b δ_stop²) / (#moves + B)``.
-
-    ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members, ``log_z`` one
-    value per trajectory); returns the ``(K,)`` loss of each block.
     """
     mask = terms.mask
     batch = mask.shape[0]
@@ -36,7 +33,4 @@ def db_loss(terms: TrajectoryTerms, log_z: torch.Tensor, members: int | None = N
     delta_moves = torch.where(mask, delta_moves, torch.zeros_like(delta_moves))
     log_f_terminal = log_flow.gather(1, terms.lengths.unsqueeze(1)).squeeze(1)
     delta_stop = log_f_terminal + terms.log_pf_stop - terms.log_reward
-    if members is None:
-        return (delta_moves.pow(2).sum() + delta_stop.pow(2).sum()) / (mask.sum() + batch)
-    per_traj = delta_moves.pow(2).sum(dim=1) + delta_stop.pow(2)
-    return per_traj.view(members, -1).sum(dim=1) / (mask.view(members, -1).sum(dim=1) + batch // members)
+    return (delta_moves.pow(2).sum() + delta_stop.pow(2).sum()) / (mask.sum() + batch)

@@ -9,7 +9,7 @@ import torch
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms
 
 
-def fm_loss(terms: FlowMatchingTerms, members: int | None = None, log_reg_c: float = 0.0, leaf_coef: float | None = None) -> torch.Tensor:
+def fm_loss(terms: FlowMatchingTerms, log_reg_c: float = 0.0, leaf_coef: float | None = None) -> torch.Tensor:
     """Flow-matching loss in log space over every non-initial state of the batch, plus sink matching.
 
     The forward "logits" are log edge flows ``log F(s → ·)`` (the policy is their softmax).
@@ -22,9 +22,6 @@ def fm_loss(terms: FlowMatchingTerms, members: int | None = None, log_reg_c: flo
     Sink matching at each terminal ``x`` with a stop edge: ``δ_⊤ = log F(x → ⊤) − log R̃(x)``.
 
     Loss ``= (Σ δ(s')² + Σ δ_⊤²) / (#states + #sink terms)``.
-
-    ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members); returns the
-    ``(K,)`` loss of each block.
 
     Options of the public release (``ling-pan/GAFN`` ``mols/gflownet.py``; docs/method.md, molecules):
 
@@ -57,15 +54,9 @@ def fm_loss(terms: FlowMatchingTerms, members: int | None = None, log_reg_c: flo
     sink = ~terms.forced
     delta_sink = torch.where(sink, sink_in - sink_out, torch.zeros_like(terms.log_reward))
     if leaf_coef is not None:
-        if members is not None:
-            raise ValueError("leaf_coef (balanced loss) is not supported with members")
         sq = delta_states.pow(2)
         n_terminal = forced_last.sum() + sink.sum()
         terminal = (sq * forced_last).sum() + delta_sink.pow(2).sum()
         flow = mask & ~forced_last
         return leaf_coef * terminal / n_terminal.clamp_min(1) + (sq * flow).sum() / flow.sum().clamp_min(1)
-    if members is None:
-        return (delta_states.pow(2).sum() + delta_sink.pow(2).sum()) / (mask.sum() + sink.sum()).clamp_min(1)
-    per_traj = delta_states.pow(2).sum(dim=1) + delta_sink.pow(2)
-    count = mask.sum(dim=1) + sink.long()
-    return per_traj.view(members, -1).sum(dim=1) / count.view(members, -1).sum(dim=1).clamp_min(1)
+    return (delta_states.pow(2).sum() + delta_sink.pow(2).sum()) / (mask.sum() + sink.sum()).clamp_min(1)

@@ -8,7 +8,7 @@ from gafn_lib.core.augment import leaky_log_pb
 from gafn_lib.core.terms import TrajectoryTerms
 
 
-def subtb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, lam: float = 0.9, members: int | None = None) -> torch.Tensor:
+def subtb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, lam: float = 0.9) -> torch.Tensor:
     """SubTB(λ) over the extended chain ``s_0 → … → s_n → ⊤`` of every trajectory.
 
     Flows along the chain: ``φ_0 = log Z``, ``φ_k = log F(s_k)`` (``1 ≤ k ≤ n``),
@@ -20,9 +20,6 @@ def subtb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, lam: float = 0.9, me
 
     loss of a trajectory ``= Σ_{i<j} λ^{j−i} δ_ij² / Σ_{i<j} λ^{j−i}``, averaged over the batch.
     The pair ``(0, n+1)`` is the TB residual; pairs ``(k, k+1)`` are the DB residuals.
-
-    ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members, ``log_z`` one
-    value per trajectory); returns the ``(K,)`` loss of each block.
     """
     if not lam > 0:
         raise ValueError(f"SubTB lambda must be > 0, got {lam}")
@@ -50,4 +47,4 @@ def subtb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, lam: float = 0.9, me
     valid = (span > 0) & (k.view(1, 1, -1) <= (lengths + 1).view(-1, 1, 1))
     weight = torch.where(valid, torch.as_tensor(lam, dtype=delta.dtype, device=device) ** span.clamp_min(0), 0.0)
     per_traj = (weight * residual.pow(2)).sum(dim=(1, 2)) / weight.sum(dim=(1, 2))
-    return per_traj.mean() if members is None else per_traj.view(members, -1).mean(dim=1)
+    return per_traj.mean()

@@ -26,11 +26,8 @@ def tb_residuals(terms: TrajectoryTerms, log_z: torch.Tensor) -> torch.Tensor:
     return log_z + sum_pf - terms.log_reward - sum_pb
 
 
-def tb_loss(terms: TrajectoryTerms, log_z: torch.Tensor, members: int | None = None) -> torch.Tensor:
+def tb_loss(terms: TrajectoryTerms, log_z: torch.Tensor) -> torch.Tensor:
     """Trajectory balance loss: mean over the batch of ``δ(τ)²`` (see :func:`tb_residuals`).
-
-    ``members=K``: the batch is ``K`` equal consecutive blocks (ensemble members, ``log_z`` one
-    value per trajectory); returns the ``(K,)`` loss of each block.
     """
     squared = tb_residuals(terms, log_z).pow(2)
-    return squared.mean() if members is None else squared.view(members, -1).mean(dim=1)
+    return squared.mean()
