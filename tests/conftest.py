@@ -2,7 +2,12 @@
 smoke pipeline (``python -m gafn_lib.repro.pipeline --profile smoke --only NN``) runs each notebook
 once, with the default output folders (no ``$GAFN_OUTPUT_DIR``), so the same runs serve the
 per-notebook smoke tests (tests/test_notebooks.py) and the check that a smoke run modifies no
-tracked file (tests/test_outputs.py)."""
+tracked file (tests/test_outputs.py).
+
+Before each notebook, the figures and tables earlier notebooks wrote are removed from the output
+root (only the run stores stay: a cache keyed by config, which the pipeline's prefetch fills
+anyway), so every notebook runs as from a fresh clone and must create each folder it writes into
+(issue 22: 07 relied on a figures folder made by the notebooks before it)."""
 
 from __future__ import annotations
 
@@ -85,8 +90,20 @@ class SmokeClone:
                              env=self.env, check=True, capture_output=True, text=True).stdout
         return Path(out.strip()).resolve()
 
+    def clear_outputs(self) -> None:
+        """Remove the figures and tables under the output root, keeping the run stores (folders of
+        ``data/results/`` holding a ``runs/`` folder)."""
+        shutil.rmtree(self.output / "figures", ignore_errors=True)
+        results = self.output / "data" / "results"
+        for entry in results.iterdir() if results.is_dir() else ():
+            if entry.is_dir() and not (entry / "runs").is_dir():
+                shutil.rmtree(entry)
+            elif not entry.is_dir():
+                entry.unlink()
+
     def run(self, notebook: str) -> SmokeRun:
         if notebook not in self.runs:
+            self.clear_outputs()
             before = _snapshot(self.output)
             proc = subprocess.run(
                 [sys.executable, "-m", "gafn_lib.repro.pipeline", "--profile", "smoke", "--only", notebook[:2], "--no-progress"],

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gafn_lib.core.config import TrainConfig
-from gafn_lib.core.env import check_environment, is_enumerable
+from gafn_lib.core.env import ProtocolError, check_environment, is_enumerable
 from gafn_lib.core.trainer import GFlowNetTrainer
 from gafn_lib.envs.fragment_env import FragmentEnvironment
 from gafn_lib.envs.fragments import STOP, FragmentMDP
@@ -20,6 +20,33 @@ def env():
 def test_follows_the_protocol(env):
     check_environment(env, n_probe=16)
     assert not is_enumerable(env)
+
+
+def test_parents_are_checked_up_to_the_order_of_blocks(env):
+    """One molecule built in two block orders is interned as two ids, and parents() lists the edges
+    into both (the MDP's equivalent blocks): same_state tells check_environment they are one
+    labelled molecule. Without it the checker refuses the environment, naming the two ids."""
+
+    class Strict(FragmentEnvironment):
+        same_state = None  # compare state ids only
+
+    with pytest.raises(ProtocolError, match=r"parents\(child\) lists a parent that does not lead to the child: child state \[\d+\]"):
+        check_environment(Strict(env.mdp, proxy=env.proxy), n_probe=16)
+    gen = torch.Generator().manual_seed(1)
+    reordered = 0
+    for _ in range(20):  # 2-block molecules: removing either block is a backward move
+        states = env.reset(1)
+        for _ in range(2):
+            mask = env.forward_mask(states)
+            mask[:, STOP] = False
+            states, _ = env.step_unchecked(states, torch.multinomial(mask.float(), 1, generator=gen).squeeze(1))
+        par = env.parents(states)
+        listed = par.mask[0].nonzero(as_tuple=True)[0]
+        children, _ = env.step_unchecked(par.states[0, listed], par.actions[0, listed])
+        assert bool(env.same_state(children, states.expand(len(listed), 1)).all())
+        reordered += int((children[:, 0] != states[0, 0]).sum())
+    assert reordered > 0  # some listed edges build the molecule in the other block order
+    assert not bool(env.same_state(env.reset(1), states)[0]) and not bool(env.same_state(par.states[0, listed[:1]], states)[0])
 
 
 def test_moves_parents_and_backward_actions_agree_with_the_mdp(env):

@@ -34,6 +34,40 @@ def test_default_output_is_build_never_the_tracked_folders(clean_env, tmp_path):
     assert paths.results_dir() == project.resolve() / "build" / "data" / "results"
 
 
+def test_the_output_folders_exist_once_asked_for(clean_env, tmp_path):
+    """A notebook run by hand in a fresh clone (no build/ yet) gets folders it can write into."""
+    project = tmp_path / "project"
+    (project / "gafn_lib").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    clean_env.chdir(project)
+    build = project.resolve() / "build"
+    assert not build.exists()
+    for folder, expected in ((paths.profile_figures_dir("smoke"), build / "figures"),
+                             (paths.profile_results_dir("paper"), build / "data" / "results" / "paper"),
+                             (paths.profile_figures_dir("long"), build / "figures" / "long"),
+                             (paths.results_dir(), build / "data" / "results")):
+        assert folder == expected and folder.is_dir()
+
+
+def test_save_figure_creates_the_folder_of_the_file(clean_env, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gafn_lib.repro import plotting
+
+    clean_env.setenv(paths.OUTPUT_ENV_VAR, str(tmp_path / "out"))
+    fig = plotting.plt.figure()
+    try:
+        default = plotting.save_figure(fig, "a")  # default folder: paths.figures_dir(), never the current folder
+        assert default == [(tmp_path / "out" / "figures" / "a.png").resolve(), (tmp_path / "out" / "figures" / "a.pdf").resolve()]
+        nested = plotting.save_figure(fig, "sub/b", tmp_path / "named")
+        full = plotting.save_figure(fig, tmp_path / "deep" / "c")  # a full path as the name (07 used to do this)
+    finally:
+        plotting.plt.close(fig)
+    assert all(p.is_file() for p in default + nested + full)
+    assert nested[0] == tmp_path / "named" / "sub" / "b.png" and full[0] == tmp_path / "deep" / "c.png"
+
+
 def test_a_named_folder_wins(clean_env, tmp_path):
     clean_env.setenv(paths.OUTPUT_ENV_VAR, str(tmp_path / "mine"))
     assert paths.figures_dir() == (tmp_path / "mine" / "figures").resolve()

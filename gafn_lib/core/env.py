@@ -7,6 +7,15 @@ integers. Forward actions are ``0 … n_actions−1``, one of which, ``stop_acti
 at the current state ``x`` (the implicit transition ``x → ⊤``). Backward actions are
 ``0 … n_backward_actions−1``; each undoes one move into a state.
 
+*Stop at the initial state* is an ordinary stop: it is allowed exactly where
+``forward_mask(reset(1))[0, stop_action]`` is True, and then ``s_0`` itself is an object that can
+be sampled (a trajectory of zero moves), with reward ``log_reward(s_0)``, counted in the target
+distribution and in exact evaluation like any other terminal state (the hypergrid allows it: the
+origin is a cell; :class:`gafn_lib.envs.BitSequences` forbids it unless ``min_length=0``). Every
+objective handles the zero-move trajectory. To keep an "empty object" out of the distribution,
+mask *stop* at ``s_0``. The initial state must allow at least one action (a forced-terminal
+``s_0`` is refused by :func:`check_environment`).
+
 Who uses what:
 
 - the sampler (:func:`gafn_lib.core.sampling.sample_trajectories`): ``reset``, ``forward_mask``,
@@ -18,6 +27,11 @@ Who uses what:
 - exact evaluation (:mod:`gafn_lib.core.exact`) and the metrics tracker, for *enumerable*
   environments (:class:`EnumerableEnvironment`): ``n_states``, ``all_states``, ``index``,
   ``log_reward`` and optionally ``reward`` / ``mode_indices``.
+
+Optional: ``same_state(a, b)`` → ``(B,)`` bool, for an environment that holds one object as
+several distinct state tensors (the molecule MDP: the same labelled molecule built in another block
+order gets another id). :func:`check_environment` then accepts a listed parent whose step gives a
+state ``same_state`` equates with the child; every other environment is compared tensor for tensor.
 
 A new environment implements these attributes and methods (no base class needed). Three ship with
 the library: the hypergrid :class:`gafn_lib.envs.Hypergrid`, the bit strings
@@ -76,7 +90,8 @@ class Environment(Protocol):
 
     def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
         """``(B, n_actions)`` bool: the allowed forward actions. A state where the episode must end
-        (forced terminal) has an all-False row; it is never stepped."""
+        (forced terminal) has an all-False row; it is never stepped. Where *stop* is allowed the
+        state can be an object, the initial state included (see the module docstring)."""
         ...
 
     def backward_mask(self, states: torch.Tensor) -> torch.Tensor:
@@ -95,7 +110,10 @@ class Environment(Protocol):
         ...
 
     def parents(self, states: torch.Tensor) -> Parents:
-        """Every parent of each state and the forward action from it (used by flow matching)."""
+        """Every parent of each state and the forward action from it (used by flow matching), and
+        only parents: each listed ``(parent, action)`` (``mask`` True) must satisfy
+        ``forward_mask(parent)[action]`` and ``step_unchecked(parent, action) == state``; pad the
+        rest with ``mask = False``."""
         ...
 
     def encode(self, states: torch.Tensor) -> torch.Tensor:
@@ -103,7 +121,9 @@ class Environment(Protocol):
         ...
 
     def log_reward(self, states: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` ``log R(x)`` of terminal states (finite: add a floor inside the log)."""
+        """``(B,)`` float ``log R(x)``. The objectives read it at terminal states, but it is
+        evaluated on other states too (the checker, exact evaluation): it must be finite or
+        ``-inf`` (``R = 0``) on *every* state, never NaN or ``+inf`` (add a floor inside the log)."""
         ...
 
 
@@ -149,13 +169,31 @@ class ProtocolError(ValueError):
     """An environment that breaks the protocol (raised before any training compute)."""
 
 
-def check_environment(env, n_probe: int = 4) -> None:
-    """Check that ``env`` implements the protocol, on a short random walk of ``n_probe`` states.
+#: An enumerable environment with at most this many states is checked on *every* state
+#: (``log_reward`` and ``parents``), not only on the probe walks (a few milliseconds at 4096 states).
+FULL_CHECK_MAX_STATES = 4096
 
-    Raises :class:`ValueError` naming the attribute or method at fault and what was expected:
-    missing members, wrong shapes or dtypes of masks, encodings and log-rewards, a non-stop action
-    allowed nowhere, a ``backward_action`` that is masked at the child, a parent list that does
-    not contain the state the walk came from, NaN or ``+inf`` log-rewards.
+
+def check_environment(env, n_probe: int = 4) -> None:
+    """Check that ``env`` implements the protocol, on ``n_probe`` short random walks from ``reset``.
+
+    Raises :class:`ProtocolError` (a :class:`ValueError`) naming the attribute or method at fault,
+    what was expected and, for a faulty value, the state where it occurred:
+
+    - missing members, wrong shapes or dtypes of masks, encodings and log-rewards, an initial
+      state with no allowed action, a ``backward_action`` that is masked at the child;
+    - ``parents(child)`` that does not list the parent and forward action a walk came from, or
+      that lists a *non*-parent: for every listed parent (``mask`` True), the action must be a
+      move allowed by ``forward_mask(parent)`` and ``step_unchecked(parent, action)`` must give
+      ``child`` (equal tensors, or equal under the environment's optional ``same_state``);
+    - a ``log_reward`` that is NaN or ``+inf`` on any state the walks pass through, terminal or
+      not (finite values and ``-inf``, i.e. ``R = 0``, are allowed).
+
+    The walks take random moves (never *stop*) until every walk reaches a forced-terminal state or
+    ``max_moves`` moves; each step costs one vectorised call of each method on ``n_probe`` states.
+    An enumerable environment (:func:`is_enumerable`) with at most :data:`FULL_CHECK_MAX_STATES`
+    states is also checked on every state of ``all_states()`` (``log_reward`` and ``parents``), so
+    a fault the walks do not happen to meet is refused there too.
     """
     name = type(env).__name__
     missing = [a for a in REQUIRED_ATTRIBUTES + REQUIRED_METHODS if not hasattr(env, a)]
@@ -173,9 +211,15 @@ def check_environment(env, n_probe: int = 4) -> None:
         raise ProtocolError(f"environment {name}: reset({n_probe}) must return a tensor with {n_probe} rows")
     gen = torch.Generator().manual_seed(0)
     done = torch.zeros(n_probe, dtype=torch.bool, device=states.device)
-    for _ in range(env.max_moves + 1):
+    seen, depth = [states], [0]  # every state the walks pass through, and after how many moves
+    for t in range(1, env.max_moves + 2):
         _check_state_outputs(env, name, states)
         fmask = env.forward_mask(states)
+        if t == 1 and not bool(fmask[0].any()):
+            raise ProtocolError(
+                f"environment {name}: forward_mask allows no action at the initial state {_show(states[0])} "
+                "(it must allow a move, or stop if the initial state is itself an object)"
+            )
         moves = fmask.clone()
         moves[:, env.stop_action] = False
         live = ~done & moves.any(dim=1)
@@ -191,22 +235,113 @@ def check_environment(env, n_probe: int = 4) -> None:
         in_range = bool(((back >= 0) & (back < env.n_backward_actions)).all())
         if not in_range or not bool(env.backward_mask(after).gather(1, back.long().unsqueeze(1)).all()):
             raise ProtocolError(f"environment {name}: backward_action points to a backward action that backward_mask forbids at the child")
-        par = env.parents(after)
-        if not isinstance(par, Parents):
-            par = Parents(*par)
+        par = _parents(env, name, after)
         expanded = before.unsqueeze(1).expand_as(par.states)
         same = (par.states == expanded).reshape(*par.mask.shape, -1).all(dim=-1) & par.mask
         came_by = same & (par.actions == actions.unsqueeze(1))
-        if not bool(came_by.any(dim=1).all()):
-            raise ProtocolError(f"environment {name}: parents(child) must list the parent and forward action a step came from")
+        missed = ~came_by.any(dim=1)
+        if bool(missed.any()):
+            i = int(missed.nonzero()[0, 0])
+            raise ProtocolError(
+                f"environment {name}: parents(child) must list the parent and forward action a step came from: child state "
+                f"{_show(after[i])} came from parent {_show(before[i])} by action {int(actions[i])}, a pair parents(child) does not list"
+            )
+        _check_listed_parents(env, name, after, par)
         states = states.clone()
         states[live] = after
+        seen.append(after)
+        depth.append(t)
         done = done | ~live
-    terminal_log_r = env.log_reward(states)
-    if terminal_log_r.shape != (n_probe,):
-        raise ProtocolError(f"environment {name}: log_reward must return shape ({n_probe},), got {tuple(terminal_log_r.shape)}")
-    if bool(torch.isnan(terminal_log_r).any()) or bool((terminal_log_r == float("inf")).any()):
-        raise ProtocolError(f"environment {name}: log_reward returned NaN or +inf (rewards must be >= 0 and finite; add a floor inside the log)")
+    walked = torch.cat(seen)
+    moves_made = torch.cat([torch.full((s.shape[0],), d) for s, d in zip(seen, depth)])
+    _check_log_rewards(env, name, walked, lambda i: f"a state the probe walk reached after {int(moves_made[i])} moves")
+    if is_enumerable(env) and isinstance(env.n_states, int) and env.n_states <= FULL_CHECK_MAX_STATES:
+        every = env.all_states()
+        where = f"checked on every state: n_states = {env.n_states} <= FULL_CHECK_MAX_STATES"
+        _check_log_rewards(env, name, every, lambda i: f"state index {i} of all_states(), {where}")
+        _check_listed_parents(env, name, every, _parents(env, name, every))
+
+
+def _show(state: torch.Tensor) -> str:
+    """A state for an error message (its values, as a nested list)."""
+    return str(state.tolist())
+
+
+def _parents(env, name: str, children: torch.Tensor) -> Parents:
+    """``env.parents(children)`` as :class:`Parents`, its layout checked."""
+    par = env.parents(children)
+    if not isinstance(par, Parents):
+        par = Parents(*par)
+    n = children.shape[0]
+    if par.mask.dtype != torch.bool or par.mask.dim() != 2 or par.mask.shape[0] != n:
+        raise ProtocolError(f"environment {name}: parents(...).mask must be bool of shape ({n}, P), got {par.mask.dtype} {tuple(par.mask.shape)}")
+    if par.actions.shape != par.mask.shape or tuple(par.states.shape) != (*par.mask.shape, *children.shape[1:]):
+        raise ProtocolError(
+            f"environment {name}: parents(...) must give states (B, P, *state_shape) and actions (B, P) matching the mask "
+            f"{tuple(par.mask.shape)}, got states {tuple(par.states.shape)} and actions {tuple(par.actions.shape)}"
+        )
+    return par
+
+
+def _check_listed_parents(env, name: str, children: torch.Tensor, par: Parents) -> None:
+    """Every listed parent (``par.mask`` True) of ``children[b]`` leads to it: its action is a move
+    that ``forward_mask(parent)`` allows and ``step_unchecked(parent, action) == child``. One
+    vectorised call of ``forward_mask`` and of ``step_unchecked`` on all listed parents."""
+    rows, cols = par.mask.nonzero(as_tuple=True)
+    if rows.numel() == 0:
+        return
+    parents = par.states[rows, cols]
+    actions = par.actions[rows, cols].long()
+    kids = children[rows]
+
+    def fault(i: int, what: str) -> ProtocolError:
+        return ProtocolError(
+            f"environment {name}: parents(child) lists a parent that does not lead to the child: child state "
+            f"{_show(kids[i])}, listed parent {_show(parents[i])} (column {int(cols[i])}), action {int(actions[i])}: {what} "
+            "(parents must list only states s with step(s, action) == child, action allowed by forward_mask(s); "
+            "pad with mask = False)"
+        )
+
+    is_move = (actions >= 0) & (actions < env.n_actions) & (actions != env.stop_action)
+    if not bool(is_move.all()):
+        raise fault(int((~is_move).nonzero()[0, 0]), f"the action is not a move (moves are 0..{env.n_actions - 1} except stop = {env.stop_action})")
+    try:
+        allowed = env.forward_mask(parents).gather(1, actions.unsqueeze(1)).squeeze(1)
+    except Exception as error:  # the user's code on the states their parents() listed
+        raise ProtocolError(f"environment {name}: forward_mask failed on the parents listed by parents(...): {error}") from error
+    if not bool(allowed.all()):
+        raise fault(int((~allowed).nonzero()[0, 0]), "forward_mask(parent) forbids that action")
+    try:
+        reached, _ = env.step_unchecked(parents, actions)
+    except Exception as error:
+        raise ProtocolError(f"environment {name}: step_unchecked failed on the parents listed by parents(...): {error}") from error
+    same = (reached == kids).reshape(kids.shape[0], -1).all(dim=1)
+    same_state = getattr(env, "same_state", None)
+    if not bool(same.all()) and callable(same_state):  # one object held as several states (see the protocol)
+        differ = (~same).nonzero(as_tuple=True)[0]
+        same = same.clone()
+        same[differ] = torch.as_tensor(same_state(reached[differ], kids[differ]), dtype=torch.bool, device=same.device)
+    if not bool(same.all()):
+        i = int((~same).nonzero()[0, 0])
+        raise fault(i, f"step_unchecked(parent, action) gives {_show(reached[i])}")
+
+
+def _check_log_rewards(env, name: str, states: torch.Tensor, where) -> None:
+    """``log_reward(states)`` has shape ``(B,)``, a float dtype, and no NaN or ``+inf``; ``where(i)``
+    says which state row ``i`` is."""
+    n = states.shape[0]
+    log_r = env.log_reward(states)
+    if not isinstance(log_r, torch.Tensor) or log_r.shape != (n,) or not log_r.dtype.is_floating_point:
+        got = f"{log_r.dtype} {tuple(log_r.shape)}" if isinstance(log_r, torch.Tensor) else type(log_r).__name__
+        raise ProtocolError(f"environment {name}: log_reward must return a float tensor of shape ({n},), got {got}")
+    bad = torch.isnan(log_r) | (log_r == float("inf"))
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ProtocolError(
+            f"environment {name}: log_reward returned {float(log_r[i])} (NaN or +inf) at state {_show(states[i])} "
+            f"({where(i)}); log_reward must be finite or -inf on every state, terminal or not "
+            "(rewards must be >= 0 and finite; add a floor inside the log): wherever a trajectory can end there, the loss becomes NaN"
+        )
 
 
 def _check_state_outputs(env, name: str, states: torch.Tensor) -> None:

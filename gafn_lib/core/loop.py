@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 from typing import Any, Callable
 
@@ -31,6 +33,48 @@ def load_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["rng_python"]), None))
 
 
+#: The keys of a step's info dict that :func:`check_step_losses` requires to be finite: the
+#: objective's loss and the intrinsic model's (what the trainer back-propagates).
+CHECKED_LOSSES = ("loss", "intrinsic_loss")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training step produced a NaN or infinite loss (raised by the logged loop, naming the step
+    and the run, instead of training on)."""
+
+
+def check_step_losses(trainer, infos: Any) -> None:
+    """Raise :class:`NonFiniteLossError` if a step's losses are not finite.
+
+    ``infos`` is what ``trainer.step()`` returned: a dict (a solo trainer) or a list of per-member
+    dicts (an ensemble); the keys of :data:`CHECKED_LOSSES` it holds are checked (Python floats, so
+    the check costs next to nothing). The message names the step (``trainer.step_count`` after the
+    step), the run (``trainer.describe()``) and, in an ensemble, the member with its seed and
+    objective.
+    """
+    members = infos if isinstance(infos, (list, tuple)) else [infos]
+    for member, info in enumerate(members):
+        if not isinstance(info, dict):
+            continue
+        for key in CHECKED_LOSSES:
+            value = info.get(key)
+            if not isinstance(value, numbers.Real) or math.isfinite(value):
+                continue
+            run = trainer.describe() if callable(getattr(trainer, "describe", None)) else type(trainer).__name__
+            configs = getattr(trainer, "configs", None)
+            if isinstance(infos, (list, tuple)) and configs is not None and member < len(configs):
+                c = configs[member]
+                fields = ", ".join(f"{f}={getattr(c, f)!r}" for f in ("seed", "objective", "augment", "intrinsic") if hasattr(c, f))
+                run = f"{run}, member {member} ({fields})"
+            losses = ", ".join(f"{k}={info[k]}" for k in CHECKED_LOSSES if k in info)
+            raise NonFiniteLossError(
+                f"non-finite loss ({value}) at step {trainer.step_count} of run {run}: {losses}. Training stops here "
+                "instead of running on with NaN parameters; usual causes: a log_reward that is NaN or +inf on some "
+                "terminal state (gafn_lib.core.env.check_environment probes only a few states of a large "
+                "environment), a learning rate too high, or a custom intrinsic reward returning NaN"
+            )
+
+
 def step_until(
     trainer,
     n_steps: int | None,
@@ -41,22 +85,26 @@ def step_until(
     """Step ``trainer`` until ``trainer.step_count`` reaches ``n_steps`` (default
     ``trainer.config.n_steps``); every ``config.log_every`` steps and at the last step call
     ``log_rows()`` (it logs the metric rows and may return the progress bar's postfix), then
-    ``on_log(trainer)`` (the runner checkpoints there)."""
+    ``on_log(trainer)`` (the runner checkpoints there). A step whose loss is NaN or infinite raises
+    :class:`NonFiniteLossError` (:func:`check_step_losses`) before anything is logged."""
     from tqdm.auto import tqdm
 
     config = trainer.config
     target = config.n_steps if n_steps is None else n_steps
     bar = tqdm(total=target, initial=trainer.step_count, disable=not progress, desc=trainer.describe(), leave=False)
-    while trainer.step_count < target:
-        trainer.step()
-        bar.update(1)
-        if trainer.step_count % config.log_every == 0 or trainer.step_count == target:
-            summary = log_rows()
-            if summary is not None:
-                bar.set_postfix(**summary)
-            if on_log is not None:
-                on_log(trainer)
-    bar.close()
+    try:
+        while trainer.step_count < target:
+            infos = trainer.step()
+            check_step_losses(trainer, infos)
+            bar.update(1)
+            if trainer.step_count % config.log_every == 0 or trainer.step_count == target:
+                summary = log_rows()
+                if summary is not None:
+                    bar.set_postfix(**summary)
+                if on_log is not None:
+                    on_log(trainer)
+    finally:
+        bar.close()
 
 
 def run_logged_loop(

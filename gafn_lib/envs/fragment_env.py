@@ -167,6 +167,16 @@ class FragmentEnvironment:
             self._log_reward.setdefault(i, float(np.log(self.reward_fn.floor)))
         return torch.tensor([self._log_reward[i] for i in ids], dtype=torch.float32, device=self.device)
 
+    def same_state(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` bool: rows of ``a`` and ``b`` hold the same labelled molecule (equal
+        :meth:`FragmentMDP.stem_smiles <gafn_lib.envs.fragments.FragmentMDP.stem_smiles>`). One
+        molecule built in two block orders is interned as two ids; :meth:`parents` lists the
+        forward edges of both (the MDP's equivalent blocks), so
+        :func:`gafn_lib.core.env.check_environment` compares a listed parent's child with this."""
+        keys = lambda states: [self.mdp.stem_smiles(s) for s in self.block_states(states)]  # noqa: E731
+        same = [i == j or ka == kb for i, j, ka, kb in zip(a[:, 0].tolist(), b[:, 0].tolist(), keys(a), keys(b))]
+        return torch.tensor(same, dtype=torch.bool, device=self.device)
+
     def smiles(self, states: torch.Tensor) -> list[str]:
         """Canonical SMILES of each (non-empty) molecule."""
         return [self.mdp.smiles(s) if s.n_blocks else "" for s in self.block_states(states)]

@@ -19,7 +19,9 @@ So :func:`figures_dir` is ``<output root>/figures`` and :func:`results_dir` is
 ``<project root>/build``. ``$GAFN_PROJECT_ROOT`` overrides where the project root is (default: the
 first folder above the current one holding ``pyproject.toml`` and ``gafn_lib/``). The notebooks
 call :func:`profile_figures_dir` / :func:`profile_results_dir`, which add a ``paper/`` or ``long/``
-subfolder under whichever output root applies.
+subfolder under whichever output root applies. These four functions *create* the folder they
+return: a notebook run by hand from a fresh clone (where ``build/`` does not exist yet) saves its
+figures and tables without making any folder itself.
 """
 
 from __future__ import annotations
@@ -63,13 +65,20 @@ def output_root() -> Path:
 
 
 def figures_dir() -> Path:
-    """``<output root>/figures``: the tracked ``figures/`` only for committed runs (``make figures``)."""
-    return output_root() / "figures"
+    """``<output root>/figures`` (created if missing): the tracked ``figures/`` only for committed
+    runs (``make figures``)."""
+    return _created(output_root() / "figures")
 
 
 def results_dir() -> Path:
-    """``<output root>/data/results``: the tracked ``data/results/`` only for committed runs."""
-    return output_root() / "data" / "results"
+    """``<output root>/data/results`` (created if missing): the tracked ``data/results/`` only for
+    committed runs."""
+    return _created(output_root() / "data" / "results")
+
+
+def _created(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def is_committed_run(profile: str, parameters: Iterable[str] = ()) -> bool:
@@ -95,22 +104,23 @@ PROFILE_SUBFOLDERS = ("paper", "long")
 
 def profile_figures_dir(profile: str) -> Path:
     """Where a notebook run with ``profile`` saves figures: :func:`figures_dir` for ``quick`` and
-    ``smoke``, ``figures_dir() / profile`` for the profiles in :data:`PROFILE_SUBFOLDERS`."""
+    ``smoke``, ``figures_dir() / profile`` for the profiles in :data:`PROFILE_SUBFOLDERS`. The
+    folder is created if missing."""
     return _profile_subfolder(figures_dir(), profile)
 
 
 def profile_results_dir(profile: str) -> Path:
     """Where a notebook run with ``profile`` writes its result tables (claims, summaries):
-    :func:`results_dir`, or ``results_dir() / profile`` for :data:`PROFILE_SUBFOLDERS`. The run
-    store stays in :func:`results_dir` for every profile: runs are cached by config, not profile."""
+    :func:`results_dir`, or ``results_dir() / profile`` for :data:`PROFILE_SUBFOLDERS`; created if
+    missing. The run store stays in :func:`results_dir` for every profile: runs are cached by
+    config, not profile."""
     return _profile_subfolder(results_dir(), profile)
 
 
 def _profile_subfolder(base: Path, profile: str) -> Path:
-    from gafn_lib.repro.profiles import resolve_profile
-
+    """``base`` or ``base / profile`` (:data:`PROFILE_SUBFOLDERS`), created (with its parents)."""
     profile = resolve_profile(profile)
-    return base / profile if profile in PROFILE_SUBFOLDERS else base
+    return _created(base / profile if profile in PROFILE_SUBFOLDERS else base)
 
 
 #: Folder (under the project root) of the committed run archives (:mod:`gafn_lib.runner.archive`).

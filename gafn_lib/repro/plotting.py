@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gafn_lib.repro import paths as output_paths
+
 #: One colour per method, stable across every figure.
 METHOD_COLORS = {
     "GAFlowNet": "#d62728",
@@ -30,14 +32,17 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.spines.top": False, "axes.spines.right": False})
 
 
-def save_figure(fig: plt.Figure, name: str, figures_dir: str | Path = "figures") -> list[Path]:
-    """Save ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``; returns the two paths."""
-    out = Path(figures_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for path in paths:
+def save_figure(fig: plt.Figure, name: str | Path, figures_dir: str | Path | None = None) -> list[Path]:
+    """Save ``fig`` as ``<figures_dir>/<name>.png`` and ``.pdf``, creating the folder the files go
+    to; returns the two paths. ``figures_dir`` defaults to :func:`gafn_lib.repro.paths.figures_dir`
+    (``build/figures`` outside ``make figures``, never the current folder). ``name`` may hold
+    subfolders, or be a full path (then ``figures_dir`` is not used)."""
+    out = Path(figures_dir) if figures_dir is not None else output_paths.figures_dir()
+    files = [out / f"{name}.png", out / f"{name}.pdf"]
+    files[0].parent.mkdir(parents=True, exist_ok=True)
+    for path in files:
         fig.savefig(path, bbox_inches="tight")
-    return paths
+    return files
 
 
 def mean_std(df: pd.DataFrame, x: str, y: str, by: Sequence[str]) -> pd.DataFrame:
