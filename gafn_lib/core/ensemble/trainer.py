@@ -425,7 +425,9 @@ class EnsembleTrainer(MemberRuns):
 
     def _loss_all(self, traj: Trajectories) -> tuple[torch.Tensor, list[dict[str, float]]]:
         env, k, batch = self.env, self.n_members, self.config.batch_size
+        kb, t1 = traj.states.shape[:2]
         shape = traj.states.shape[2:]
+        dev = self.device
         parents = {}  # FM members: the parents of their children, asked of the environment member by member
         for member in self._fm_members:
             par = env.parents(traj.states[member * batch:(member + 1) * batch, 1:].reshape(-1, *shape))
@@ -435,72 +437,89 @@ class EnsembleTrainer(MemberRuns):
         pf, pb, flow = self._evaluate(plan)
         self._pending = None
         r_rows, intrinsic_losses = self._intrinsic(plan)
-        objective_losses = torch.stack([
-            self._member_objective(member, traj, plan, parents.get(member), pf[member], pb[member], flow[member], r_rows[member])
-            for member in range(k)
-        ])
+
+        # Exact work for every member at once: integer indices, masks, gathers (copies) and the
+        # row-wise log-softmax. Member k's rows of the (K·N, ·) tables are k·N …; its positions are
+        # rows k·B … of the (K·B, ·) tensors.
+        n = pf.shape[1]
+        mask, lengths, forced = traj.mask, traj.lengths, traj.forced
+        last = lengths.unsqueeze(1)
+        offsets = (torch.arange(k, device=dev) * n).repeat_interleave(batch).unsqueeze(1)
+        rows = plan.row_of_pos + offsets  # (KB, T+1)
+        last_row = rows.gather(1, last).squeeze(1)
+        r_flat = r_rows.reshape(-1)
+        r_pos = r_flat[plan.row_of_pos + (offsets // n) * r_rows.shape[1]] if self.table_mode else r_flat.view(kb, t1)
+        stacked = {"r_pos": r_pos}
+        if len(self._fm_members) < k:
+            actions = traj.actions.clamp_min(0)
+            flat_eval = plan.states.reshape(k * n, *shape)
+            fmask = self._all_fmask if self.table_mode else env.forward_mask(flat_eval).view(k, n, -1)
+            bmask = self._all_bmask if self.table_mode else env.backward_mask(flat_eval).view(k, n, -1)
+            lp_f = pf.masked_fill(~fmask, MASKED_LOGIT).log_softmax(dim=-1).reshape(k * n, -1)
+            lp_b = pb.masked_fill(~bmask, MASKED_LOGIT).log_softmax(dim=-1).reshape(k * n, -1)
+            back = env.backward_action(traj.states[:, :-1].reshape(-1, *shape), actions.reshape(-1)).view(kb, t1 - 1)
+            zeros = torch.zeros_like(mask, dtype=lp_f.dtype)
+            stop = lp_f[last_row, env.stop_action]
+            stacked.update(
+                log_pf=torch.where(mask, lp_f.reshape(-1)[rows[:, :-1] * lp_f.shape[1] + actions], zeros),
+                log_pb=torch.where(mask, lp_b.reshape(-1)[rows[:, 1:] * lp_b.shape[1] + back.clamp_min(0)], zeros),
+                log_flow=flow.reshape(-1)[rows],
+                log_pf_stop=torch.where(forced, torch.zeros_like(stop), stop),
+            )
+        # one split per tensor: a single backward node hands every member its block
+        per_member = {name: value.split(batch) for name, value in stacked.items()}
+        pf_of = pf.unbind(0) if self._fm_members else [None] * k
+        losses = []
+        for member in range(k):
+            own = {name: blocks[member] for name, blocks in per_member.items()}
+            losses.append(self._member_objective(member, traj, plan, parents.get(member), own, pf_of[member]))
+        objective_losses = torch.stack(losses)
         total = (objective_losses + intrinsic_losses).sum()
         wf = plan.weight[:, : plan.n_reward_rows].to(torch.float32)
         mean_r = (r_rows * wf).sum(dim=1) / wf.sum(dim=1)
-        mean_len = traj.lengths.view(k, batch).float().mean(dim=1)
+        mean_len = lengths.view(k, batch).float().mean(dim=1)
         table = torch.stack([objective_losses.detach(), intrinsic_losses.detach(), mean_r, mean_len], dim=1).tolist()
         infos = [{"loss": a, "intrinsic_loss": b, "mean_intrinsic": c, "mean_length": d} for a, b, c, d in table]
         return total, infos
 
     def _member_objective(self, member: int, traj: Trajectories, plan: "_EvalPlan", parents: Parents | None,
-                          pf: torch.Tensor, pb: torch.Tensor, flow: torch.Tensor, r_rows: torch.Tensor) -> torch.Tensor:
-        """Member ``member``'s objective (a scalar), computed on its own rows only, with exactly the
-        tensors and shapes of its solo run. (Elementwise kernels vectorise a tensor's body and loop
-        over its remainder, and the two paths round transcendental functions differently: on
-        tensors stacked over the members, which elements fall in the remainder would depend on the
-        ensemble's size.)"""
+                          own: dict[str, torch.Tensor], pf: torch.Tensor | None) -> torch.Tensor:
+        """Member ``member``'s objective (a scalar). Everything elementwise with a transcendental
+        function (``log r``, ``log R``, the augmentation's ``logaddexp``, the objective) runs on the
+        member's own tensors with exactly the shapes of its solo run: elementwise kernels vectorise
+        a tensor's body and loop over its remainder, and the two paths may round differently, so on
+        tensors stacked over the members which elements fall in the remainder would depend on the
+        ensemble's size. ``own`` holds the member's blocks of the exact, stacked work of
+        :meth:`_loss_all`; ``pf`` its rows of the network's forward outputs (FM's edge flows)."""
         env, config, batch = self.env, self.configs[member], self.config.batch_size
         rows = slice(member * batch, (member + 1) * batch)
-        states, actions, mask = traj.states[rows], traj.actions[rows].clamp_min(0), traj.mask[rows]
-        lengths, forced = mask.sum(dim=1), traj.forced[rows]
-        shape = states.shape[2:]
-        horizon = mask.shape[1]
-        own = plan.rows[member]
-        pf, pb, flow = pf[:own], pb[:own], flow[:own]
-        row_of_pos = plan.row_of_pos[rows]  # (B, T+1) rows of this member's positions
-        r_pos = r_rows[row_of_pos] if self.table_mode else r_rows.view(batch, horizon + 1)  # padding repeats x
-        log_r = torch.log(r_pos)  # log 0 = -inf: no bonus
-        last = lengths.unsqueeze(1)
+        mask, forced = traj.mask[rows], traj.forced[rows]
+        log_r = torch.log(own["r_pos"])  # log 0 = -inf: no bonus; padding repeats x
+        last = mask.sum(dim=1).unsqueeze(1)
         common = dict(
             log_reward=env.log_reward(traj.terminal[rows]),
             mask=mask,
             log_intrinsic=log_r[:, 1:].masked_fill(~mask, NEG_INF),
             log_intrinsic_terminal=log_r.gather(1, last).squeeze(1),
         )
+        if config.objective != "fm":
+            terms = TrajectoryTerms(log_pf=own["log_pf"], log_pb=own["log_pb"], log_flow=own["log_flow"], log_pf_stop=own["log_pf_stop"], **common)
+            return objective_loss(config.objective, augment(terms, config.augment), self.log_z_param[member, 0], subtb_lambda=config.subtb_lambda)
+        own_rows = plan.rows[member]
+        pf = pf[:own_rows]
+        fmask = self._all_fmask if self.table_mode else env.forward_mask(plan.states[member, :own_rows])
+        edge = pf.masked_fill(~fmask, NEG_INF)
+        row_of_pos = plan.row_of_pos[rows]
         last_row = row_of_pos.gather(1, last).squeeze(1)
-        fmask = self._all_fmask if self.table_mode else env.forward_mask(plan.states[member, :own])
-        n_actions = pf.shape[1]
-        if config.objective == "fm":
-            edge = pf.masked_fill(~fmask, NEG_INF)
-            par_rows = plan.row_of_parent[member]
-            into_child = edge.reshape(-1)[par_rows * n_actions + parents.actions.clamp_min(0)]
-            terms = FlowMatchingTerms(
-                log_inflow=into_child.masked_fill(~parents.mask, NEG_INF).view(batch, horizon, -1),
-                log_outflow=edge[row_of_pos[:, 1:]],
-                log_stop_flow=torch.where(forced, torch.full_like(common["log_reward"], NEG_INF), edge[last_row, env.stop_action]),
-                forced=forced,
-                **common,
-            )
-            return objective_loss("fm", augment(terms, config.augment))
-        bmask = self._all_bmask if self.table_mode else env.backward_mask(plan.states[member, :own])
-        lp_f = pf.masked_fill(~fmask, MASKED_LOGIT).log_softmax(dim=-1)
-        lp_b = pb.masked_fill(~bmask, MASKED_LOGIT).log_softmax(dim=-1)
-        back = env.backward_action(states[:, :-1].reshape(batch * horizon, *shape), actions.reshape(-1)).view(batch, horizon)
-        zeros = torch.zeros(batch, horizon, device=self.device, dtype=lp_f.dtype)
-        stop = lp_f[last_row, env.stop_action]
-        terms = TrajectoryTerms(
-            log_pf=torch.where(mask, lp_f.reshape(-1)[row_of_pos[:, :-1] * n_actions + actions], zeros),
-            log_pb=torch.where(mask, lp_b.reshape(-1)[row_of_pos[:, 1:] * lp_b.shape[1] + back.clamp_min(0)], zeros),
-            log_flow=flow[row_of_pos],
-            log_pf_stop=torch.where(forced, torch.zeros_like(stop), stop),
+        into_child = edge.reshape(-1)[plan.row_of_parent[member] * pf.shape[1] + parents.actions.clamp_min(0)]
+        terms = FlowMatchingTerms(
+            log_inflow=into_child.masked_fill(~parents.mask, NEG_INF).view(batch, mask.shape[1], -1),
+            log_outflow=edge[row_of_pos[:, 1:]],
+            log_stop_flow=torch.where(forced, torch.full_like(common["log_reward"], NEG_INF), edge[last_row, env.stop_action]),
+            forced=forced,
             **common,
         )
-        return objective_loss(config.objective, augment(terms, config.augment), self.log_z_param[member, 0], subtb_lambda=config.subtb_lambda)
+        return objective_loss("fm", augment(terms, config.augment))
 
     def step(self) -> list[dict[str, float]]:
         """One training step of every member (sample → loss → Adam). Returns each member's losses."""
