@@ -44,14 +44,15 @@ def strip(rows):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
 
 
-@pytest.fixture(params=["table", "positions+sampling-tables", "per-move"])
+@pytest.fixture(params=["table", "visited+sampling-tables", "visited+per-move"])
 def mode(request, monkeypatch):
-    """Every evaluation path of the engine (forced on a small grid through its two thresholds)."""
+    """The evaluation paths of an enumerable environment (forced on a small grid through the two
+    thresholds); position mode (no enumeration) has its own test below."""
     import gafn_lib.core.ensemble.trainer as trainer_module
 
     if request.param != "table":
         monkeypatch.setattr(trainer_module, "TABLE_MODE_MAX_STATES", 0)
-    if request.param == "per-move":
+    if request.param == "visited+per-move":
         monkeypatch.setattr(trainer_module, "MOVE_CALL_ROWS", -(10**9))
     return request.param
 
@@ -68,7 +69,7 @@ def solo_histories(mode):
 def test_the_mode_fixture_selects_each_path(mode):
     trainer = EnsembleTrainer(configs([0, 1]))
     assert (trainer.table_mode, trainer.sampling_table) == {
-        "table": (True, True), "positions+sampling-tables": (False, True), "per-move": (False, False)
+        "table": (True, True), "visited+sampling-tables": (False, True), "visited+per-move": (False, False)
     }[mode]
 
 
@@ -90,15 +91,45 @@ def test_a_resumed_ensemble_logs_exactly_the_solo_history(mode, solo_histories):
         assert strip(history.rows) == solo_histories[i]
 
 
+class Unlisted:
+    """The hypergrid without ``n_states`` / ``index`` / ``all_states``: an environment that cannot be
+    enumerated (position mode: every position is evaluated, trajectories padded to ``max_moves``)."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        if name in ("n_states", "index", "all_states", "encode_indices"):
+            raise AttributeError(name)
+        return getattr(self._env, name)
+
+    def __repr__(self):
+        return f"Unlisted({self._env!r})"
+
+
+def test_position_mode_members_log_exactly_their_solo_histories():
+    """An environment that cannot be enumerated: every member (counts need an enumeration, so not
+    those) alone and in ensembles of 2 and 5, FM members carrying their parents among them."""
+    runnable = [i for i, r in enumerate(RUNS) if r["intrinsic"] != "count"]
+    env = lambda: Unlisted(Hypergrid(HypergridConfig(ndim=2, height=TINY["height"])))
+    solo = {i: strip(EnsembleTrainer(configs([i]), env=env()).train(progress=False)[0].rows) for i in runnable}
+    for members in (runnable[:2], runnable[2:7]):
+        trainer = EnsembleTrainer(configs(members), env=env())
+        assert (trainer.table_mode, trainer.sampling_table, trainer.enumerable) == (False, False, False)
+        for i, history in zip(members, trainer.train(progress=False)):
+            assert strip(history.rows) == solo[i], f"run {RUNS[i]} differs from its solo run"
+
+
 def test_the_mode_is_the_runs_own_choice():
     """The evaluation mode depends on the environment and the batch, never on the ensemble's size."""
-    small = Hypergrid(HypergridConfig(ndim=2, height=32))
+    small = Hypergrid(HypergridConfig(ndim=2, height=16))
     large = Hypergrid(HypergridConfig(ndim=2, height=64))
     assert evaluation_modes(small, 16) == (True, True)
     assert evaluation_modes(large, 16) == (False, True)
-    for k in (1, 2, 12):
-        trainer = EnsembleTrainer([GridTrainConfig(height=32, hidden=16, seed=s) for s in range(k)])
-        assert (trainer.table_mode, trainer.sampling_table) == (True, True)
+    for height, modes in ((16, (True, True)), (32, (False, True))):
+        for k in (1, 2, 12):
+            trainer = EnsembleTrainer([GridTrainConfig(height=height, hidden=16, seed=s) for s in range(k)])
+            assert (trainer.table_mode, trainer.sampling_table) == modes
 
 
 def test_trajectories_are_padded_to_max_moves(mode):

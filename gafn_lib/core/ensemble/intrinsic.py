@@ -64,15 +64,29 @@ class StackedRND(nn.Module):
         self.target_table = self.target.forward_inputs(all_inputs)
         return True
 
-    def errors(self, inputs: StackedInputs, index: torch.Tensor | None = None) -> torch.Tensor:
+    def errors(self, inputs: StackedInputs, index: torch.Tensor | None = None, slots: torch.Tensor | None = None) -> torch.Tensor:
         """``‖f̂_k(s) − f_k(s)‖₂`` ``(K_r, N)``, differentiable w.r.t. the predictors. ``index (K_r, N)``
-        reads the targets from the cache when there is one."""
+        reads the targets from the cache when there is one; ``slots`` (an index tensor) restricts
+        the members to those RND slots (``inputs`` and ``index`` then hold only theirs)."""
         if index is not None and self.target_table.numel():
-            target = self.target_table.gather(1, index.unsqueeze(2).expand(-1, -1, self.target_table.shape[2]))
+            table = self.target_table if slots is None else self.target_table.index_select(0, slots)
+            target = table.gather(1, index.unsqueeze(2).expand(-1, -1, table.shape[2]))
         else:
             with torch.no_grad():
-                target = self.target.forward_inputs(inputs)
-        return (self.predictor.forward_inputs(inputs) - target).norm(dim=-1)
+                target = self.target.forward_inputs(inputs, slots)
+        return (self.predictor.forward_inputs(inputs, slots) - target).norm(dim=-1)
+
+
+    def member_errors(self, inputs: StackedInputs, index: torch.Tensor | None, layers, slot: int) -> torch.Tensor:
+        """:meth:`errors` of one member alone (``slot`` among the RND members; ``layers`` its entry
+        of ``predictor.member_layers()``; ``inputs`` and ``index`` with a leading dimension of 1)."""
+        if index is not None and self.target_table.numel():
+            table = self.target_table[slot]
+            target = table.index_select(0, index[0]).unsqueeze(0)
+        else:
+            with torch.no_grad():
+                target = self.target.forward_member(inputs, self.target.member_layers()[slot])
+        return (self.predictor.forward_member(inputs, layers) - target).norm(dim=-1)
 
 
 class StackedCounts(nn.Module):

@@ -48,6 +48,14 @@ class StackedPolicy(nn.Module):
         logits_pb = logits_pb * learned_pb  # uniform P_B: zeros (no gradient reaches the head)
         return logits_pf, logits_pb, log_flow.squeeze(-1)
 
+    def forward_member(self, inputs: StackedInputs, layers, member: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` of member ``member`` alone (``layers``: its entry of
+        :meth:`StackedMLP.member_layers`; ``inputs`` with a leading dimension of 1)."""
+        out = self.net.forward_member(inputs, layers)
+        logits_pf, logits_pb, log_flow = out.split([self.n_forward, self.n_backward, 1], dim=-1)
+        logits_pb = logits_pb * self.learned_pb[member : member + 1]
+        return logits_pf, logits_pb, log_flow.squeeze(-1)
+
     def forward_logits(self, inputs: StackedInputs) -> torch.Tensor:
         """Only the forward logits ``(K, N, n_forward)`` (what the sampler needs)."""
         return self.net.forward_inputs(inputs)[..., : self.n_forward]

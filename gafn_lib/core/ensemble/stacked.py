@@ -155,6 +155,35 @@ class StackedMLP(nn.Module):
         rows = w.reshape(n_members * fan_in, -1).index_select(0, flat).view(n_members * n_rows, m, -1).sum(dim=1)
         return self._rest(rows.view(n_members, n_rows, -1).add_(b), members)  # in place: the sum's backward does not read its output
 
+    def member_layers(self) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Every member's layers as 2-D views ``[(W_k (in, out), b_k (1, out)), …]``, from one
+        ``unbind`` of each stored tensor (so evaluating all members one by one costs one backward
+        node per tensor, not one full-size gradient per member). Recompute them every step: the
+        optimiser updates the stored tensors in place."""
+        per_layer = []
+        for i in range(self.n_layers):
+            out = self.sizes[i + 1]
+            ws = getattr(self, f"weight{i}").unbind(0)
+            bs = getattr(self, f"bias{i}").unbind(0)
+            per_layer.append([(w[:, :out], b[:, :out]) for w, b in zip(ws, bs)])
+        return [list(layers) for layers in zip(*per_layer)]
+
+    def forward_member(self, inputs: "StackedInputs", layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """One member's network (``layers`` from :meth:`member_layers`) on ``inputs`` with a leading
+        dimension of 1 → ``(1, N, out)``: the same operations whether the member trains alone or
+        beside others (2-D matrix products of its own rows only)."""
+        w, b = layers[0]
+        if inputs.indices is not None:
+            idx = inputs.indices[0]
+            h = w.index_select(0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], -1).sum(dim=1).add_(b)
+        else:
+            h = torch.addmm(b, inputs.dense[0], matmul_layout(w))
+        for w, b in layers[1:]:
+            h = torch.addmm(b, F.leaky_relu_(h), matmul_layout(w))
+        if self.final_activation:
+            h = F.leaky_relu_(h)
+        return h.unsqueeze(0)
+
     def forward_inputs(self, inputs: "StackedInputs", members: torch.Tensor | None = None) -> torch.Tensor:
         """Dispatch on the kind of input (see :class:`StackedInputs`)."""
         if inputs.indices is not None:

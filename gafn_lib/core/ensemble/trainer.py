@@ -16,9 +16,11 @@ One step, top to bottom:
    gradient: from tables of every member's policy on every state when the environment lists its
    states and that is cheaper (:data:`MOVE_CALL_ROWS`; a move is then a few gathers on state
    indices), else with one stacked network call per move;
-2. the stacked policy evaluates, with gradient, every state (*table mode*, small environments) or
-   every position of the member's batch (plus, for FM members, the parents of its states):
-   ``log P_F``, ``log P_B``, ``log F``;
+2. the policy evaluates, with gradient, ``log P_F``, ``log P_B``, ``log F`` of every state (*table
+   mode*, small environments: one stacked call for all members), of the member's distinct visited
+   states (*visited mode*, larger enumerable environments: each member alone, its own row count)
+   or of every position of its batch (*position mode*, environments that cannot be enumerated);
+   FM members also evaluate the parents of their states;
 3. intrinsic rewards of the same rows: RND (targets read from a per-state cache when the
    environment lists its states; the predictor's loss is the mean over visited positions), counts,
    or a registered reward;
@@ -77,10 +79,14 @@ MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lamb
 #: A run whose environment lists at most this many states is trained in *table mode*: every step
 #: evaluates the run's policy once on every state (with gradient); sampling reads its probabilities
 #: from that table and the loss gathers from it (no per-move network call, no second forward).
-#: Otherwise the loss evaluates every position of the batch (trajectories padded to ``max_moves``).
-#: The choice is the run's own (:func:`evaluation_modes`), never its ensemble's: 2-D grids up to
-#: H = 45 (H ≤ 32 in the paper) are tables.
-TABLE_MODE_MAX_STATES = 2048
+#: Larger enumerable environments are trained in *visited mode* (the loss evaluates the run's
+#: distinct visited states, alone), environments that cannot be enumerated in *position mode*
+#: (every position, trajectories padded to ``max_moves``). The choice is the run's own
+#: (:func:`evaluation_modes`), never its ensemble's: 2-D grids up to H = 22 (H ≤ 16 in the paper)
+#: are tables. Measured on one core, 2 × 256 MLP, GAFlowNet after 60 steps, ms per step table vs
+#: visited: H = 16: 8.3 vs 8.8 alone, 68 vs 63 for 12 runs; H = 32: 25–38 vs 12–13 alone, 260–270
+#: vs 111–115 for 12 runs.
+TABLE_MODE_MAX_STATES = 512
 #: Above :data:`TABLE_MODE_MAX_STATES`, an enumerable environment still *samples* from tables when
 #: that is cheaper than one network call per move: each step evaluates the policy once on every
 #: state without gradient and the sampler only gathers from those tables
@@ -122,21 +128,24 @@ class _EvalPlan:
     Attributes:
         states: ``(K, N, *shape)`` the rows of every member (padded to the member with the most).
         rows: member ``k``'s own row count (the rest of its ``N`` rows are padding).
+        alone: member ``k``'s row count is its own (distinct visited states, FM parents): it is
+            evaluated alone, never in a call padded by another member's rows.
         row_of_pos: ``(K·B, T+1)`` the row of each position's state among its member's rows.
         row_of_parent: FM member → ``(B·T, P)`` its rows of its children's parents.
         weight: ``(K, N)`` long, visits of each row's state by real positions.
         index: ``(K, N)`` state indices (enumerable environments) or ``None``.
-        n_reward_rows: the first rows that intrinsic rewards are computed on (every state in table
-            mode, every position otherwise): the same count for every member.
+        reward_rows: member ``k``'s first rows that intrinsic rewards are computed on (every state
+            in table mode, its positions or distinct states otherwise).
     """
 
     states: torch.Tensor
     rows: list[int]
+    alone: list[bool]
     row_of_pos: torch.Tensor
     row_of_parent: dict[int, torch.Tensor]
     weight: torch.Tensor
     index: torch.Tensor | None
-    n_reward_rows: int
+    reward_rows: list[int]
 
 
 def compatibility_key(config: Any) -> str:
@@ -215,6 +224,8 @@ class EnsembleTrainer(MemberRuns):
             self._sampling_mask = sampling_mask.repeat(k, 1)  # (K·n_states, A): row k·n + s
         # log Z of member k is log_z_param[k, 0]; the row is padded so that fused Adam updates
         # every member's log Z alike (see gafn_lib.core.ensemble.stacked.MEMBER_ALIGN)
+        if self.enumerable and not self.table_mode:  # visited mode reads each member's distinct states by index
+            self._states_by_index = self.env.all_states()
         self.log_z_param = torch.nn.Parameter(torch.zeros(k, MEMBER_ALIGN, device=self.device))
         self._build_intrinsic()
         net_params = list(self.policy_net.parameters())
@@ -311,14 +322,16 @@ class EnsembleTrainer(MemberRuns):
         return sample_from_tables(self._graph, self._child, probs, self._sampling_mask, self.n_members, c.batch_size, uniforms,
                                   pad_to=self.env.max_moves)
 
-    def _plan(self, traj: Trajectories, parents: dict[int, Parents]) -> "_EvalPlan":
+    def _plan(self, traj: Trajectories, parents: dict[int, Parents]) -> _EvalPlan:
         """Which states the loss evaluates, in a layout that depends on each member's own batch only.
 
         *Table mode*: every state of the environment (``N = n_states`` rows per member, in index
-        order); a position reads its state's row, ``weight[k, s]`` counts member ``k``'s visits of
-        ``s``. *Position mode*: member ``k``'s rows are its ``B·(T+1)`` positions (``T = max_moves``,
-        so the count is the same for every batch), then, for an FM member, the ``B·T·P_k`` parents
-        of its children; ``weight`` is 1 on a real position, 0 on padding and parents.
+        order); ``weight[k, s]`` counts member ``k``'s visits of ``s``. *Visited mode* (an
+        enumerable environment too large for the table): member ``k``'s distinct visited states
+        (and, for FM, its children's parents) in index order, evaluated alone. *Position mode* (an
+        environment that cannot be enumerated): member ``k``'s ``B·(T+1)`` positions (``T =
+        max_moves``, so the count is the same for every batch), then, for an FM member, the
+        ``B·T·P_k`` parents of its children; ``weight`` is 1 on a real position.
         """
         k, batch = self.n_members, self.config.batch_size
         kb, t1 = traj.states.shape[:2]
@@ -336,88 +349,133 @@ class EnsembleTrainer(MemberRuns):
                 par_index = self.env.index(par.states.reshape(-1, *shape)).view(par.mask.shape)
                 row_of_parent[member] = torch.where(par.mask, par_index, torch.zeros_like(par_index))
             index = torch.arange(n, device=dev).unsqueeze(0).expand(k, n)
-            return _EvalPlan(self._all_states, [n] * k, row_of_pos, row_of_parent, weight, index, n)
+            return _EvalPlan(self._all_states, [n] * k, [False] * k, row_of_pos, row_of_parent, weight, index, [n] * k)
         n_pos = batch * t1
-        rows = [n_pos + (0 if m not in parents else parents[m].mask.numel()) for m in range(k)]
-        n_max = max(rows)
         pos_states = traj.states.view(k, n_pos, *shape)
-        if n_max == n_pos:
-            eval_states = pos_states
-        else:  # FM members carry their parents after their positions; the others are padded
-            eval_states = pos_states[:, :1].expand(k, n_max, *shape).clone()
-            eval_states[:, :n_pos] = pos_states
-            for member, par in parents.items():
-                child = pos_states[member].view(batch, t1, *shape)[:, 1:].reshape(-1, *shape)
+        candidates = []  # member k: (its positions' states, then its children's parents)
+        for member in range(k):
+            cand = pos_states[member]
+            if member in parents:
+                par = parents[member]
+                child = cand.view(batch, t1, *shape)[:, 1:].reshape(-1, *shape)
                 par_states = torch.where(  # placeholders → the child itself (a state that exists)
                     par.mask.view(*par.mask.shape, *([1] * len(shape))), par.states, child.unsqueeze(1).expand_as(par.states),
                 )
-                eval_states[member, n_pos:rows[member]] = par_states.reshape(-1, *shape)
+                cand = torch.cat([cand, par_states.reshape(-1, *shape)])
+            candidates.append(cand)
+        if self.enumerable:  # visited mode: each member's distinct states
+            uniques, inverses = [], []
+            for cand in candidates:
+                uniq, inverse = torch.unique(self.env.index(cand), return_inverse=True)
+                uniques.append(uniq)
+                inverses.append(inverse)
+            rows = [u.numel() for u in uniques]
+            n_max = max(rows)
+            index = torch.stack([torch.cat([u, u[:1].expand(n_max - u.numel())]) for u in uniques])  # padding repeats a row
+            eval_states = self._states_by_index[index]
+            row_of_pos = torch.cat([inv[:n_pos].view(batch, t1) for inv in inverses])
+            row_of_parent = {m: inverses[m][n_pos:].view(parents[m].mask.shape) for m in parents}
+            weight = torch.zeros(k, n_max, dtype=torch.long, device=dev)
+            for member, inv in enumerate(inverses):
+                weight[member].index_add_(0, inv[:n_pos], valid[member * batch:(member + 1) * batch].reshape(-1).long())
+            return _EvalPlan(eval_states, rows, [True] * k, row_of_pos, row_of_parent, weight, index, rows)
+        rows = [c.shape[0] for c in candidates]
+        n_max = max(rows)
+        eval_states = pos_states if n_max == n_pos else torch.stack(
+            [torch.cat([c, c[:1].expand(n_max - c.shape[0], *shape)]) for c in candidates]
+        )
         row_of_pos = torch.arange(n_pos, device=dev).view(batch, t1).repeat(k, 1)
         row_of_parent = {m: n_pos + torch.arange(par.mask.numel(), device=dev).view(par.mask.shape) for m, par in parents.items()}
         weight = torch.zeros(k, n_max, dtype=torch.long, device=dev)
         weight[:, :n_pos] = valid.view(k, n_pos)
-        index = None
-        if self.enumerable:
-            index = self.env.index(eval_states.reshape(k * n_max, *shape)).view(k, n_max)
-        return _EvalPlan(eval_states, rows, row_of_pos, row_of_parent, weight, index, n_pos)
+        return _EvalPlan(eval_states, rows, [m in parents for m in range(k)], row_of_pos, row_of_parent, weight, None, [n_pos] * k)
 
-    def _intrinsic(self, plan: "_EvalPlan") -> tuple[torch.Tensor, torch.Tensor]:
-        """``r (K, L)`` of the first ``L = plan.n_reward_rows`` rows (every state in table mode,
-        every position otherwise; detached) and each member's intrinsic loss ``(K,)``: the mean of
-        its model's loss over the visited positions (a row weighted by its visits)."""
-        k, n = self.n_members, plan.n_reward_rows
+    def _intrinsic(self, plan: _EvalPlan) -> tuple[torch.Tensor, torch.Tensor]:
+        """``r (K, N)`` of the plan's rows (detached; 0 beyond a member's ``reward_rows``) and each
+        member's intrinsic loss ``(K,)``: the mean of its model's loss over the visited positions (a
+        row weighted by its visits), reduced over the member's own rows only."""
+        k, n_max = plan.weight.shape
         dev = self.device
-        states = plan.states[:, :n]
-        weight = plan.weight[:, :n]
-        index = None if plan.index is None else plan.index[:, :n]
-        r = torch.zeros(k, n, device=dev)
-        losses = torch.zeros(k, device=dev)
-        wf = weight.to(torch.float32)
+        r = torch.zeros(k, n_max, device=dev)
+        losses = [torch.zeros((), device=dev) for _ in range(k)]
+        wf = plan.weight.to(torch.float32)
         if self.rnd is not None:
-            sel = self._rnd_index
-            inputs = self._all_inputs.select(sel) if self.table_mode else self.featurizer(states.index_select(0, sel))
-            err = self.rnd.errors(inputs, None if index is None else index.index_select(0, sel))
-            self._train_rows["rnd"] = err.numel()
-            r = r.index_copy(0, sel, self.rnd.eta * err.detach())
-            w_sel = wf.index_select(0, sel)
-            losses = losses.index_add(0, sel, (err * w_sel).sum(dim=1) / w_sel.sum(dim=1))
+            errors = {}  # member → its RND errors on its reward rows (differentiable)
+            together = [m for m in self.rnd_members if not plan.alone[m]]
+            if together:  # every state (table mode) or every position: the same row count for each
+                slots = torch.tensor([self.rnd_members.index(m) for m in together], device=dev)
+                sel = torch.tensor(together, device=dev)
+                n = plan.reward_rows[together[0]]
+                if self.table_mode:
+                    inputs = self._all_inputs.select(sel)
+                else:
+                    inputs = self.featurizer(plan.states.index_select(0, sel)[:, :n])
+                index = None if plan.index is None else plan.index.index_select(0, sel)[:, :n]
+                err = self.rnd.errors(inputs, index, slots if len(together) < len(self.rnd_members) else None)
+                errors.update(zip(together, err.unbind(0)))
+            alone = [m for m in self.rnd_members if plan.alone[m]]
+            if alone:
+                layers = self.rnd.predictor.member_layers()
+                for member in alone:
+                    slot, n = self.rnd_members.index(member), plan.reward_rows[member]
+                    states = plan.states[member : member + 1, :n]
+                    index = None if plan.index is None else plan.index[member : member + 1, :n]
+                    errors[member] = self.rnd.member_errors(self.featurizer(states), index, layers[slot], slot)[0]
+            self._train_rows["rnd"] = sum(e.numel() for e in errors.values())
+            rows_r = []
+            for member in self.rnd_members:
+                err, n = errors[member], plan.reward_rows[member]
+                w = wf[member, :n]
+                losses[member] = (err * w).sum() / w.sum()
+                rows_r.append(torch.nn.functional.pad(self.rnd.eta[self.rnd_members.index(member)] * err.detach(), (0, n_max - n)))
+            r = r.index_copy(0, self._rnd_index, torch.stack(rows_r))
         if self.counts is not None:
             sel = self._count_index
-            idx = index.index_select(0, sel)
-            self.counts.update(idx, weight.index_select(0, sel))
+            idx = plan.index.index_select(0, sel)
+            self.counts.update(idx, plan.weight.index_select(0, sel))  # padding rows have weight 0
             r = r.index_copy(0, sel, self.counts.reward(idx))
         for member, module in self.custom_intrinsic.items():
-            obs = self.env.encode(states[member])
-            idx_m = None if index is None else index[member]
+            n = plan.reward_rows[member]
+            obs = self.env.encode(plan.states[member, :n])
+            idx_m = None if plan.index is None else plan.index[member, :n]
             # the solo formula's update sees every visited position: repeat each row by its visits
-            visits = weight[member]
+            visits = plan.weight[member, :n]
             loss = module.update(obs.repeat_interleave(visits, dim=0), None if idx_m is None else idx_m.repeat_interleave(visits))
-            r[member] = module.reward(obs, idx_m).detach()
-            losses = losses.index_add(0, torch.tensor([member], device=dev), loss.reshape(1).to(losses.dtype))
-        return r, losses
+            r[member, :n] = module.reward(obs, idx_m).detach()
+            losses[member] = loss.reshape(()).to(torch.float32)
+        return r, torch.stack(losses)
 
-    def _evaluate(self, plan: "_EvalPlan") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``pf (K, N, A), pb (K, N, A_B), log F (K, N)`` of the plan's rows, with gradient. Members
-        whose row counts differ (FM members carry parents) are evaluated in one call per count,
-        so that no member's rows are padded by another's."""
+    def _evaluate(self, plan: _EvalPlan) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``pf (K, N, A), pb (K, N, A_B), log F (K, N)`` of the plan's rows, with gradient: the
+        members whose row count is the environment's or the batch's in one stacked call, each member
+        whose row count is its own alone (:attr:`_EvalPlan.alone`), so that no member's rows are
+        padded by another's."""
         if self.table_mode and self._pending is not None:
             return self._pending
-        counts = sorted(set(plan.rows))
-        if len(counts) == 1:
-            return self._policy(plan.states)
         k, n_max = plan.states.shape[:2]
-        parts = []
-        for count in counts:
-            members = torch.tensor([m for m in range(k) if plan.rows[m] == count], device=self.device)
-            parts.append((members, self._policy(plan.states.index_select(0, members)[:, :count], members)))
-        full = []
+        if not any(plan.alone):
+            return self._policy(plan.states)
+        outputs: list = [None] * k
+        together = [m for m in range(k) if not plan.alone[m]]
+        if together:
+            sel = torch.tensor(together, device=self.device)
+            n = plan.rows[together[0]]
+            stacked = self._policy(plan.states.index_select(0, sel)[:, :n], sel if len(together) < k else None)
+            for j, member in enumerate(together):
+                outputs[member] = tuple(x[j] for x in stacked)
+        layers = self.policy_net.net.member_layers()
+        for member in range(k):
+            if plan.alone[member]:
+                n = plan.rows[member]
+                inputs = self.featurizer(plan.states[member : member + 1, :n])
+                outputs[member] = tuple(x[0] for x in self.policy_net.forward_member(inputs, layers[member], member))
+        padded = []
         for j in range(3):
-            like = parts[0][1][j]
-            out = like.new_zeros((k, n_max, *like.shape[2:]))
-            for members, outputs in parts:
-                out = out.index_put((members.view(-1, 1), torch.arange(outputs[j].shape[1], device=self.device).view(1, -1)), outputs[j])
-            full.append(out)
-        return full[0], full[1], full[2]
+            padded.append(torch.stack([
+                torch.nn.functional.pad(out[j], (0, 0, 0, n_max - out[j].shape[0]) if out[j].dim() == 2 else (0, n_max - out[j].shape[0]))
+                for out in outputs
+            ]))
+        return padded[0], padded[1], padded[2]
 
     def loss(self, traj: Trajectories) -> tuple[torch.Tensor, list[dict[str, float]]]:
         """``Σ_k (objective_k + intrinsic_k)`` and each member's diagnostics."""
@@ -447,9 +505,7 @@ class EnsembleTrainer(MemberRuns):
         offsets = (torch.arange(k, device=dev) * n).repeat_interleave(batch).unsqueeze(1)
         rows = plan.row_of_pos + offsets  # (KB, T+1)
         last_row = rows.gather(1, last).squeeze(1)
-        r_flat = r_rows.reshape(-1)
-        r_pos = r_flat[plan.row_of_pos + (offsets // n) * r_rows.shape[1]] if self.table_mode else r_flat.view(kb, t1)
-        stacked = {"r_pos": r_pos}
+        stacked = {"r_pos": r_rows.reshape(-1)[rows]}
         if len(self._fm_members) < k:
             actions = traj.actions.clamp_min(0)
             flat_eval = plan.states.reshape(k * n, *shape)
@@ -475,8 +531,8 @@ class EnsembleTrainer(MemberRuns):
             losses.append(self._member_objective(member, traj, plan, parents.get(member), own, pf_of[member]))
         objective_losses = torch.stack(losses)
         total = (objective_losses + intrinsic_losses).sum()
-        wf = plan.weight[:, : plan.n_reward_rows].to(torch.float32)
-        mean_r = (r_rows * wf).sum(dim=1) / wf.sum(dim=1)
+        wf = plan.weight.to(torch.float32)
+        mean_r = torch.stack([(r_rows[m, :n] * wf[m, :n]).sum() / wf[m, :n].sum() for m, n in enumerate(plan.reward_rows)])
         mean_len = lengths.view(k, batch).float().mean(dim=1)
         table = torch.stack([objective_losses.detach(), intrinsic_losses.detach(), mean_r, mean_len], dim=1).tolist()
         infos = [{"loss": a, "intrinsic_loss": b, "mean_intrinsic": c, "mean_length": d} for a, b, c, d in table]
