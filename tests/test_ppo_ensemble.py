@@ -1,4 +1,5 @@
-"""PPO ensembles: K grid PPO runs in lockstep as one batched model, each member equal to its solo run."""
+"""PPO ensembles: K grid PPO runs in lockstep as one batched model, each member equal to its solo run
+(bit for bit; the full histories are compared in tests/test_ppo_batch_invariance.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from gafn_lib.baselines.ppo import PPOConfig, gae_advantages
-from gafn_lib.baselines.ppo_ensemble import PPOEnsembleTrainer, PPOTrainer, gae_advantages_stacked, ppo_compatibility_key
+from gafn_lib.baselines.ppo_ensemble import (
+    MINIBATCH_ALIGN, PPOEnsembleTrainer, PPOTrainer, gae_advantages_stacked, minibatch_width, ppo_compatibility_key,
+)
 
 TINY = dict(height=5, hidden=32, batch_size=6, epochs=2, n_minibatches=3, n_steps=6, log_every=3)
 strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]
@@ -43,10 +46,11 @@ def configs(kinds=MIXED, **extra):
 
 def first_update(trainer):
     """The first roll-out and the losses of the first minibatch of the first epoch, with their
-    gradients as training computes them (by hand, :meth:`PPOEnsembleTrainer.ppo_gradients`)."""
+    gradients as training computes them (by hand, each member on its own width:
+    :meth:`PPOEnsembleTrainer.minibatch_gradients`)."""
     rollout = PPOEnsembleTrainer.collect(trainer)  # the stacked roll-out, also of a solo trainer
-    rows, weight = trainer.minibatches(rollout.n_decisions, rollout.actions.shape[1])
-    losses, diagnostics = trainer.ppo_gradients(rollout, rows[0], weight[0])
+    rows, weight = trainer.minibatches(rollout.n_decisions)
+    losses, diagnostics = trainer.minibatch_gradients(rollout, rows[0], weight[0])
     return rollout, rows[0], weight[0] > 0, losses, diagnostics
 
 
@@ -55,7 +59,7 @@ def test_hand_written_gradients_equal_autograd(mode):
     rollout = trainer.collect()
     clipped = 0.0
     for _ in range(3):
-        rows, weight = trainer.minibatches(rollout.n_decisions, rollout.actions.shape[1])
+        rows, weight = trainer.minibatches(rollout.n_decisions)
         for j in range(TINY["n_minibatches"]):
             losses, diagnostics = trainer.ppo_gradients(rollout, rows[j], weight[j])
             by_hand = [p.grad.clone() for p in trainer.policy_net.parameters()]
@@ -85,31 +89,29 @@ def test_each_member_matches_its_solo_first_step(member, mode):
     solo_ro, solo_rows, solo_valid, solo_losses, solo_diag = first_update(solo)
     b = TINY["batch_size"]
     assert torch.equal(ro.terminal[member * b : (member + 1) * b], solo_ro.terminal)  # same samples
-    n = ro.n_decisions[member]
-    assert n == solo_ro.n_decisions[0]
-    assert torch.equal(ro.actions[member, :n], solo_ro.actions[0])
-    for name in ("log_prob_old", "advantages", "returns"):
-        assert rel_err(getattr(ro, name)[member, :n], getattr(solo_ro, name)[0]) < 1e-5, name
-    for key, value in solo_ro.infos[0].items():
-        assert ro.infos[member][key] == pytest.approx(value, rel=1e-5), key
+    assert ro.n_decisions[member] == solo_ro.n_decisions[0]
+    # the same decisions, laid out alike (B·(max_moves+1) rows), the same bits
+    for name in ("actions", "valid", "log_prob_old", "advantages", "returns", "targets"):
+        assert torch.equal(getattr(ro, name)[member], getattr(solo_ro, name)[0]), name
+    assert ro.infos[member] == solo_ro.infos[0]
     # the same minibatch (own generator), the same loss and gradients
     assert torch.equal(rows[member][valid[member]], solo_rows[0][solo_valid[0]])
-    assert float(losses[member]) == pytest.approx(float(solo_losses[0]), rel=1e-5)
-    assert torch.allclose(diag[member], solo_diag[0], rtol=1e-5, atol=1e-7)
+    assert torch.equal(losses[member], solo_losses[0])
+    assert torch.equal(diag[member], solo_diag[0])
     ours = {name: p.grad[member].clone() for name, p in ensemble.policy_net.named_parameters()}
     theirs = {name: p.grad[0].clone() for name, p in solo.policy_net.named_parameters()}
     for name in ours:
-        assert rel_err(ours[name], theirs[name]) < 1e-5, name
+        assert torch.equal(ours[name], theirs[name]), name
     # per-member clipping: the member's own norm and cap
     norms, solo_norms = ensemble.clip_gradients(), solo.clip_gradients()
-    assert float(norms[member]) == pytest.approx(float(solo_norms[0]), rel=1e-5)
+    assert torch.equal(norms[member], solo_norms[0])
     for name, p in ensemble.policy_net.named_parameters():
-        assert rel_err(p.grad[member], dict(solo.policy_net.named_parameters())[name].grad[0]) < 1e-5, name
+        assert torch.equal(p.grad[member], dict(solo.policy_net.named_parameters())[name].grad[0]), name
     if member in ensemble.rnd_members:  # the predictor took the same first Adam step
         j = ensemble.rnd_members.index(member)
         for name, p in ensemble.rnd.predictor.named_parameters():
             q = dict(solo.rnd.predictor.named_parameters())[name][0]
-            assert rel_err(p[j].detach(), q.detach()) < 1e-5, name
+            assert torch.equal(p[j], q), name
 
 
 @pytest.mark.parametrize("change", [dict(seed=99), dict(eta=0.7), dict(intrinsic="none", eta=None), dict(clip=0.05, entropy_coef=0.5)])
@@ -127,11 +129,8 @@ def test_a_member_does_not_depend_on_the_others(change):
         assert ha.total == hb.total
         assert torch.equal(torch.as_tensor(ha.distribution()), torch.as_tensor(hb.distribution()))
         for name, p in a.policy_net.named_parameters():
-            assert torch.allclose(p[member], dict(b.policy_net.named_parameters())[name][member], rtol=1e-5, atol=1e-7), name
-    for ra, rb in zip(strip(a.histories[0].rows), strip(b.histories[0].rows)):
-        assert ra.keys() == rb.keys()
-        for key in ra:
-            assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-8), key
+            assert torch.equal(p[member], dict(b.policy_net.named_parameters())[name][member]), name
+        assert strip(a.histories[member].rows) == strip(b.histories[member].rows)
     # and the changed member did change
     assert any(not torch.equal(p[1], dict(b.policy_net.named_parameters())[name][1]) for name, p in a.policy_net.named_parameters())
 
@@ -245,6 +244,29 @@ def test_minibatches_split_each_members_decisions():
         assert torch.allclose(weight[:, k].sum(dim=1), torch.ones(m))  # a mean over the member's own rows
         seen = torch.cat([rows[j, k][valid[j, k]] for j in range(m)])
         assert sorted(seen.tolist()) == list(range(n_k))  # every decision exactly once per epoch
+        assert not valid[:, k, minibatch_width(n_k, m):].any()  # training reads the member's own width
+
+
+def test_minibatch_width_is_aligned_and_the_members_own():
+    for m in (1, 3, 4):
+        for n in range(1, 3000, 7):
+            width = minibatch_width(n, m)
+            chunk = -(-n // m)
+            assert width % MINIBATCH_ALIGN == 0 and 0 <= width - chunk < max(MINIBATCH_ALIGN, chunk / 2)
+    assert [minibatch_width(n, 1) for n in (1, 32, 33, 128, 129, 192, 193, 300)] == [32, 32, 64, 128, 192, 192, 256, 384]
+
+
+def test_members_of_one_width_share_a_pass():
+    trainer = PPOEnsembleTrainer(configs())
+    rollout = trainer.collect()
+    groups = trainer.width_groups(rollout)
+    widths = [minibatch_width(n, TINY["n_minibatches"]) for n in rollout.n_decisions]
+    if len(set(widths)) == 1:
+        assert len(groups) == 1 and groups[0].members is None
+    else:
+        assert sorted(sum((g.members.tolist() for g in groups), [])) == list(range(len(widths)))
+        for g in groups:
+            assert all(widths[k] == g.width for k in g.members.tolist())
 
 
 def test_stacked_gae_equals_the_solo_gae_per_member():
@@ -286,7 +308,7 @@ def test_sweep_trains_compatible_ppo_runs_as_one_ensemble(tmp_path, mode):
     alone = run_sweep("alone", ppo + [mcmc], results_dir=tmp_path, backend="serial", progress=False, ensemble_size=1)
     assert grouped["run"].unique().tolist() == [run_id(c) for c in ppo + [mcmc]]
     wall = [c for c in grouped.columns if "wall" in c]
-    pd.testing.assert_frame_equal(grouped.drop(columns=wall), alone.drop(columns=wall), check_exact=False, rtol=1e-5, atol=1e-6)  # float rounding of padded sums
+    pd.testing.assert_frame_equal(grouped.drop(columns=wall), alone.drop(columns=wall), check_exact=True)
     store = ExperimentStore(tmp_path / "grouped")
     members = [store.read_metadata(run_id(c))["ensemble"] for c in ppo]
     assert {m["id"] for m in members} == {members[0]["id"]} and sorted(m["member"] for m in members) == [0, 1, 2]
@@ -311,13 +333,18 @@ def test_sampling_only_the_live_rows_gives_the_same_trajectories():
 
 
 def test_tables_are_read_when_they_pay(monkeypatch):
+    """The roll-out mode is the run's own: its grid and batch size, never its ensemble."""
     import gafn_lib.baselines.ppo_ensemble as module
+    from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 
-    monkeypatch.setattr(module, "TABLE_MODE_MAX_STATES", 0)
+    monkeypatch.setattr(module, "TABLE_MODE_MAX_STATES", 2048)
     monkeypatch.setattr(module, "ADAPTIVE_TABLES", True)
-    trainer = PPOEnsembleTrainer(configs(height=12))  # 5 · 144 states
-    assert not trainer._table_pays()  # nothing sampled yet: per-move is assumed cheaper
-    trainer._last_rollout = (30, 200)  # long trajectories: 30 · (100 + 30) + 1000 > 720
-    assert trainer._table_pays()
+    grid = lambda ndim, height: Hypergrid(HypergridConfig(ndim=ndim, height=height))
+    assert module.table_mode_of(grid(2, 32), 16)  # 1024 states
+    assert module.table_mode_of(grid(2, 128), 16)  # 16384 < 254 · (90 + 16)
+    assert not module.table_mode_of(grid(4, 16), 16)  # 65536 > 60 · (90 + 16)
+    for k in (1, 2, 12):
+        assert PPOEnsembleTrainer([PPOConfig(height=32, hidden=16, seed=s) for s in range(k)]).table_mode
     monkeypatch.setattr(module, "ADAPTIVE_TABLES", False)
-    assert not trainer._table_pays()
+    assert not module.table_mode_of(grid(2, 128), 16)
+    assert module.table_mode_of(grid(2, 32), 16)

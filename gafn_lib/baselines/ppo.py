@@ -35,7 +35,7 @@ This module is the grid PPO's public face: its config (:class:`PPOConfig`) and, 
 trainers from :mod:`gafn_lib.baselines.ppo_ensemble` (:class:`PPOTrainer` is the one-member
 :class:`~gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, which trains ``K`` compatible configs in
 lockstep as one batched model: per-member generators, minibatches, advantage normalisation and
-gradient clipping) and the PPO pieces of :mod:`gafn_lib.baselines.ppo_core` (:class:`PPOFields`,
+gradient clipping; a member's history is bit for bit its solo run's) and the PPO pieces of :mod:`gafn_lib.baselines.ppo_core` (:class:`PPOFields`,
 :func:`gae_advantages`, :func:`clipped_surrogate`, :func:`ppo_epochs`). The engine imports neither this
 module nor its config class, so the imports run one way: ``ppo`` → ``ppo_ensemble`` → ``ppo_core``.
 """

@@ -1,8 +1,8 @@
 """PPO's pieces shared by the grid PPO (:mod:`gafn_lib.baselines.ppo_ensemble`) and the molecule PPO
 (:mod:`gafn_lib.baselines.mol_ppo`): the hyperparameters (:class:`PPOFields`), GAE
-(:func:`gae_advantages`), the clipped surrogate (:func:`clipped_surrogate`) and the autograd update
-loop (:func:`ppo_epochs`). Each is written once; tests/test_ppo_core.py checks the vectorised forms
-against slow loops.
+(:func:`gae_advantages`, :func:`gae_discount`), the clipped surrogate (:func:`clipped_surrogate`)
+and the autograd update loop (:func:`ppo_epochs`). Each is written once; tests/test_ppo_core.py
+checks the vectorised forms against slow loops.
 
 Objective (Schulman et al. 2017), per decision with ratio ``ρ = π_θ(a|s) / π_old(a|s)`` and
 advantage ``A``, minimised over ``epochs`` passes of ``n_minibatches`` random minibatches:
@@ -51,7 +51,8 @@ class PPOFields:
             check_positive("max_grad_norm", self.max_grad_norm)
 
 
-def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tensor, lam: float | torch.Tensor) -> torch.Tensor:
+def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tensor, lam: float | torch.Tensor,
+                   discount: torch.Tensor | None = None) -> torch.Tensor:
     """Generalised advantage estimation (Schulman et al. 2016) with γ = 1 on padded decisions.
 
     ``δ_t = r_t + γ V(s_{t+1}) − V(s_t)`` and ``A_t = Σ_{l ≥ 0} (γλ)^l δ_{t+l}``. Here γ = 1 (the
@@ -62,17 +63,29 @@ def gae_advantages(rewards: torch.Tensor, values: torch.Tensor, last: torch.Tens
 
     Shapes: ``rewards``, ``values`` ``(..., B, T1)``; ``last (..., B)``; ``lam`` a number, or a tensor of
     the leading shape ``(...)`` (one λ per ensemble member: ``(K,)`` with ``(K, B, T1)`` inputs, one
-    batched matrix product). ``λ = 1`` gives Monte-Carlo advantages ``G_t − V(s_t)``.
+    batched matrix product). ``λ = 1`` gives Monte-Carlo advantages ``G_t − V(s_t)``. ``discount``:
+    ``Λ`` precomputed (:func:`gae_discount`; ``lam`` is then ignored).
     """
     horizon = rewards.shape[-1]
     pos = torch.arange(horizon, device=rewards.device)
     next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     nonterminal = (pos < last.unsqueeze(-1)).to(values.dtype)
     delta = (rewards + next_values * nonterminal - values) * (pos <= last.unsqueeze(-1))
-    lag = pos.view(-1, 1) - pos.view(1, -1)  # lag[k, t] = k − t
-    lam = torch.as_tensor(lam, dtype=values.dtype, device=values.device)
-    discount = lam.view(*lam.shape, 1, 1).pow(lag.clamp_min(0)) * (lag >= 0)  # (..., T1, T1)
+    if discount is None:
+        discount = gae_discount(lam, horizon, values.dtype, values.device)
     return delta @ discount
+
+
+def gae_discount(lam: float | torch.Tensor, horizon: int, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """GAE's discount matrix ``Λ[k, t] = λ^(k−t)`` for ``k ≥ t``, 0 below: ``(T1, T1)`` for a number,
+    ``(..., T1, T1)`` for a tensor ``lam`` of shape ``(...)``. (``pow`` is computed elementwise by
+    vectorised kernels whose last, partial vector rounds differently: the grid PPO ensemble computes
+    each member's matrix alone, so that it is the same bits whatever the ensemble.)"""
+    pos = torch.arange(horizon, device=device)
+    lag = pos.view(-1, 1) - pos.view(1, -1)  # lag[k, t] = k − t
+    lam = torch.as_tensor(lam, dtype=dtype, device=device)
+    return lam.view(*lam.shape, 1, 1).pow(lag.clamp_min(0)) * (lag >= 0)  # (..., T1, T1)
 
 
 def clipped_surrogate(
