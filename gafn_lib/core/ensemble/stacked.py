@@ -175,7 +175,10 @@ class StackedMLP(nn.Module):
         w, b = layers[0]
         if inputs.indices is not None:
             idx = inputs.indices[0]
-            h = w.index_select(0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], -1).sum(dim=1).add_(b)
+            if torch.is_grad_enabled() and w.requires_grad:  # a gather and a sum (see forward_onehot)
+                h = w.index_select(0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], -1).sum(dim=1).add_(b)
+            else:  # no backward: the fused op, whose forward sums each row's m rows in order
+                h = F.embedding_bag(idx, w, mode="sum").add_(b)
         else:
             h = torch.addmm(b, inputs.dense[0], matmul_layout(w))
         for w, b in layers[1:]:

@@ -294,8 +294,13 @@ class EnsembleTrainer(MemberRuns):
     def _forward_logits(self, states: torch.Tensor) -> torch.Tensor:
         if self._custom_policy is not None:
             return self._custom_policy.forward_logits(states)
-        if self.sampling_table and states is self._all_states:
-            return self.policy_net.forward_logits(self._all_inputs)
+        if self.sampling_table and states is self._all_states and not self.table_mode:
+            # the no-gradient sampling tables: member by member (each member's table stays in cache)
+            with torch.no_grad():
+                layers = self.policy_net.net.member_layers()
+                inputs = self._all_inputs
+                one = lambda m: inputs.select(torch.tensor([m], device=self.device))
+                return torch.cat([self.policy_net.net.forward_member(one(m), layers[m])[..., : self.env.n_actions] for m in range(self.n_members)])
         return self.policy_net.forward_logits(self.featurizer(states))
 
     # ------------------------------------------------------------------ one step
