@@ -17,18 +17,14 @@ from gafn_lib.core.ensemble import EnsembleTrainer
 from gafn_lib.core.ensemble.trainer import evaluation_modes
 from gafn_lib.envs.hypergrid import Hypergrid, HypergridConfig
 from gafn_lib.grid.config import GridTrainConfig
+from tests.test_ensemble import MIXED
 
 TINY = dict(height=6, hidden=32, n_steps=16, log_every=8, batch_size=8)
 TIMING = ("wall_seconds",)
 
-#: Twelve runs that may share an ensemble: every objective, augmentation and intrinsic reward.
-RUNS = [
-    dict(objective="tb", augment="joint", intrinsic="rnd", seed=0),
-    dict(objective="db", augment="edge", intrinsic="count", seed=1),
-    dict(objective="subtb", augment="node", intrinsic="rnd", seed=2, subtb_lambda=0.5),
-    dict(objective="fm", augment="none", intrinsic="none", seed=3),
-    dict(objective="fm", augment="joint", intrinsic="rnd", seed=4),
-    dict(objective="tb", augment="none", intrinsic="none", seed=5, uniform_pb=True),
+#: Twelve runs that may share an ensemble: every objective, augmentation and intrinsic reward
+#: (test_ensemble's six mixed members, then six more).
+RUNS = MIXED + [
     dict(objective="tb", augment="joint", intrinsic="rnd", seed=6, eta=0.5),
     dict(objective="subtb", augment="joint", intrinsic="count", seed=7, subtb_lambda=0.9),
     dict(objective="db", augment="none", intrinsic="none", seed=8),
