@@ -41,7 +41,9 @@ def save_figure(fig: plt.Figure, name: str | Path, figures_dir: str | Path | Non
     files = [out / f"{name}.png", out / f"{name}.pdf"]
     files[0].parent.mkdir(parents=True, exist_ok=True)
     for path in files:
-        fig.savefig(path, bbox_inches="tight")
+        # no creation date in the PDF, so a re-run that draws the same figure writes the same bytes
+        metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
+        fig.savefig(path, bbox_inches="tight", metadata=metadata)
     return files
 
 
