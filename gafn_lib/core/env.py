@@ -18,7 +18,8 @@ mask *stop* at ``s_0``. The initial state must allow at least one action (a forc
 
 Who uses what:
 
-- the sampler (:func:`gafn_lib.core.sampling.sample_trajectories`): ``reset``, ``forward_mask``,
+- the sampler (:func:`gafn_lib.core.ensemble.sampling.sample_ensemble` and the table sampler
+  beside it): ``reset``, ``forward_mask``,
   ``encode``, ``step_unchecked``, ``stop_action``, ``max_moves``;
 - TB / DB / SubTB (through the trainer): ``encode``, ``forward_mask``, ``backward_mask``,
   ``backward_action`` (which backward logit scores the move ``s_t → s_{t+1}``), ``log_reward``;
