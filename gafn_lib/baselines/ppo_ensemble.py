@@ -433,7 +433,7 @@ class PPOEnsembleTrainer(MemberRuns):
         return traj, log_pi, out[..., a]
 
     def _collect_all(self) -> StackedRollout:
-        c, env, k, batch = self.config, self.env, self.n_members, self.config.batch_size
+        env, k, batch = self.env, self.n_members, self.config.batch_size
         dev, t1 = self.device, self._horizon
         traj, pos_log_pi, pos_values = self.sample()
         kb = traj.states.shape[0]

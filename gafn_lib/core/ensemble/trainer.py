@@ -61,7 +61,7 @@ from gafn_lib.core.ensemble.features import Featurizer
 from gafn_lib.core.ensemble.intrinsic import StackedCounts, StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
 from gafn_lib.core.ensemble.sampling import draw_uniforms, sample_ensemble, sample_from_tables, transition_table
-from gafn_lib.core.ensemble.stacked import MEMBER_ALIGN, StackedInputs
+from gafn_lib.core.ensemble.stacked import MEMBER_ALIGN
 from gafn_lib.core.env import Parents, check_environment, is_enumerable
 from gafn_lib.core.exact import state_graph
 from gafn_lib.core.history import History
