@@ -176,7 +176,7 @@ class MARSTrainer(MoleculeTrainer):
         smiles, scores, rewards = score_molecules(self.scorer, self.reward, self.chains)
         self.chain_scores = [float(s) for s in scores]
         self.chain_rewards = [float(r) for r in rewards]
-        self.tracker.record(smiles, scores, rewards)
+        self.tracker.record(smiles, scores, rewards, lengths=[c.n_blocks for c in self.chains])
 
     def _random_molecule(self) -> BlockState:
         """Uniform random blocks at uniform open stems until ``min_blocks`` (or no stem is left)."""
@@ -313,7 +313,7 @@ class MARSTrainer(MoleculeTrainer):
                     n_accepted += 1
                     if p.train_state is not None:
                         self.buffer.append((p.train_state, p.train_targets, p.train_slots))
-            self.tracker.record(smiles, scores, rewards)
+            self.tracker.record(smiles, scores, rewards, lengths=[proposals[i].new_state.n_blocks for i in live])
         proposal_loss = self.train_proposal()
         self.n_proposed += len(live)
         self.n_accepted += n_accepted

@@ -106,6 +106,7 @@ class MolRollout:
     smiles: list[str]
     scores: np.ndarray
     rewards: np.ndarray
+    lengths: list[int]  # blocks of each finished molecule
     info: dict
 
 
@@ -162,7 +163,7 @@ class MolPPOTrainer(MoleculeTrainer):
         if cfg.normalize_advantages:
             advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
         info = {"mean_reward": float(np.mean(rewards)), "mean_score": float(np.mean(scores)), "mean_length": float(np.mean(trajs.lengths))}
-        return MolRollout(states, actions_t, log_prob_old, advantages, returns, smiles, scores, rewards, info)
+        return MolRollout(states, actions_t, log_prob_old, advantages, returns, smiles, scores, rewards, trajs.lengths, info)
 
     # ------------------------------------------------------------------ update
     def update(self, rollout: MolRollout) -> dict[str, float]:
@@ -179,7 +180,7 @@ class MolPPOTrainer(MoleculeTrainer):
         rollout = self.collect()
         info = dict(rollout.info)
         info.update(self.update(rollout))
-        self.tracker.record(rollout.smiles, rollout.scores, rollout.rewards)
+        self.tracker.record(rollout.smiles, rollout.scores, rollout.rewards, lengths=rollout.lengths)
         self.step_count += 1
         self.wall_seconds += time.perf_counter() - start
         self._last_info = info

@@ -95,7 +95,7 @@ class RandomSearchTrainer(MoleculeTrainer):
         stop_at = draw_early_stops(cfg.batch_size, cfg.early_stop_reg, cfg.min_blocks, cfg.max_blocks) if cfg.early_stop_reg > 0 else None
         trajs = sample_uniform_trajectories(self.mdp, cfg.batch_size, stop_at)
         smiles, scores, rewards = score_molecules(self.scorer, self.reward, trajs.terminal)
-        self.tracker.record(smiles, scores, rewards)
+        self.tracker.record(smiles, scores, rewards, lengths=trajs.lengths)
         self.step_count += 1
         self.wall_seconds += time.perf_counter() - start
         self._last_info = {"mean_reward": float(rewards.mean()), "mean_score": float(scores.mean()), "mean_length": float(sum(trajs.lengths) / len(trajs.lengths))}

@@ -1,5 +1,10 @@
 """The base class of every molecule trainer (GFlowNets, PPO, MARS, random search): construction,
-metric rows and stored molecules."""
+metric rows and stored molecules.
+
+Every trainer records each generated molecule once with ``self.tracker.record(smiles, scores,
+rewards, lengths=...)`` (lengths = numbers of blocks); the tracker's ``hit_rate`` uses the config's
+reward threshold and ``top10_score_norm`` its normaliser (:meth:`MoleculeTrainer._setup`).
+"""
 
 from __future__ import annotations
 
@@ -37,17 +42,22 @@ class MoleculeTrainer(Trainer):
         self.scorer = StateScorer(self.mdp, self.proxy)
         self.reward = config.reward_fn()
         self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
-        self.tracker = MolMetricsTracker(config.top_k)
+        self.tracker = MolMetricsTracker(config.top_k, hit_threshold=self.reward.threshold, score_normaliser=self.reward.normaliser)
         self.history = History.for_config(config)
         self.step_count = 0
         self.wall_seconds = 0.0
         self._last_info: dict[str, float] = {}
 
     def evaluate(self) -> dict:
-        row = {"step": self.step_count}
+        """The logged row: step, the tracker's columns (:mod:`gafn_lib.molecules.tracking`), wall
+        seconds, then the last step's diagnostics. It closes the tracker's window, so call it once
+        per logged row (``self.tracker.row(close_window=False)`` looks without closing). A window
+        column wins over a last-step diagnostic of the same name (``mean_score``, ``mean_length``:
+        the window's mean covers every molecule since the previous row, not only the last step's)."""
+        row: dict = {"step": self.step_count}
         row.update(self.tracker.row())
         row["wall_seconds"] = self.wall_seconds
-        row.update(self._last_info)
+        row.update({k: v for k, v in self._last_info.items() if k not in row})
         return row
 
     def progress_postfix(self, row: dict) -> dict:
