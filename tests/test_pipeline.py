@@ -185,7 +185,7 @@ from pathlib import Path
 from gafn_lib.repro.claims import claims_table, compare
 out = Path(os.environ["GAFN_OUTPUT_DIR"]) / "data" / "results" / "01_demo"
 out.mkdir(parents=True, exist_ok=True)
-result = compare("A beats B", [0.1, 0.11, 0.12], [0.5, 0.52, 0.51], metric="l1", better="lower", label_a="A", label_b="B")
+result = compare("A beats B", [0.1, 0.11, 0.12, 0.13], [0.5, 0.52, 0.51, 0.53], metric="l1", better="lower", label_a="A", label_b="B")
 claims_table([result], full=True).to_csv(out / "claims_full.csv", index=False)
 """
 

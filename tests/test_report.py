@@ -25,23 +25,24 @@ def _write(folder, notebook: str, results, full: bool = True) -> None:
 @pytest.fixture
 def results_root(tmp_path):
     root = tmp_path / "results"
+    # 4 seeds per group: the fewest at which the claims rule can decide
     # quick: the L1 claim at H=8 (clear win) and H=16 (overlap); an ablation at H=16 (clear loss)
     _write(root, "01_gridworld_comparison", [
-        _l1("H=8", [0.01, 0.012, 0.011], [0.05, 0.052, 0.049]),
-        _l1("H=16", [0.01, 0.03, 0.02], [0.02, 0.01, 0.03]),
+        _l1("H=8", [0.01, 0.012, 0.011, 0.0105], [0.05, 0.052, 0.049, 0.051]),
+        _l1("H=16", [0.01, 0.03, 0.02, 0.015], [0.02, 0.01, 0.03, 0.025]),
     ])
     _write(root, "03_ablations", [
-        compare(ABLATION, [0.5, 0.52, 0.51], [0.1, 0.11, 0.12], metric="l1_mean_exact", better="lower",
+        compare(ABLATION, [0.5, 0.52, 0.51, 0.53], [0.1, 0.11, 0.12, 0.13], metric="l1_mean_exact", better="lower",
                 label_a="joint", label_b="edge", scope="H=16"),
     ])
     # paper: the L1 claim at H=8 and H=64 (against a stuck baseline); the ablation at H=32
     paper = root / "paper"
     _write(paper, "01_gridworld_comparison", [
-        _l1("H=8", [0.01, 0.011, 0.012], [0.01, 0.0105, 0.0115]),
-        _l1("H=64", [0.001, 0.0012, 0.0011], [0.002, 0.002, 0.002], worst=0.002),
+        _l1("H=8", [0.01, 0.011, 0.012, 0.0108], [0.01, 0.0105, 0.0115, 0.011]),
+        _l1("H=64", [0.001, 0.0012, 0.0011, 0.0013], [0.002, 0.002, 0.002, 0.002], worst=0.002),
     ])
     _write(paper, "03_ablations", [
-        compare(ABLATION, [0.1, 0.11, 0.12], [0.5, 0.52, 0.51], metric="l1_mean_exact", better="lower",
+        compare(ABLATION, [0.1, 0.11, 0.12, 0.13], [0.5, 0.52, 0.51, 0.53], metric="l1_mean_exact", better="lower",
                 label_a="joint", label_b="edge", scope="H=32"),
     ])
     return root
@@ -68,8 +69,10 @@ def test_cell_reports_interval_and_seeds(results_root):
     claims = report.load_claims(results_root, profiles=["quick"])
     row = claims[(claims["notebook"] == "01_gridworld_comparison") & (claims["scope"] == "H=8")].iloc[0]
     text = report.cell(row, show_scope=False)
-    diff = row["mean_a"] - row["mean_b"]
-    assert text.startswith(f"supported: {diff:.2g} [") and text.endswith("n=3/3")
+    # the Hodges–Lehmann shift (median pairwise difference), the estimate its interval belongs to
+    assert text == f"supported: {row['shift']:.2g} [{row['ci_low']:.2g}, {row['ci_high']:.2g}], n=4/4"
+    old = row.drop("shift")  # a table written before the shift column: the difference of means
+    assert report.cell(old, show_scope=False).startswith(f"supported: {row['mean_a'] - row['mean_b']:.2g} [")
 
 
 def test_saturated_and_single_seed_cells(tmp_path):

@@ -237,7 +237,8 @@ def claim(
     **where: Any,
 ) -> list[claims.ClaimResult]:
     """Test "``method_a`` beats ``method_b`` on the final ``metric``" over seeds through
-    :func:`gafn_lib.repro.claims.compare` (Welch 95 % interval, three-way verdict).
+    :func:`gafn_lib.repro.claims.compare` (exact Mann–Whitney at 0.025 per side, Hodges–Lehmann
+    95 % interval, three-way verdict; at least 4 seeds per group to decide).
 
     - ``metric="l1"`` tests both L1 errors (:data:`L1_METRICS`; lower is better): one result
       each, noting where they disagree. A method without a policy (MCMC) has no exact L1: only the

@@ -5,8 +5,8 @@ under the profile's results folder: ``data/results/<notebook>/`` for ``quick`` a
 ``data/results/<profile>/<notebook>/`` for ``long`` and ``paper``
 (:func:`gafn_lib.repro.paths.profile_results_dir`). This module reads every one of those tables that
 exists and lays them out as one table per notebook: a row per claim and metric, a column per
-profile, each cell the verdict (*supported* / *contradicted* / *inconclusive*), the difference of
-means with its 95 % interval and the seeds per group, e.g.::
+profile, each cell the verdict (*supported* / *contradicted* / *inconclusive*), the shift A − B
+(Hodges–Lehmann: median pairwise difference) with its 95 % interval and the seeds per group, e.g.::
 
     supported: -0.015 [-0.021, -0.0088], n=5/5
 
@@ -91,12 +91,16 @@ def _num(x: float) -> str:
 
 
 def cell(row: pd.Series, show_scope: bool) -> str:
-    """One profile's verdict of one claim row, e.g. ``supported: -0.015 [-0.021, -0.0088], n=5/5``."""
+    """One profile's verdict of one claim row, e.g. ``supported: -0.015 [-0.021, -0.0088], n=5/5``: the
+    Hodges–Lehmann shift A − B and its interval (a relative non-inferiority row: the ratio A/B)."""
     verdict = str(row["verdict_only"])
+    # the effect the interval belongs to: the Hodges–Lehmann shift (tables from before it: the difference of means)
+    shift = row.get("shift", math.nan)
+    estimate = row["difference"] if pd.isna(shift) else shift
     if pd.isna(row["ci_low"]) or (isinstance(row["ci_low"], float) and math.isnan(row["ci_low"])):
-        effect = f"{_num(row['difference'])} [no interval]"
+        effect = f"{_num(estimate)} [no interval]"
     else:
-        effect = f"{_num(row['difference'])} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
+        effect = f"{_num(estimate)} [{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
     text = f"{verdict}: {effect}, n={int(row['n_a'])}/{int(row['n_b'])}"
     markers = []
     notes, reason = str(row.get("notes", "")), str(row.get("reason", ""))
@@ -168,7 +172,7 @@ def summary_markdown(claims: pd.DataFrame, profiles: Sequence[str] = PROFILES) -
         "# Every claim's verdict, by profile\n\n"
         "Written by `make figures` (`gafn_lib.repro.report`) from the claims tables in this folder "
         "(`<notebook>/claims_full.csv` for quick, `<profile>/<notebook>/` for long and paper). A cell: "
-        "verdict, difference of means A − B with its 95 % interval over seeds, seeds per group; "
+        "verdict, shift A − B (median pairwise difference) with its 95 % interval over seeds, seeds per group; "
         "markers: stuck baseline, L1s disagree, saturated; the scale where a claim has one per profile.\n\n"
     )
     totals = verdict_totals(claims)

@@ -19,9 +19,10 @@ def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str]
     """The paper's molecule claims (§4) as pairwise tests with statistics over seeds.
 
     Each row is :func:`gafn_lib.repro.claims.compare` on the final metrics (one value per seed):
-    the effect ``A − B``, Welch's 95 % interval over seeds and a verdict supported / inconclusive /
-    contradicted. A claim about several methods ("MARS is the worst of the four") is one row per
-    pair. Random search (uniform random actions) is the floor: one row per learner. Methods not in
+    the shift ``A − B`` (Hodges–Lehmann) with its 95 % interval over seeds and a verdict from the
+    exact Mann–Whitney test, supported / inconclusive / contradicted (at least 4 seeds per method to
+    decide). A claim about several methods ("MARS is the worst of the four") is one row per pair.
+    Random search (uniform random actions) is the floor: one row per learner. Methods not in
     ``table`` (or not in ``methods``) are skipped. ``scope`` (e.g. the reduced-reward label) is
     carried into the metric column.
     """
