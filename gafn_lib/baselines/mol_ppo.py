@@ -33,7 +33,9 @@ action space). The critic ``V(s)`` is the log-flow head on the shared trunk, rea
 
 Budget and metrics: every trajectory is one generated molecule; the metric rows are
 :class:`gafn_lib.molecules.tracking.MolMetricsTracker`'s (top-10 reward, modes with score > 7.5, top-10
-Tanimoto, molecules generated) plus ``wall_seconds`` and PPO diagnostics.
+Tanimoto, molecules generated, and the window's hit rate, mean score, unique fraction and mean length)
+plus ``wall_seconds`` and PPO diagnostics (the window's ``mean_score`` and ``mean_length`` replace the
+last iteration's in a row).
 
 """
 
