@@ -20,7 +20,7 @@ Every trainer follows the same small protocol (see :class:`gafn_lib.core.trainer
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -43,6 +43,24 @@ _STABLE_KEYS: dict[str, str] = {
     "gafn_lib.molecules.config.MolTrainConfig": "gafn_lib.mol_train.MolTrainConfig",
 }
 _CURRENT_PATHS = {old: new for new, old in _STABLE_KEYS.items()}
+
+#: Field metadata key of a config field added after runs of its class were stored (:func:`added_field`).
+ADDED_FIELD_KEY = "gafn_implicit_before"
+
+
+def added_field(default: Any, *, implicit: Any = MISSING) -> Any:
+    """A dataclass field added to a config class after runs of that class were stored.
+
+    ``implicit`` (default: ``default``) is the value every run stored before the field existed had
+    without naming it. :func:`gafn_lib.runner.store.run_id` leaves the field out of the hash while it
+    holds that value, so those runs keep their ids (as :data:`_STABLE_KEYS` does for moved classes);
+    any other value enters the id like an ordinary field. The field is an ordinary field everywhere
+    else (tables, metadata, ``History.config``). Changing the default later does not change
+    ``implicit``: pass it explicitly then.
+
+    Example: ``network: str = added_field("compact")``.
+    """
+    return field(default=default, metadata={ADDED_FIELD_KEY: default if implicit is MISSING else implicit})
 
 
 def _load(path: str):

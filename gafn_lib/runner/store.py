@@ -22,6 +22,12 @@ It does not depend on the Python process, the machine or the order of fields; it
 class is moved or renamed, or if any field (including ``seed``, ``device`` and ``threads``)
 changes.
 
+**Fields added later.** A field declared with :func:`gafn_lib.registry.added_field` (a field added
+to a config class after runs of it were stored) is left out of ``fields`` while it holds the value
+the earlier runs had implicitly (:func:`hashed_fields`), so adding it changes no existing run id; a
+config that sets another value hashes it like any field. (Moved classes keep their ids the same
+way: the class key is the old path, :func:`gafn_lib.registry.config_key`.)
+
 **Atomic writes.** Every file is written to a hidden temporary file in the same folder, flushed,
 ``fsync``-ed and moved over the target with ``os.replace``: a reader (or a re-run after a kill)
 sees either the previous complete file or the new complete file, never a truncated one. A kill in
@@ -51,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from gafn_lib.core.history import plain_value
-from gafn_lib.registry import config_key
+from gafn_lib.registry import ADDED_FIELD_KEY, config_key
 
 RUN_ID_SCHEMA = "gafn-run/1"
 RUN_ID_LENGTH = 16
@@ -89,9 +95,21 @@ def config_fields(config: Any) -> dict[str, Any]:
     return {f.name: plain_value(getattr(config, f.name), f"config field {f.name}") for f in dataclasses.fields(config)}
 
 
+def hashed_fields(config: Any) -> dict[str, Any]:
+    """The fields the run id hashes: :func:`config_fields` without each field added later
+    (:func:`gafn_lib.registry.added_field`) that holds the value earlier runs had implicitly."""
+    values = config_fields(config)
+    for f in dataclasses.fields(config):
+        if ADDED_FIELD_KEY in f.metadata:
+            implicit = plain_value(f.metadata[ADDED_FIELD_KEY], f"config field {f.name}")
+            if _canonical(values[f.name], f.name) == _canonical(implicit, f.name):
+                del values[f.name]
+    return values
+
+
 def run_id(config: Any) -> str:
     """Stable id of a run: a hash of the config's class and fields (see the module docstring)."""
-    payload = {"schema": RUN_ID_SCHEMA, "class": config_key(config), "fields": _canonical(config_fields(config), "config")}
+    payload = {"schema": RUN_ID_SCHEMA, "class": config_key(config), "fields": _canonical(hashed_fields(config), "config")}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RUN_ID_LENGTH]
 
