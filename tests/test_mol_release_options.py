@@ -227,7 +227,8 @@ def test_release_terminal_uses_the_empty_state_novelty(mdp, proxy):
 
 def test_option_validation():
     with pytest.raises(ValueError, match="terminal"):
-        MolTrainConfig(terminal="release", augment="none")
+        MolTrainConfig(terminal="release", augment="edge")
+    assert MolTrainConfig(terminal="release", augment="none").intrinsic == "none"  # inert without augmentation
     with pytest.raises(ValueError, match="terminal"):
         MolTrainConfig(terminal="sometimes")
     with pytest.raises(ValueError, match="log_reg_c"):

@@ -2,7 +2,9 @@
 
 - :mod:`~gafn_lib.molecules.config` — the molecule size / reward / network fields every molecule
   config shares, and the GFlowNet's config ``MolTrainConfig``;
-- :mod:`~gafn_lib.molecules.policy` — the block-graph message-passing policy;
+- :mod:`~gafn_lib.molecules.policy` — the block-graph message-passing policy (``network="compact"``);
+- :mod:`~gafn_lib.molecules.release_net` — the public release's block-graph network (``network="release"``);
+- :mod:`~gafn_lib.molecules.networks` — either network by name;
 - :mod:`~gafn_lib.molecules.sampling` — graph trajectory sampling and the loss terms;
 - :mod:`~gafn_lib.molecules.scoring` — proxy scores and rewards of finished molecules (cached);
 - :mod:`~gafn_lib.molecules.graph_rnd` — the public release's block-graph RND;

@@ -1,8 +1,10 @@
 """The public release's RND on molecules: two block-graph networks on the raw state graph.
 
 ``r(s) = η · ‖f̂(G(s)) − f(G(s))‖₂`` where the target ``f`` and the predictor ``f̂`` are both
-block-graph message-passing networks (:class:`gafn_lib.molecules.policy.BlockGraphPolicy`, the
-policy's width and rounds) read at their graph embedding ``g``; ``f`` is frozen at its random
+block-graph message-passing networks of the policy's family, width and rounds (``network="compact"``:
+:class:`gafn_lib.molecules.policy.BlockGraphPolicy`; ``"release"``: the release's
+``StateEmbeddingNet``, :class:`gafn_lib.molecules.release_net.ReleaseStateEmbedding`, whose embedding
+is the mean of the node states) read at their graph embedding ``g``; ``f`` is frozen at its random
 initialisation and ``f̂`` is trained end to end (embeddings, message passing and read-out) on
 ``mean_s ‖f̂ − f‖₂`` with weight 1 (release: ``model_block.RND`` — ``StateEmbeddingNet`` target and
 predictor, ``ri_coe`` = η = 0.1, ``ri_loss_coe`` = 1; ``mols/gflownet.py``).
@@ -23,19 +25,26 @@ from torch import nn
 
 from gafn_lib.envs.fragment_batch import encode_states
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
-from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.networks import build_state_embedding
 
 
 class GraphRND(nn.Module):
-    """Block-graph target and predictor; ``reward_and_loss(states)`` → ``(η·error detached, mean error)``."""
+    """Block-graph target and predictor; ``reward_and_loss(states)`` → ``(η·error detached, mean error)``.
 
-    def __init__(self, mdp: FragmentMDP, hidden: int, n_rounds: int, eta: float) -> None:
+    Args:
+        mdp: the fragment MDP (encodes the states).
+        hidden, n_rounds: width and rounds of both networks (the policy's).
+        eta: the coefficient η >= 0.
+        network: ``"compact"`` (default) or ``"release"``, see :func:`gafn_lib.molecules.networks.build_state_embedding`.
+    """
+
+    def __init__(self, mdp: FragmentMDP, hidden: int, n_rounds: int, eta: float, network: str = "compact") -> None:
         super().__init__()
         if eta < 0:
             raise ValueError(f"eta (intrinsic coefficient) must be >= 0, got {eta}")
         self.mdp, self.eta = mdp, float(eta)
-        self.target = BlockGraphPolicy.for_mdp(mdp, hidden, n_rounds)
-        self.predictor = BlockGraphPolicy.for_mdp(mdp, hidden, n_rounds)
+        self.target = build_state_embedding(network, mdp, hidden, n_rounds)
+        self.predictor = build_state_embedding(network, mdp, hidden, n_rounds)
         self.target.requires_grad_(False)
         self._target_cache: dict[BlockState, torch.Tensor] = {}
 
@@ -47,14 +56,14 @@ class GraphRND(nn.Module):
             new = list(dict.fromkeys(states))
         if new:
             with torch.no_grad():
-                emb = self.target(encode_states(self.mdp, new, device)).embedding
+                emb = self.target.embed(encode_states(self.mdp, new, device))
             cache.update(zip(new, emb))
         return torch.stack([cache[s] for s in states])
 
     def error(self, states: Sequence[BlockState]) -> torch.Tensor:
         """``‖f̂(s) − f(s)‖₂`` per state ``(N,)``, differentiable w.r.t. the predictor."""
         device = next(self.predictor.parameters()).device
-        predicted = self.predictor(encode_states(self.mdp, list(states), device)).embedding
+        predicted = self.predictor.embed(encode_states(self.mdp, list(states), device))
         return (predicted - self._target(states, device)).norm(dim=-1)
 
     def reward_and_loss(self, states: Sequence[BlockState]) -> tuple[torch.Tensor, torch.Tensor]:

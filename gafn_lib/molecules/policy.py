@@ -12,6 +12,10 @@ Input: a :class:`~gafn_lib.envs.fragment_batch.BlockGraphBatch` (disjoint union 
 4. Heads: per open stem σ on node i, ``logits_σ = MLP_stem([h_i, E_stem[type_σ], g]) ∈ R^V``
    (one logit per block); ``stop = MLP_stop(g)``; ``log F(s) = MLP_flow(g)``.
 
+This is the ``"compact"`` network of :attr:`gafn_lib.molecules.config.MolTrainConfig.network`; the
+public release's (``"release"``) is :class:`gafn_lib.molecules.release_net.ReleaseGraphNet`, and
+:mod:`gafn_lib.molecules.networks` builds either by name.
+
 For flow matching the logits are read as edge log-flows ``log F(s→s')``; for TB they are
 normalised into ``log π(a|s)``. Defaults: hidden 128, 3 rounds (the 2021 block-graph models used
 similar sizes; all are configurable).
@@ -78,7 +82,8 @@ class BlockGraphPolicy(nn.Module):
         v = mdp.vocab
         return cls(v.n_frags, v.n_stem_types, mdp.n_block_types, hidden, n_rounds)
 
-    def forward(self, batch: BlockGraphBatch, mask: torch.Tensor | None = None) -> MolPolicyOutput:
+    def _trunk(self, batch: BlockGraphBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(node states h (N, H), stem embeddings (S, H), graph embedding g (B, H))``."""
         n_nodes, n_graphs = batch.node_type.shape[0], batch.n_graphs
         stem_e = self.stem_emb(batch.stem_type)  # (S, H)
         h = self.frag_emb(batch.node_type).index_add(0, batch.stem_node, stem_e)  # (N, H)
@@ -91,9 +96,18 @@ class BlockGraphPolicy(nn.Module):
         count = h.new_zeros(n_graphs).index_add(0, batch.node_graph, h.new_ones(n_nodes))
         total = h.new_zeros(n_graphs, self.hidden).index_add(0, batch.node_graph, h)
         g = self.readout(torch.cat([total / count[:, None], total / 8.0], dim=1))  # (B, H)
+        return h, stem_e, g
+
+    def embed(self, batch: BlockGraphBatch) -> torch.Tensor:
+        """(B, H) graph embedding ``g`` alone (what RND reads; the heads are not evaluated)."""
+        return self._trunk(batch)[2]
+
+    def forward(self, batch: BlockGraphBatch, mask: torch.Tensor | None = None) -> MolPolicyOutput:
+        h, stem_e, g = self._trunk(batch)
         stem_logits = self.stem_head(torch.cat([h[batch.stem_node], stem_e, g[batch.stem_graph]], dim=1))  # (S, V)
         max_stems = None if mask is None else (mask.shape[1] - 1) // self.n_block_types
         logits = flatten_logits(batch, stem_logits, self.stop_head(g).squeeze(1), max_stems)
         if mask is not None:
             logits = logits.masked_fill(~mask, -torch.inf)
         return MolPolicyOutput(logits=logits, log_flow=self.flow_head(g).squeeze(1), embedding=g)
+

@@ -14,6 +14,11 @@ One training step, top to bottom:
 
 The terminal intrinsic bonus ``r(x)`` is computed on the *finished* molecule ``x = s_n``.
 
+The network (policy, and RND's graph networks) is ``config.network``: the compact
+:class:`~gafn_lib.molecules.policy.BlockGraphPolicy` or the public release's
+:class:`~gafn_lib.molecules.release_net.ReleaseGraphNet`; ``MolTrainConfig.preset("release")`` is the
+release's whole configuration.
+
 The config is :class:`gafn_lib.molecules.config.MolTrainConfig`, the tracker
 :class:`gafn_lib.molecules.tracking.MolMetricsTracker`, the base class every molecule trainer shares
 :class:`gafn_lib.molecules.base.MoleculeTrainer`; all three are importable from here too.
@@ -36,7 +41,7 @@ from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.base import MoleculeTrainer
 from gafn_lib.molecules.config import MOL_DTYPES, MolTrainConfig
 from gafn_lib.molecules.graph_rnd import GraphRND
-from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.networks import build_policy, build_state_embedding
 from gafn_lib.molecules.sampling import (
     MolTrajectories, draw_early_stops, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
@@ -55,19 +60,21 @@ class MolTrainer(MoleculeTrainer):
 
     def __init__(self, config: MolTrainConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
         self._setup(config, proxy, mdp)
+        if config.network != "compact":  # _setup built the compact network
+            self.policy = build_policy(config.network, self.mdp, config.hidden, config.n_rounds).to(self.device)
         self.dtype = MOL_DTYPES[config.dtype]
         self.policy.to(self.dtype)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
         if config.intrinsic == "none":
             self.intrinsic = ZeroIntrinsic()
         elif config.rnd_features == "graph":
-            self.intrinsic = GraphRND(self.mdp, config.hidden, config.n_rounds, config.eta)
+            self.intrinsic = GraphRND(self.mdp, config.hidden, config.n_rounds, config.eta, network=config.network)
         else:
             self.intrinsic = RND(config.hidden, eta=config.eta)
         self.intrinsic.to(device=self.device, dtype=self.dtype)
         self.rnd_encoder = None
         if config.intrinsic == "rnd" and config.rnd_features == "fixed":
-            self.rnd_encoder = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(device=self.device, dtype=self.dtype)
+            self.rnd_encoder = build_state_embedding(config.network, self.mdp, config.hidden, config.n_rounds).to(device=self.device, dtype=self.dtype)
             self.rnd_encoder.requires_grad_(False)
         self._rnd_embedding_cache: dict = {}
         params = list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad]
@@ -100,7 +107,7 @@ class MolTrainer(MoleculeTrainer):
             new = list(dict.fromkeys(states))
         if new:
             with torch.no_grad():
-                emb = self.rnd_encoder(encode_states(self.mdp, new, self.device)).embedding
+                emb = self.rnd_encoder.embed(encode_states(self.mdp, new, self.device))
             cache.update(zip(new, emb))
         return torch.stack([cache[s] for s in states])
 
@@ -114,7 +121,8 @@ class MolTrainer(MoleculeTrainer):
         child_rows = fwd.traj_rows[:, 1:]  # (B, T) rows of s_1..s_T
         # the release's terminal term needs r(s_0) too: its row is appended after the children's
         rows = child_rows[mask]
-        if cfg.terminal == "release":
+        release_terminal = cfg.terminal == "release" and cfg.augment == "joint"  # inert without augmentation
+        if release_terminal:
             rows = torch.cat([rows, fwd.traj_rows[:1, 0]])
         dtype = fwd.out.logits.dtype
         if isinstance(self.intrinsic, GraphRND):
@@ -133,7 +141,7 @@ class MolTrainer(MoleculeTrainer):
         else:
             log_intrinsic = torch.full(mask.shape, NEG_INF, device=device, dtype=dtype)
             mean_r = 0.0
-        if cfg.terminal == "release":  # R(x) + r(s_0) at a stop; R(x) (+ the leak r(x)) at a forced end
+        if release_terminal:  # R(x) + r(s_0) at a stop; R(x) (+ the leak r(x)) at a forced end
             forced = torch.tensor(trajs.forced, device=device)
             log_intrinsic_terminal = torch.where(forced, torch.full_like(log_reward, NEG_INF), r_all[-1].log().expand_as(log_reward))
         else:
