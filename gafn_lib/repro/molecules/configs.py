@@ -150,3 +150,63 @@ LONG_CHECKPOINT_EVERY = 600
 def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_SEEDS) -> list[tuple[str, Any]]:
     """The long profile's runs, seed-major (every method of seed 0 first), as notebook 06 builds them."""
     return [run for s in seeds for run in molecule_runs([s], 4 * LONG_STEPS, methods, n_logs=LONG_LOGS, reward=PAPER_REWARD)]
+
+
+# ------------------------------------------------------------------------------ the decisive run
+#: Label of the GFlowNet in the public release's configuration (``MOL_PRESETS["release"]``).
+GFN_RELEASE = "GFlowNet (release)"
+#: The same with our compact network (128 wide, 3 rounds): the release's loss (``log_reg_c``,
+#: ``leaf_coef``) without its network, about 8x cheaper per step.
+GFN_RELEASE_LOSS = "GFlowNet (release loss)"
+#: The fields of the release preset that make up its network.
+NETWORK_FIELDS = ("network", "hidden", "n_rounds")
+#: The decisive run (issue 23): does the release's configuration make a plain GFlowNet beat random
+#: search on the paper's reward, where our default does not? 2 seeds × 15,000 GFlowNet steps
+#: (60,000 molecules) of random search, the default GFlowNet, the release's loss on our network and
+#: the full release GFlowNet (in that order: cheapest first), a metric row (hit rate, mean score, ...
+#: of the window since the last row) every 500 steps (2,000 molecules).
+DECISIVE_STEPS = 15_000
+DECISIVE_SEEDS = (0, 1)
+DECISIVE_LOGS = 30
+DECISIVE_METHODS = (RANDOM, GFN, GFN_RELEASE_LOSS, GFN_RELEASE)
+#: Checkpoint period (steps) of the decisive runs (a release-configuration step costs ~0.3 s).
+DECISIVE_CHECKPOINT_EVERY = 500
+
+
+def release_fields(augment: str) -> dict[str, Any]:
+    """The release preset's fields (:data:`gafn_lib.molecules.config.MOL_PRESETS`) for a GFlowNet with
+    ``augment``; without augmentation the intrinsic-only fields (``rnd_features``, ``terminal``) are
+    left at their defaults, so the config names only what acts."""
+    from gafn_lib.molecules.config import MOL_PRESETS
+
+    fields = dict(MOL_PRESETS["release"])
+    if augment == "none":
+        for name in ("rnd_features", "terminal"):
+            fields.pop(name)
+    return fields
+
+
+def decisive_runs(
+    seeds: Sequence[int] = DECISIVE_SEEDS, n_steps: int = DECISIVE_STEPS, n_logs: int = DECISIVE_LOGS,
+    methods: Sequence[str] = DECISIVE_METHODS, **common: Any,
+) -> list[tuple[str, Any]]:
+    """The decisive run's ``(label, config)`` pairs, method-major in the order of ``methods`` (the
+    cheap runs finish first), seeds within: :data:`RANDOM`, :data:`GFN` (plain GFlowNet, our
+    defaults), :data:`GFN_RELEASE_LOSS` (plain GFlowNet, the release preset without its network) and
+    :data:`GFN_RELEASE` (plain GFlowNet, the release preset), each for ``4 · n_steps`` molecules on
+    the paper's reward. ``common``: fields every config shares (tests shrink ``hidden``,
+    ``n_rounds``, ``max_blocks``)."""
+    unknown = set(methods) - set(DECISIVE_METHODS)
+    if unknown:
+        raise ValueError(f"methods has unknown labels {sorted(unknown)}; allowed: {DECISIVE_METHODS}")
+    runs = []
+    for label in methods:
+        extra = dict(common)
+        if label == GFN_RELEASE:
+            extra = {**release_fields("none"), **common}
+        elif label == GFN_RELEASE_LOSS:
+            extra = {**{k: v for k, v in release_fields("none").items() if k not in NETWORK_FIELDS}, **common}
+        base = GFN if label in (GFN_RELEASE, GFN_RELEASE_LOSS) else label
+        for seed in seeds:
+            runs.append((label, method_config(base, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD, **extra)))
+    return runs

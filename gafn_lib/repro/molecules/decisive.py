@@ -1,0 +1,133 @@
+"""The decisive run (issue 23): does the public release's configuration make a plain GFlowNet beat
+random search on the paper's sparse reward?
+
+The runs are :func:`gafn_lib.repro.molecules.configs.decisive_runs`: per seed, a GFlowNet in the
+release's configuration (``MOL_PRESETS["release"]``, ``augment="none"``), a GFlowNet with our
+defaults and uniform random search, each generating the same number of molecules. Each metric row
+carries the *window* since the previous row (:mod:`gafn_lib.molecules.tracking`), so the curves
+show what each sampler produces at that point of training, not what it has found so far.
+
+The statistic. A learner beats random search if its sampler clears the reward threshold more
+often. In the last ``tail`` share of a run (default: the last third of its molecules), a run's
+*hits* are the molecules with score above the threshold: ``h = Σ_w hit_rate_w · n_w`` over the
+windows ``w`` of that tail, out of ``n = Σ_w n_w``. For each seed the learner's ``h₁/n₁`` is compared
+with random search's ``h₀/n₀`` (same seed) by the pooled two-proportion z statistic
+
+    z = (p̂₁ − p̂₀) / √(p̂ (1 − p̂) (1/n₁ + 1/n₀)),   p̂ = (h₁ + h₀) / (n₁ + n₀),
+
+treating the molecules of a window as independent draws of the sampler of that time (within a
+window the policy changes little; repeats of one molecule count as separate draws, as they would
+for any user of the sampler). ``z > 1.645`` (one-sided 5 %) in every seed is "beats random"; ``z <
+−1.645`` in every seed "worse than random"; anything else is "inconclusive". With 2 seeds the verdict
+is about these runs, not a population of seeds: the table gives each seed's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: One-sided 5 % critical value of the standard normal.
+Z_CRITICAL = 1.6448536269514722
+#: The window columns the decisive run reads (:data:`gafn_lib.molecules.tracking.WINDOW_COLUMNS`).
+CURVE_COLUMNS = ("molecules_generated", "window_molecules", "hit_rate", "mean_score", "unique_fraction", "mean_length", "top10_reward", "n_modes")
+
+
+def decisive_curves(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
+    """The finished decisive runs' metric rows: ``method``, ``seed`` and :data:`CURVE_COLUMNS`
+    (runs not finished yet are left out; :func:`gafn_lib.repro.molecules.load.split_complete`)."""
+    from gafn_lib.repro.molecules.load import load_molecules, split_complete
+
+    done, _ = split_complete(runs, results_dir)
+    table = load_molecules(done, results_dir)
+    missing = [c for c in CURVE_COLUMNS if c not in table.columns]
+    if done and missing:
+        raise ValueError(f"the stored runs lack the window columns {missing}: they were trained before the metrics had them; retrain them")
+    return table[["method", "seed", *CURVE_COLUMNS]] if done else pd.DataFrame(columns=["method", "seed", *CURVE_COLUMNS])
+
+
+def tail_hits(curves: pd.DataFrame, tail: float = 1 / 3) -> pd.DataFrame:
+    """Per ``method`` × ``seed``: ``molecules`` and ``hits`` in the last ``tail`` share of the run's
+    molecules (whole windows whose start lies in it), ``hit_rate`` = hits / molecules, and
+    ``mean_score`` (molecule-weighted) over the same windows."""
+    if not 0 < tail <= 1:
+        raise ValueError(f"tail must be in (0, 1], got {tail!r}")
+    rows = []
+    for (method, seed), run in curves.groupby(["method", "seed"], sort=False):
+        run = run.sort_values("molecules_generated")
+        end = float(run["molecules_generated"].max())
+        start = run["molecules_generated"] - run["window_molecules"]
+        part = run[(start >= (1 - tail) * end - 1e-9) & (run["window_molecules"] > 0)]
+        n = float(part["window_molecules"].sum())
+        hits = float((part["hit_rate"] * part["window_molecules"]).sum())
+        score = float((part["mean_score"] * part["window_molecules"]).sum() / n) if n else math.nan
+        rows.append({"method": method, "seed": int(seed), "molecules": int(round(n)), "hits": int(round(hits)),
+                     "hit_rate": hits / n if n else math.nan, "mean_score": score})
+    return pd.DataFrame(rows, columns=["method", "seed", "molecules", "hits", "hit_rate", "mean_score"])
+
+
+def two_proportion_z(h1: float, n1: float, h0: float, n0: float) -> float:
+    """Pooled two-proportion z statistic of ``h1/n1`` against ``h0/n0`` (0 when both are 0 or 1)."""
+    if min(n1, n0) <= 0:
+        raise ValueError(f"both samples need molecules, got n1={n1}, n0={n0}")
+    pooled = (h1 + h0) / (n1 + n0)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    return 0.0 if spread == 0 else (h1 / n1 - h0 / n0) / spread
+
+
+def against_random(hits: pd.DataFrame, random_label: str, methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each learner against random search, seed by seed (:func:`two_proportion_z`), and a verdict over
+    its seeds: ``beats random`` (z > :data:`Z_CRITICAL` in every seed), ``worse than random`` (z <
+    −:data:`Z_CRITICAL` in every seed) or ``inconclusive``. Columns: ``method``, ``seeds``,
+    ``hit_rate`` and ``random_hit_rate`` (``a; b`` per seed), ``z`` (per seed) and ``verdict``."""
+    base = hits[hits["method"] == random_label].set_index("seed")
+    if base.empty:
+        raise ValueError(f"no finished run of {random_label!r} to compare with")
+    rows = []
+    for method in methods or [m for m in hits["method"].unique() if m != random_label]:
+        mine = hits[hits["method"] == method].set_index("seed")
+        seeds = sorted(set(mine.index) & set(base.index))
+        if not seeds:
+            continue
+        zs = [two_proportion_z(mine.at[s, "hits"], mine.at[s, "molecules"], base.at[s, "hits"], base.at[s, "molecules"]) for s in seeds]
+        verdict = ("beats random" if all(z > Z_CRITICAL for z in zs) else
+                   "worse than random" if all(z < -Z_CRITICAL for z in zs) else "inconclusive")
+        rows.append({
+            "method": method, "seeds": ", ".join(map(str, seeds)),
+            "hit_rate": "; ".join(f"{mine.at[s, 'hit_rate']:.4f} ({mine.at[s, 'hits']}/{mine.at[s, 'molecules']})" for s in seeds),
+            "random_hit_rate": "; ".join(f"{base.at[s, 'hit_rate']:.4f} ({base.at[s, 'hits']}/{base.at[s, 'molecules']})" for s in seeds),
+            "mean_score": "; ".join(f"{mine.at[s, 'mean_score']:.2f}" for s in seeds),
+            "random_mean_score": "; ".join(f"{base.at[s, 'mean_score']:.2f}" for s in seeds),
+            "z": "; ".join(f"{z:+.1f}" for z in zs), "verdict": verdict,
+        })
+    return pd.DataFrame(rows)
+
+
+def plot_decisive(curves: pd.DataFrame, title: str):
+    """Two panels over molecules generated: the window's hit rate (log scale; a window without a
+    hit is drawn at its lower edge, ``1 / window``) and its mean proxy score; one colour per method,
+    one line per seed."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    colours = dict(zip(curves["method"].unique(), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    styles = ["-", "--", ":", "-."]
+    for (method, seed), run in curves.groupby(["method", "seed"], sort=False):
+        run = run.sort_values("molecules_generated")
+        run = run[run["window_molecules"] > 0]
+        floor = 1 / run["window_molecules"]
+        style = styles[sorted(curves["seed"].unique()).index(seed) % len(styles)]
+        axes[0].plot(run["molecules_generated"], np.maximum(run["hit_rate"], floor), style, color=colours[method], label=f"{method}, seed {seed}")
+        axes[1].plot(run["molecules_generated"], run["mean_score"], style, color=colours[method], label=f"{method}, seed {seed}")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("hit rate of the window (score > threshold)")
+    axes[1].set_ylabel("mean proxy score of the window")
+    for ax in axes:
+        ax.set_xlabel("molecules generated")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(title, fontsize=10)
+    return fig
