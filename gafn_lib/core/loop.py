@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from gafn_lib.core.history import History
+from gafn_lib.core.history import History, restored_rows
 
 
 def rng_state() -> dict:
@@ -172,7 +172,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.step_count = int(state["step_count"])
         self.wall_seconds = float(state["wall_seconds"])
-        self.history.rows = [dict(r) for r in state["history_rows"]]
+        self.history.rows = restored_rows(state["history_rows"])
         self._last_info = dict(state["last_info"])
         for name in self._components:
             getattr(self, name).load_state_dict(state[name])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Sequence
 
-from gafn_lib.core.history import History
+from gafn_lib.core.history import History, restored_rows
 from gafn_lib.core.loop import load_rng_state, rng_state, step_until
 
 
@@ -75,7 +75,7 @@ class MemberRuns:
         self.step_count = int(state["step_count"])
         self.wall_seconds = float(state["wall_seconds"])
         for h, rows in zip(self.histories, state["history_rows"]):
-            h.rows = [dict(r) for r in rows]
+            h.rows = restored_rows(rows)
         self._last_infos = [dict(i) for i in state["last_info"]]
         for g, s in zip(self.generators, state["generators"]):
             g.set_state(s)
