@@ -22,6 +22,8 @@ from gafn_lib.registry import register
 from gafn_lib.runner import ExperimentStore, SweepError, atomic_write_text, load_results, run_id, run_sweep, run_table
 
 WALL_CLOCK_COLUMNS = ["wall_seconds"]
+#: The final arrays of a hypergrid GFlowNet run (MetricsTracker.artifacts).
+GRID_ARRAYS = {"p_exact", "visit_counts", "p_true", "mode_index", "first_visit", "first_visit_step"}
 
 
 def tiny(seed: int = 0, **changes) -> GridTrainConfig:
@@ -215,7 +217,7 @@ def test_sweep_groups_compatible_runs_into_ensembles(tmp_path):
     assert "ensemble" not in store.read_metadata(run_id(mcmc))
     assert "ensemble" not in ExperimentStore(tmp_path / "alone").read_metadata(run_id(grid[0]))
     for c in grid:  # arrays stored per member, as for a solo run
-        assert set(store.read_artifacts(run_id(c))) == {"p_exact", "visit_counts", "p_true"}
+        assert set(store.read_artifacts(run_id(c))) == GRID_ARRAYS
     # the cap splits a group; a pool splits it across its workers
     from gafn_lib.runner.store import ExperimentStore as Store
     from gafn_lib.runner.sweep import _make_tasks
@@ -339,7 +341,7 @@ def test_final_arrays_are_stored_and_loaded(tmp_path):
     direct = GridTrainer(config)
     direct.train(progress=False)
     expected = direct.artifacts()
-    assert set(arrays) == {"p_exact", "visit_counts", "p_true"}
+    assert set(arrays) == GRID_ARRAYS
     for key, value in expected.items():
         assert (arrays[key] == value).all(), key
     with pytest.raises(FileNotFoundError, match="not complete"):
