@@ -10,6 +10,9 @@ previous save. A re-run finds the file, loads it with ``torch.load(..., weights_
 (tensors and plain containers only, no arbitrary pickles), calls ``trainer.load_state_dict`` and
 continues; trainers resume bit-for-bit on CPU, so the final table equals an uninterrupted run's
 (except the wall-clock columns). The checkpoint is deleted once the run's results are written.
+A checkpoint that does not load (written by an incompatible version of the code, e.g. a metrics
+tracker's state from before first visits were recorded) is deleted with a warning and the run
+starts again from step 0, on a freshly built trainer.
 
 Ensembles: :class:`EnsembleTask` trains several compatible configs as one ensemble, the
 ``ensemble_class`` of their trainer (:class:`gafn_lib.core.ensemble.EnsembleTrainer` for the
@@ -31,7 +34,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from gafn_lib.registry import config_key, make_trainer, trainer_class
 from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
@@ -117,21 +120,25 @@ class Checkpointer:
             self.saves += 1
 
 
-def _resume(trainer, store: ExperimentStore, run: str) -> int:
-    """Load the run's checkpoint into ``trainer`` if there is one; returns the step resumed from."""
+def _resume(make: Callable[[], Any], store: ExperimentStore, run: str) -> tuple[Any, int]:
+    """A trainer from ``make()``, loaded from the run's checkpoint if there is one; returns it and
+    the step resumed from. A checkpoint that cannot be loaded (e.g. written by an incompatible
+    version of the code) is removed with a warning, and a fresh trainer from ``make()`` starts at
+    step 0 (the failed load may have restored part of the state into the first one)."""
     import torch
 
+    trainer = make()
     path = store.checkpoint_path(run)
     if not path.exists():
-        return 0
+        return trainer, 0
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         trainer.load_state_dict(state)
-    except Exception as err:  # e.g. a checkpoint written by an incompatible version of the code
+    except Exception as err:
         warnings.warn(f"run {run}: could not resume from {path} ({type(err).__name__}: {err}); starting from step 0", stacklevel=2)
         store.remove_checkpoint(run)
-        return 0
-    return int(trainer.step_count)
+        return make(), 0
+    return trainer, int(trainer.step_count)
 
 
 def execute_run(task: RunTask) -> RunOutcome:
@@ -158,8 +165,7 @@ def execute_run(task: RunTask) -> RunOutcome:
         if task.single_thread:
             os.environ[THREADS_ENV_VAR] = "1"
             configure_threads(1)
-        trainer = make_trainer(task.config)
-        resumed_from = _resume(trainer, store, run)
+        trainer, resumed_from = _resume(lambda: make_trainer(task.config), store, run)
         metadata["resumed_from_step"] = resumed_from
         store.write_metadata(run, metadata)
         on_log = None
@@ -210,9 +216,8 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
             os.environ[THREADS_ENV_VAR] = "1"
             configure_threads(1)
         solo_class = trainer_class(task.configs[0])
-        trainer = solo_class.ensemble_class(list(task.configs))
+        trainer, resumed_from = _resume(lambda: solo_class.ensemble_class(list(task.configs)), store, ens)
         keeps_arrays = hasattr(solo_class, "artifacts")
-        resumed_from = _resume(trainer, store, ens)
         for run, meta in zip(task.run_ids, metas):
             meta["resumed_from_step"] = resumed_from
             store.write_metadata(run, meta)
