@@ -211,6 +211,47 @@ def never_found_a_goal(table: pd.DataFrame, method: str, **where: Any) -> np.nda
     return (best["most"].fillna(0) == 0).to_numpy()
 
 
+#: The first-visit columns of a grid run (:class:`gafn_lib.core.tracking.MetricsTracker`): when
+#: every goal had been visited, in terminal states visited (the paper's x-axis) and in training steps.
+FIRST_VISIT_ALL, FIRST_VISIT_ALL_STEP = "first_visit_all_modes", "first_visit_all_modes_step"
+
+
+def first_visit_times(table: pd.DataFrame, method: str, column: str = FIRST_VISIT_ALL, **where: Any) -> tuple[np.ndarray, np.ndarray]:
+    """When each run of ``method`` first visited its goals, as data for a censoring-aware test.
+
+    ``column`` is a first-visit column: ``first_visit_all_modes`` (default; terminal states
+    visited until every mode had been visited), ``first_visit_all_modes_step`` (the same event in
+    training steps) or ``first_visit_mode_<j>`` (mode ``j``, in terminal states). Returns two arrays,
+    one value per run in seed order (optionally filtered by ``where``, e.g. ``height=16``):
+
+    - ``times``: the column's value in the run's final row; NaN if the event had not happened by
+      the end of the run (right-censored);
+    - ``budgets``: what the run had spent by its end, in the column's unit (its final
+      ``trajectories``, or ``step`` for a ``_step`` column): the censoring time of a NaN.
+
+    Raises:
+        ValueError: if a selected run was stored before first visits were recorded (its NaN would
+            mean *unknown*, not *censored*; :mod:`gafn_lib.runner.sweep` says how to retrain it),
+            or if no run has the column.
+    """
+    final = _select(final_rows(table), method, where).sort_values("seed")
+    if final.empty:
+        raise ValueError(f"no runs for {method!r} with {where or 'no filter'}")
+    old = final["run"][~final["first_visit_recorded"].astype(bool)].tolist() if "first_visit_recorded" in final else []
+    if old or FIRST_VISIT_ALL not in final:
+        which = f"run(s) {', '.join(map(str, old))}" if old else "its runs"
+        raise ValueError(
+            f"{method!r}: {which} were stored before the first visit of each mode was recorded; delete their files "
+            "(runs/<run id>.*) from the run store and run the sweep again to record them"
+        )
+    if column not in final:
+        available = [c for c in final.columns if c.startswith("first_visit_") and c != "first_visit_recorded"]
+        raise ValueError(f"no column {column!r} (per-mode columns exist for at most "
+                         f"gafn_lib.core.tracking.MAX_MODE_COLUMNS modes); first-visit columns: {available}")
+    budget = "step" if column.endswith("_step") else "trajectories"
+    return final[column].to_numpy(dtype=float), final[budget].to_numpy(dtype=float)
+
+
 def _select(frame: pd.DataFrame, method: str, where: dict[str, Any]) -> pd.DataFrame:
     mask = frame["method"] == method
     for key, value in where.items():

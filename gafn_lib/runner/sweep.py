@@ -5,6 +5,17 @@ An experiment is a named list of run configs (dataclass configs of any type regi
 already complete in ``<results_dir>/<experiment>/`` and returns the combined tidy table of all of
 them (also written as ``<experiment>/results.csv``). See :mod:`gafn_lib.runner.store` for the
 layout and the run id, and :mod:`gafn_lib.runner.task` for checkpoint and resume.
+
+Runs stored before first visits were recorded. Grid runs log the first visit of each mode
+(``first_visit_all_modes``, ``first_visit_all_modes_step``, ``first_visit_mode_<j>``:
+:class:`gafn_lib.core.tracking.MetricsTracker`); a run stored by an earlier version of the library
+lacks those columns, and the store still counts it as complete (its config, hence its run id, is
+unchanged). The combined tables (:func:`run_sweep`, :func:`load_results`) keep such runs, with
+their first-visit columns NaN, add a column ``first_visit_recorded`` (``False`` for them, ``True``
+for the others) and warn, naming them: there NaN means *unknown*, not *never visited*
+(:func:`gafn_lib.repro.experiments.first_visit_times` refuses them). To record their first visits,
+delete their files (``runs/<run id>.*``) from the store and run the sweep again. A table in which
+every run has the columns is returned as stored, without ``first_visit_recorded``.
 """
 
 from __future__ import annotations
@@ -20,12 +31,15 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from gafn_lib.core.tracking import FIRST_VISIT_COLUMNS
 from gafn_lib.registry import config_class, config_key, trainer_class
 from gafn_lib.runner.locks import RunLocks, RunsInProgressError
 from gafn_lib.runner.store import ExperimentStore, atomic_write_csv, describe_config, read_csv, run_id
 from gafn_lib.runner.task import EnsembleTask, RunOutcome, RunTask, execute_task, init_worker
 
 BACKENDS = ("process", "ray", "serial")
+#: Added by the combined tables when some run was stored before first visits were recorded.
+FIRST_VISIT_RECORDED = "first_visit_recorded"
 #: Default cap on the members of one ensemble task (memory: ~25 MB a member at H=64).
 DEFAULT_ENSEMBLE_SIZE = 32
 
@@ -367,7 +381,7 @@ def run_sweep(
 
     done = [rid for rid in runs if rid not in failures and rid not in busy]
     frames = [store.read_table(rid) for rid in done]
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    combined = combine_run_tables(frames, experiment_name) if frames else pd.DataFrame()
     if failures:
         raise SweepError(experiment_name, len(runs), failures, combined)
     if busy and not wait:
@@ -377,7 +391,7 @@ def run_sweep(
         if orphaned:  # their process died before finishing them: train them here (locks taken again)
             run_sweep(experiment_name, [runs[r] for r in orphaned], results_dir=results_dir, workers=workers, backend=backend,
                       checkpoint_every=checkpoint_every, progress=progress, address=address, ensemble_size=ensemble_size, wait=wait)
-        combined = pd.concat([store.read_table(rid) for rid in runs if rid not in failures], ignore_index=True)
+        combined = combine_run_tables([store.read_table(rid) for rid in runs if rid not in failures], experiment_name)
     atomic_write_csv(store.results_path, combined)
     return combined
 
@@ -415,13 +429,24 @@ def load_results(
     """The stored table of an experiment without running anything.
 
     With ``configs``: the tables of exactly those runs (raises ``FileNotFoundError`` naming the
-    missing ones); without: ``<experiment>/results.csv`` of the last complete sweep.
+    missing ones); without: ``<experiment>/results.csv`` of the last complete sweep. Runs stored
+    before first visits were recorded are kept with NaN first-visit columns, marked and warned
+    about (:func:`combine_run_tables`).
     """
     store = ExperimentStore.open(experiment_name, results_dir)
     if configs is None:
         if not store.results_path.exists():
             raise FileNotFoundError(f"no combined results for experiment {experiment_name!r} at {store.results_path}: run run_sweep first")
-        return read_csv(store.results_path)
+        table = read_csv(store.results_path)
+        if "run" not in table.columns:
+            return table
+        if FIRST_VISIT_COLUMNS[0] not in table.columns:  # written before first visits were recorded
+            return combine_run_tables([part for _, part in table.groupby("run", sort=False)], experiment_name)
+        if FIRST_VISIT_RECORDED in table.columns:  # written by run_sweep, marked already
+            recorded = table.groupby("run", sort=False)[FIRST_VISIT_RECORDED].all()
+            if not recorded.all():
+                _warn_unrecorded(experiment_name, recorded.index[~recorded.to_numpy()].tolist(), len(recorded))
+        return table
     ids = list(dict.fromkeys(run_id(c) for c in configs))
     missing = [rid for rid in ids if not store.is_complete(rid)]
     if missing:
@@ -430,7 +455,47 @@ def load_results(
     if damaged:
         details = "; ".join(f"run {rid}: {reason}" for rid, reason in damaged.items())
         raise ValueError(f"experiment {experiment_name!r}: {len(damaged)} stored tables are damaged ({details}): run run_sweep to recompute them")
-    return pd.concat([store.read_table(rid) for rid in ids], ignore_index=True)
+    return combine_run_tables([store.read_table(rid) for rid in ids], experiment_name)
+
+
+def lacks_first_visits(table: pd.DataFrame) -> bool:
+    """True for a run's table that has the grid's mode metrics (``modes_found``, ``n_modes``) but
+    not the first-visit columns: a run stored before first visits were recorded."""
+    return (
+        "modes_found" in table.columns and "n_modes" in table.columns and bool(table["modes_found"].notna().any())
+        and FIRST_VISIT_COLUMNS[0] not in table.columns
+    )
+
+
+def combine_run_tables(tables: list[pd.DataFrame], experiment_name: str) -> pd.DataFrame:
+    """The runs' tables stacked. If some grid run was stored before first visits were recorded
+    (:func:`lacks_first_visits`), its first-visit columns are NaN (unknown), every row gets
+    ``first_visit_recorded`` (``False`` for those runs) and a warning names them and says how to
+    retrain them (see the module docstring)."""
+    old = [i for i, t in enumerate(tables) if lacks_first_visits(t)]
+    if not old:
+        return pd.concat(tables, ignore_index=True)
+    marked = []
+    for i, t in enumerate(tables):
+        t = t.copy()
+        if i in old:
+            for column in FIRST_VISIT_COLUMNS:
+                t[column] = float("nan")
+        t[FIRST_VISIT_RECORDED] = i not in old
+        marked.append(t)
+    ids = [str(tables[i]["run"].iloc[0]) if "run" in tables[i].columns and len(tables[i]) else "?" for i in old]
+    _warn_unrecorded(experiment_name, ids, len(tables))
+    return pd.concat(marked, ignore_index=True)
+
+
+def _warn_unrecorded(experiment_name: str, ids: list[str], n_runs: int) -> None:
+    warnings.warn(
+        f"experiment {experiment_name!r}: {len(ids)} of {n_runs} runs were stored before the first visit of each "
+        f"mode was recorded ({', '.join(map(str, ids))}); their first_visit_* columns are NaN, meaning unknown (not "
+        "'never visited'), and first_visit_recorded is False. To record them, delete those runs' files "
+        "(runs/<run id>.*) from the store and run the sweep again",
+        stacklevel=4,
+    )
 
 
 def load_artifacts(experiment_name: str, config: Any, results_dir: str | os.PathLike = "data/results") -> dict[str, Any]:
