@@ -40,6 +40,17 @@ def strip(rows):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
 
 
+#: The first-visit columns (MetricsTracker) every compared row carries: on this 6x6 grid, 3 goals.
+FIRST_VISITS = ("first_visit_all_modes", "first_visit_all_modes_step", "first_visit_mode_0", "first_visit_mode_1", "first_visit_mode_2")
+
+
+def assert_first_visits_compared(histories):
+    """The rows compared with ``==`` carry the first-visit columns, and some run has visited a goal
+    by its last row (so their equality is not only NaN against NaN)."""
+    assert all(set(FIRST_VISITS) <= row.keys() for rows in histories for row in rows)
+    assert any(rows[-1]["modes_found"] > 0 for rows in histories)
+
+
 @pytest.fixture(params=["table", "visited+sampling-tables", "visited+per-move"])
 def mode(request, monkeypatch):
     """The evaluation paths of an enumerable environment (forced on a small grid through the two
@@ -74,6 +85,7 @@ def test_every_member_logs_exactly_its_solo_history(mode, solo_histories, member
     histories = EnsembleTrainer(configs(members)).train(progress=False)
     for i, history in zip(members, histories):
         assert strip(history.rows) == solo_histories[i], f"run {RUNS[i]} differs from its solo run in an ensemble of {len(members)}"
+    assert_first_visits_compared([solo_histories[i] for i in members])
 
 
 def test_a_resumed_ensemble_logs_exactly_the_solo_history(mode, solo_histories):
@@ -160,4 +172,5 @@ def test_runner_gives_the_same_table_whatever_the_ensemble_size(tmp_path):
     for size in (1, 8):
         table = run_sweep("inv", cfgs, results_dir=tmp_path / f"k{size}", workers=1, backend="serial", ensemble_size=size, progress=False)
         tables.append(table.drop(columns=[c for c in table.columns if c in TIMING]).sort_values(["run", "step"]).reset_index(drop=True))
+    assert set(FIRST_VISITS) <= set(tables[0].columns)
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
