@@ -23,8 +23,10 @@ MODES_LINEAR_UP_TO = 10
 
 
 def thousands(x: float, _pos: Any = None) -> str:
-    """Axis tick label: ``120000 → "120k"``, ``2500 → "2.5k"``, ``0 → "0"``."""
-    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+    """Axis tick label: ``120000 → "120k"``, ``2500 → "2.5k"``, ``0 → "0"`` (:func:`gafn_lib.repro.plotting.thousands`)."""
+    from gafn_lib.repro import plotting
+
+    return plotting.thousands(x, _pos)
 
 
 def seeds_label(table: pd.DataFrame) -> str:
@@ -38,30 +40,33 @@ def seeds_label(table: pd.DataFrame) -> str:
 
 
 def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS) -> None:
-    """The paper's three panels (mean ± std over seeds against molecules generated) on three axes.
+    """The paper's three panels against molecules generated, on three axes: per method the mean over
+    seeds and the seeds' min–max band (:func:`gafn_lib.repro.plotting.plot_curves`).
 
     The x axis counts molecules in thousands ("120k"). The modes panel is linear up to
     :data:`MODES_LINEAR_UP_TO` and logarithmic above (``symlog``), so a method with a handful of
-    modes is not flattened against one with hundreds; its axis starts at 0.
+    modes is not flattened against one with hundreds; its axis starts at 0 and its band never goes
+    below 0 (a min–max band stays within the seeds). Put the legend outside the panels with
+    :func:`gafn_lib.repro.plotting.finish_figure`.
     """
-    from matplotlib.ticker import FuncFormatter
-
     from gafn_lib.repro import plotting
 
     for ax, (metric, label) in zip(axes, PANELS):
+        if metric == "n_modes":
+            # the scale first: plot_curves places its overlap note where this scale leaves room
+            ax.set_yscale("symlog", linthresh=MODES_LINEAR_UP_TO)
+            label = f"{label}\n(log above {MODES_LINEAR_UP_TO})"
         plotting.plot_curves(table, metric, ax, x="molecules_generated", order=methods, ylabel=label)
         ax.set_xlabel("molecules generated")
-        ax.xaxis.set_major_formatter(FuncFormatter(thousands))
         if metric == "n_modes":
-            ax.set_yscale("symlog", linthresh=MODES_LINEAR_UP_TO)
             ax.set_ylim(bottom=0)
-            ax.set_ylabel(f"{label}, log above {MODES_LINEAR_UP_TO}")
 
 
 def draw_best_molecules(
     best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200), title: str | None = None
 ):
-    """One row of RDKit drawings (``MolsToGridImage``) per method, legends with the proxy score."""
+    """One row of RDKit drawings (``MolsToGridImage``) per method, the proxy score written under each
+    molecule; ``title`` above (say there what the numbers are: the figure has no legend)."""
     import matplotlib.pyplot as plt
     from rdkit import Chem
 
@@ -80,9 +85,11 @@ def draw_best_molecules(
         ax.imshow(_as_array(image))
         ax.set_title(method, loc="left", fontsize=11, color=plotting.METHOD_COLORS.get(method, "black"))
         ax.axis("off")
+    top = 1.0
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.96 if title else 1))
+        top = 1 - (0.2 * (title.count("\n") + 1) + 0.15) / fig.get_figheight()  # room for every line of the title
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
