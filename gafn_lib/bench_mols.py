@@ -1,6 +1,6 @@
 """Throughput of molecule training steps (every method) and of the sEH proxy; prints one JSON line.
 
-Usage: ``python -m gafn_lib.bench_mols [--json] [--steps 40] [--warmup 5] [--threads 1]``.
+Usage: ``python -m gafn_lib.bench_mols [--json] [--steps 40] [--warmup 5] [--threads 1] [--preset release]``.
 
 **Steps.** For each method of notebook 06 (GAFlowNet, GFlowNet, PPO, MARS, Random) a trainer with
 its default config is built (paper reward, one shared proxy and MDP), ``warmup`` steps are run, then
@@ -8,6 +8,15 @@ its default config is built (paper reward, one shared proxy and MDP), ``warmup``
 and the same from CPU time (``cpu_steps_per_second``: the process's CPU seconds, less sensitive to
 other processes on a shared machine). A step is 4 molecules for GAFlowNet, GFlowNet and Random,
 16 for PPO (one iteration) and MARS (one proposal per chain).
+
+**The release preset** (``--preset release``: GAFlowNet and GFlowNet in
+``MolTrainConfig.preset("release")``, the public release's network 256 wide with 10 rounds). Its
+network computes the nodes that share an ancestor path once (``ReleaseStateEmbedding.share_nodes``);
+with ``--compare-sharing`` each GFlowNet method is also timed with that off (every node computed,
+the same function: the "before"), the two trainers taking turns in ``--rounds`` blocks of
+``steps / rounds`` steps (A B A B, so a change of machine load hits both), and the row carries
+``speedup_shared_nodes`` = CPU seconds per step before / after, and ``speedup_per_round`` (the
+ratio block by block).
 
 **Proxy.** ``n_proxy`` random molecules (uniform random walks of 2–8 blocks, construction not
 timed) scored by :meth:`SEHProxy.score_mols` with the cache off (featurisation + forward, batches
@@ -21,6 +30,7 @@ import json
 import time
 
 import numpy as np
+import torch
 
 from gafn_lib.core.runtime import configure_threads
 from gafn_lib.envs.fragments import FragmentMDP
@@ -29,12 +39,14 @@ from gafn_lib.envs.sehproxy import SEHProxy, featurise
 METHODS = ("GAFlowNet", "GFlowNet", "PPO", "MARS", "Random")
 
 
-def make_trainer(method: str, proxy: SEHProxy, mdp: FragmentMDP, seed: int = 0):
-    """The method's trainer with its default config (paper reward), sharing ``proxy`` and ``mdp``."""
+def make_trainer(method: str, proxy: SEHProxy, mdp: FragmentMDP, seed: int = 0, preset: str = "paper"):
+    """The method's trainer with its default config (paper reward), sharing ``proxy`` and ``mdp``;
+    the GFlowNet methods in ``MolTrainConfig.preset(preset)`` (the baselines have no preset)."""
     if method in ("GAFlowNet", "GFlowNet"):
         from gafn_lib.molecules.trainer import MolTrainConfig, MolTrainer
 
-        return MolTrainer(MolTrainConfig(seed=seed, augment="joint" if method == "GAFlowNet" else "none"), proxy, mdp)
+        config = MolTrainConfig.preset(preset, seed=seed, augment="joint" if method == "GAFlowNet" else "none")
+        return MolTrainer(config, proxy, mdp)
     if method == "PPO":
         from gafn_lib.baselines.mol_ppo import MolPPOConfig, MolPPOTrainer
 
@@ -50,14 +62,51 @@ def make_trainer(method: str, proxy: SEHProxy, mdp: FragmentMDP, seed: int = 0):
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def benchmark_steps(methods=METHODS, steps: int = 40, warmup: int = 5, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Steps and molecules per second (wall and CPU time) of each method's training step."""
+def set_node_sharing(trainer, on: bool) -> int:
+    """Switch ``share_nodes`` of every release-network trunk in ``trainer`` (policy, RND); returns how many."""
+    from gafn_lib.molecules.release_net import ReleaseStateEmbedding
+
+    trunks = [m for m in trainer.__dict__.values() if isinstance(m, torch.nn.Module) for m in m.modules() if isinstance(m, ReleaseStateEmbedding)]
+    for trunk in trunks:
+        trunk.share_nodes = on
+    return len(trunks)
+
+
+def compare_sharing(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
+    """CPU seconds per step of ``method`` (release preset) with shared nodes and with every node
+    computed, two trainers of the same seed taking turns in ``rounds`` blocks (A B A B)."""
+    if rounds < 1 or steps < rounds:
+        raise ValueError(f"rounds must be >= 1 and steps >= rounds, got steps={steps}, rounds={rounds}")
+    shared, plain = make_trainer(method, proxy, mdp, seed, "release"), make_trainer(method, proxy, mdp, seed, "release")
+    if set_node_sharing(plain, False) == 0:
+        raise ValueError(f"{method}: no release network to compare")
+    for trainer in (shared, plain):
+        for _ in range(warmup):
+            trainer.step()
+    cpu = {"shared": [], "plain": []}
+    for _ in range(rounds):
+        for name, trainer in (("shared", shared), ("plain", plain)):
+            start = time.process_time()
+            for _ in range(steps // rounds):
+                trainer.step()
+            cpu[name].append((time.process_time() - start) / (steps // rounds))
+    return {
+        "cpu_steps_per_second_every_node": 1 / float(np.mean(cpu["plain"])),
+        "cpu_steps_per_second_shared_nodes": 1 / float(np.mean(cpu["shared"])),
+        "speedup_shared_nodes": float(np.mean(cpu["plain"]) / np.mean(cpu["shared"])),
+        "speedup_per_round": [round(p / s, 3) for p, s in zip(cpu["plain"], cpu["shared"])],
+    }
+
+
+def benchmark_steps(methods=METHODS, steps: int = 40, warmup: int = 5, seed: int = 0, preset: str = "paper") -> dict[str, dict[str, float]]:
+    """Steps and molecules per second (wall and CPU time) of each method's training step (the
+    GFlowNet methods in ``preset``)."""
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     proxy, mdp = SEHProxy.load(), FragmentMDP()
     out = {}
     for method in methods:
-        trainer = make_trainer(method, proxy, mdp, seed)
+        trainer = make_trainer(method, proxy, mdp, seed, preset)
         for _ in range(warmup):
             trainer.step()
         before = trainer.tracker.n_generated
@@ -114,14 +163,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy-batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default $GAFN_NUM_THREADS or 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", choices=("paper", "release"), default="paper", help="configuration of GAFlowNet and GFlowNet (default paper)")
+    parser.add_argument("--compare-sharing", action="store_true",
+                        help="with --preset release: also time GAFlowNet/GFlowNet with every node computed (before), taking turns")
+    parser.add_argument("--rounds", type=int, default=4, help="turns of --compare-sharing (default 4)")
     args = parser.parse_args(argv)
+    if args.compare_sharing and args.preset != "release":
+        parser.error("--compare-sharing needs --preset release (only the release network shares nodes)")
     threads = configure_threads(args.threads)
-    result = {"torch_threads": threads, "steps": benchmark_steps(args.methods, args.steps, args.warmup, args.seed)}
+    result = {"torch_threads": threads, "preset": args.preset, "steps": benchmark_steps(args.methods, args.steps, args.warmup, args.seed, args.preset)}
+    if args.compare_sharing:
+        proxy, mdp = SEHProxy.load(), FragmentMDP()
+        result["sharing"] = {m: compare_sharing(m, proxy, mdp, args.steps, args.warmup, args.seed, args.rounds)
+                             for m in args.methods if m in ("GAFlowNet", "GFlowNet")}
     if args.n_proxy > 0:
         result["proxy"] = benchmark_proxy(args.n_proxy, args.proxy_batch_size, args.seed)
     if not args.json:
         for method, row in result["steps"].items():
             print(f"{method:>10}: {row['steps_per_second']:6.1f} steps/s  {row['molecules_per_second']:7.1f} molecules/s  (CPU time: {row['cpu_steps_per_second']:6.1f} steps/s)")
+        for method, row in result.get("sharing", {}).items():
+            print(f"{method:>10}, release network, CPU steps/s: every node {row['cpu_steps_per_second_every_node']:.2f}, shared nodes "
+                  f"{row['cpu_steps_per_second_shared_nodes']:.2f}: {row['speedup_shared_nodes']:.2f}x (per round {row['speedup_per_round']})")
     print(json.dumps(result))
     return 0
 

@@ -24,3 +24,14 @@ def test_bench_mols_rejects_bad_arguments():
         bench_mols.benchmark_steps(["Random"], steps=0)
     with pytest.raises(ValueError, match="method"):
         bench_mols.make_trainer("SAC", None, None)
+
+
+def test_bench_mols_release_preset_compares_node_sharing(capsys):
+    args = ["--json", "--steps", "2", "--warmup", "0", "--n-proxy", "0", "--methods", "GFlowNet", "--preset", "release", "--compare-sharing", "--rounds", "2"]
+    assert bench_mols.main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["preset"] == "release" and set(result["sharing"]) == {"GFlowNet"}
+    row = result["sharing"]["GFlowNet"]
+    assert row["speedup_shared_nodes"] > 0 and len(row["speedup_per_round"]) == 2
+    with pytest.raises(SystemExit):
+        bench_mols.main(["--compare-sharing"])  # needs --preset release

@@ -150,6 +150,9 @@ class ReleaseStateEmbedding(nn.Module):
         self.conv_root = nn.Linear(hidden, hidden, bias=False)  # Θ: nn.Linear's init is uniform ±1/√H, as NNConv's
         self.conv_bias = nn.Parameter(torch.zeros(hidden))  # β: NNConv initialises its bias to zeros
         self.gru = nn.GRUCell(hidden, hidden)
+        #: Compute nodes with equal ancestor paths once (:meth:`unique_node_states`); ``False``
+        #: computes every node (:meth:`plain_node_states`): the same function, the benchmark's "before".
+        self.share_nodes = True
 
     @classmethod
     def for_mdp(cls, mdp, hidden: int = 256, n_rounds: int = 10) -> "ReleaseStateEmbedding":
@@ -174,7 +177,7 @@ class ReleaseStateEmbedding(nn.Module):
         one of this MDP's) is computed node by node (:meth:`plain_node_states`)."""
         src, dst, type_src, type_dst = forward_edges(batch)
         n_nodes = batch.node_type.shape[0]
-        if bool((torch.bincount(dst, minlength=n_nodes) > 1).any()):
+        if not self.share_nodes or bool((torch.bincount(dst, minlength=n_nodes) > 1).any()):
             x = self.plain_node_states(batch)
             return x, torch.arange(n_nodes, device=x.device)
         node_class, rep, parent_class = ancestor_classes(batch)
