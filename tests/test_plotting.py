@@ -310,3 +310,23 @@ def test_sweep_plot_bars_stay_within_the_seeds():
     assert np.isclose(centre, 1e-2) and (low, high) == (1e-3, 1e-1)
     plt.close(fig)
 
+
+def test_every_notebook_figure_states_its_scope():
+    """Issue 24: every figure names H (or what replaces it), the seeds and the steps in its title —
+    the notebooks build those titles with :func:`plotting.finish_figure` or :func:`plotting.scope_line`
+    — and no curve figure puts a legend over its data (``finish_figure`` puts it below the panels)."""
+    import json
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    figure_cells = 0
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "save_figure(" not in source:
+                continue
+            figure_cells += 1
+            assert "finish_figure(" in source or "scope_line(" in source, f"{path.name}: a figure without H, seeds and steps:\n{source}"
+            if "plot_curves(" in source or "plot_panels(" in source:
+                assert ".legend(" not in source, f"{path.name}: an axes legend over the curves:\n{source}"
+    assert figure_cells >= 12
