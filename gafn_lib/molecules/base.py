@@ -15,7 +15,7 @@ from gafn_lib.core.loop import Trainer
 from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_device, seed_everything
 from gafn_lib.envs.fragments import FragmentMDP
 from gafn_lib.envs.sehproxy import SEHProxy
-from gafn_lib.molecules.policy import BlockGraphPolicy
+from gafn_lib.molecules.networks import build_policy
 from gafn_lib.molecules.scoring import StateScorer
 from gafn_lib.molecules.tracking import MolMetricsTracker
 
@@ -41,7 +41,8 @@ class MoleculeTrainer(Trainer):
         self.proxy = proxy if proxy is not None else SEHProxy.load()
         self.scorer = StateScorer(self.mdp, self.proxy)
         self.reward = config.reward_fn()
-        self.policy = BlockGraphPolicy.for_mdp(self.mdp, config.hidden, config.n_rounds).to(self.device)
+        # the config's network (compact for the configs without a `network` field: PPO, MARS, random)
+        self.policy = build_policy(getattr(config, "network", "compact"), self.mdp, config.hidden, config.n_rounds).to(self.device)
         self.tracker = MolMetricsTracker(config.top_k, hit_threshold=self.reward.threshold, score_normaliser=self.reward.normaliser)
         self.history = History.for_config(config)
         self.step_count = 0

@@ -41,7 +41,7 @@ from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.base import MoleculeTrainer
 from gafn_lib.molecules.config import MOL_DTYPES, MolTrainConfig
 from gafn_lib.molecules.graph_rnd import GraphRND
-from gafn_lib.molecules.networks import build_policy, build_state_embedding
+from gafn_lib.molecules.networks import build_state_embedding
 from gafn_lib.molecules.sampling import (
     MolTrajectories, draw_early_stops, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
@@ -59,9 +59,7 @@ class MolTrainer(MoleculeTrainer):
     _components = ("policy", "intrinsic", "optimizer", "tracker")
 
     def __init__(self, config: MolTrainConfig, proxy: SEHProxy | None = None, mdp: FragmentMDP | None = None):
-        self._setup(config, proxy, mdp)
-        if config.network != "compact":  # _setup built the compact network
-            self.policy = build_policy(config.network, self.mdp, config.hidden, config.n_rounds).to(self.device)
+        self._setup(config, proxy, mdp)  # builds the policy of config.network
         self.dtype = MOL_DTYPES[config.dtype]
         self.policy.to(self.dtype)
         self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
