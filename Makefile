@@ -1,4 +1,4 @@
-# Two commands for a fresh machine:  make figures   and   make test
+# Two commands for a fresh machine:  make figures   and   make test   (then make results: docs/results.md)
 # Both create .venv on first use and install the project into it.
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told (the project's machines and CI run as root).
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: figures test bench install lab clean-build
+.PHONY: figures results test bench install lab clean-build
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ install: $(STAMP)
 
 figures: $(STAMP)
 	$(PY) -m gafn_lib.repro.pipeline --profile $(PROFILE) --jobs $(JOBS) $(if $(NB),--only $(NB),)
+
+# docs/results.md (every claim by notebook and profile, distinct verdict counts, figures, logged
+# compute) and the README's summary table, generated from the committed tables; run after make figures.
+results: $(STAMP)
+	$(PY) -m gafn_lib.repro.report --results-md docs/results.md --readme README.md
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -132,3 +132,139 @@ def test_summary_document_and_file(results_root, tmp_path):
     out = tmp_path / "all.md"
     assert report.main(["--results-dir", str(results_root), "--markdown", str(out)]) == 0
     assert out.read_text() == text
+
+
+# ------------------------------------------------------------------------ the results page (docs/results.md)
+import json  # noqa: E402
+import re  # noqa: E402
+
+from gafn_lib.repro import claims as cl  # noqa: E402
+
+GRID_TITLE = "01 · GridWorld: GAFlowNet vs GFlowNet (TB), MCMC and PPO"
+
+
+def _quick_grid_results() -> list:
+    """Notebook 01 at quick: a clear win, a twin claim on the same runs (marked), a shared run, an overlap."""
+    a, b = [0.01, 0.012, 0.011, 0.0105], [0.05, 0.052, 0.049, 0.051]
+    win = _l1("H=8", a, b, shared_with="notebook 03")
+    twin = compare("TB ends with a larger error than GAFlowNet", a, b, metric="l1_mean_visited", better="lower",
+                   label_a="GAFlowNet", label_b="TB", scope="H=8", shared_with="notebook 03")
+    overlap = _l1("H=16", [0.01, 0.03, 0.02, 0.015], [0.02, 0.01, 0.03, 0.025])
+    modes = compare("GAFlowNet finds more modes than TB", [3, 3, 3, 3], [1, 1, 1, 2], metric="modes_found", better="higher",
+                    label_a="GAFlowNet", label_b="TB", scope="H=8")
+    return cl.mark_duplicates([win, twin, overlap, modes])
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project root in a tmp dir: notebooks, claims tables of quick and paper (none of long), a notebook
+    with tables but no claims, figures, and a curves table with logged wall times."""
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    for name, heading in (("01_gridworld_comparison", GRID_TITLE), ("07_extending", "07 · Extending")):
+        cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {heading}\n", "\n", "text"]}]
+        (root / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    results = root / "data" / "results"
+    _write(results, "01_gridworld_comparison", _quick_grid_results())
+    _write(results / "paper", "01_gridworld_comparison", [
+        _l1("H=8", [0.01, 0.011, 0.012, 0.0108], [0.01, 0.0105, 0.0115, 0.011]),
+        _l1("H=64", [0.001, 0.0012, 0.0011, 0.0013], [0.002, 0.002, 0.002, 0.002], worst=0.002),
+    ])
+    pd.DataFrame({"run": ["r1", "r1", "r2", "r2", "r3"], "step": [1, 2, 1, 2, 2], "n_steps": [2] * 5,
+                  "wall_seconds": [10.0, 60.0, 5.0, 120.0, 3600.0]}).to_csv(results / "01_gridworld_comparison" / "curves.csv", index=False)
+    (results / "07_extending").mkdir()
+    pd.DataFrame({"objective": ["tb"], "l1": [0.1]}).to_csv(results / "07_extending" / "bit_strings.csv", index=False)
+    for folder in (root / "figures", root / "figures" / "paper"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "gridworld_comparison_l1_modes.png").write_bytes(b"\x89PNG")
+    (root / "figures" / "extending_bit_strings.png").write_bytes(b"\x89PNG")
+    (root / "figures" / "unrelated_plot.png").write_bytes(b"\x89PNG")
+    return root
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_results_page_has_a_section_per_notebook_with_claims_counts_and_figures(project):
+    out = project / "docs" / "results.md"
+    text = report.results_markdown(project, out)
+    assert text.startswith("# Results") and "make results" in text
+    grid = _section(text, GRID_TITLE)
+    assert "**The paper's claim.**" in grid and "**What the notebook tests.**" in grid
+    # one row per claim (claim, groups, metric, grid size) across profiles; the twin claim keeps its row, marked
+    rows = [line for line in grid.splitlines() if line.startswith("| ") and " vs " in line and ("supported" in line or "inconclusive" in line)]
+    keys = [tuple(c.strip() for c in line.split(" | ")[:3]) for line in rows]
+    assert len(keys) == len(set(keys)) == 5  # H=8 L1, the twin, H=16 L1, modes (quick); H=64 L1 (paper)
+    twin = next(line for line in rows if line.startswith("| TB ends with a larger error"))
+    assert f"duplicate of {L1_CLAIM} (GAFlowNet vs TB)" in twin and "shared with notebook 03" in twin
+    h64 = next(line for line in rows if "H=64" in line)
+    assert h64.split(" | ")[3] == "—" and "(stuck baseline)" in h64  # no quick run at H=64
+    # distinct comparisons per profile: the library's count on the same results
+    counts = cl.verdict_counts(_quick_grid_results(), distinct=True)
+    quick_counts = f"{counts['supported']} / {counts['contradicted']} / {counts['inconclusive']}"
+    assert quick_counts == "2 / 0 / 1"
+    assert re.search(rf"^\| quick \| \[claims_full\.csv\]\(\.\./data/results/01_gridworld_comparison/claims_full\.csv\) \(4 rows\) \| H=8, H=16 \| .* \| {quick_counts} \|$", grid, flags=re.M)
+    assert f"| long | {report.NOT_RUN} |" in grid
+    # figures inline, per profile that has them, linked relative to docs/ and existing; nothing unrelated
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", grid)
+    assert links == ["../figures/gridworld_comparison_l1_modes.png", "../figures/paper/gridworld_comparison_l1_modes.png"]
+    assert all((out.parent / link).resolve().is_file() for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text))
+    assert "unrelated_plot" not in text
+    # a notebook with tables but no claims, and the summary table with its all-notebook row
+    extending = _section(text, "07 · Extending")
+    assert "no claims table (tables: [bit_strings.csv](../data/results/07_extending/bit_strings.csv))" in extending
+    assert "extending_bit_strings.png" in extending and f"| paper | {report.NOT_RUN} |" in extending
+    anchor = "01--gridworld-gaflownet-vs-gflownet-tb-mcmc-and-ppo"  # GitHub's anchor of the section heading
+    assert report.heading_anchor(GRID_TITLE) == anchor
+    assert f"| [{GRID_TITLE}](#{anchor}) | {quick_counts} | 1 / 0 / 1 | {report.NOT_RUN} |" in text
+    assert "| [07 · Extending](#07--extending) | no claims (tables only) |" in text
+    # compute: each run's last logged wall time, summed (60 + 120 + 3600 s)
+    assert "| quick | " + GRID_TITLE + " | 3 | 2 | 1.1 h |" in text
+
+
+def test_results_page_reads_older_tables_and_marks_their_repeats(tmp_path):
+    root = tmp_path / "project"
+    folder = root / "data" / "results" / "01_gridworld_comparison"
+    folder.mkdir(parents=True)
+    old = cl.claims_table(_quick_grid_results(), full=True).drop(columns=["shift", "duplicate_of", "test", "test_name", "kind", "margin"])
+    old.to_csv(folder / "claims_full.csv", index=False)
+    text = report.results_markdown(root, root / "docs" / "results.md")
+    assert f"duplicate of {L1_CLAIM} (GAFlowNet vs TB)" in text  # found from the groups and per-seed values
+    assert "| [01_gridworld_comparison](#01_gridworld_comparison) | 2 / 0 / 1 |" in text
+    table = report.read_claims_table(folder / "claims_full.csv")
+    assert report.distinct_mask(table).tolist() == [True, False, True, True]
+
+
+def test_an_unreadable_table_is_named_not_raised(tmp_path):
+    root = tmp_path / "project"
+    _write(root / "data" / "results", "01_gridworld_comparison", [_l1("H=8", [0.1, 0.2], [0.3, 0.4])], full=False)
+    text = report.results_markdown(root, root / "docs" / "results.md")
+    assert "claims table unreadable" in text and "lacks column(s) label_a" in text
+
+
+def test_write_results_and_readme_block(project, capsys):
+    readme = project / "README.md"
+    readme.write_text(f"# title\n\nbefore\n\n{report.README_BEGIN}\nold table\n{report.README_END}\n\nafter\n")
+    out = project / "docs" / "results.md"
+    assert report.main(["--results-md", str(out), "--root", str(project), "--readme", str(readme)]) == 0
+    assert f"results page: {out}" in capsys.readouterr().out
+    assert out.read_text() == report.results_markdown(project, out)
+    text = readme.read_text()
+    assert text.startswith("# title\n\nbefore\n\n" + report.README_BEGIN) and text.endswith(report.README_END + "\n\nafter\n")
+    assert "old table" not in text and "[docs/results.md](docs/results.md)" in text
+    assert f"| 01_gridworld_comparison | 2 / 0 / 1 | 1 / 0 / 1 | {report.NOT_RUN} |" in text  # compact: folder names
+    again = readme.read_text()
+    report.write_results(project, out, readme=readme)  # idempotent
+    assert readme.read_text() == again
+    # a README without the markers: an error, and neither file is touched
+    readme.write_text("no markers\n")
+    out.write_text("unchanged")
+    with pytest.raises(ValueError, match="results-summary:begin"):
+        report.write_results(project, out, readme=readme)
+    assert out.read_text() == "unchanged" and readme.read_text() == "no markers\n"
+    with pytest.raises(SystemExit):
+        report.main(["--readme", str(readme)])
+    assert "--root and --readme go with --results-md" in capsys.readouterr().err
