@@ -232,7 +232,8 @@ def test_results_page_reads_older_tables_and_marks_their_repeats(tmp_path):
     old = cl.claims_table(_quick_grid_results(), full=True).drop(columns=["shift", "duplicate_of", "test", "test_name", "kind", "margin"])
     old.to_csv(folder / "claims_full.csv", index=False)
     text = report.results_markdown(root, root / "docs" / "results.md")
-    assert f"duplicate of {L1_CLAIM} (GAFlowNet vs TB)" in text  # found from the groups and per-seed values
+    # found from the groups and per-seed values, and said so (the table does not call it a duplicate)
+    assert f"same groups and per-seed values as {L1_CLAIM} (GAFlowNet vs TB)" in text and "duplicate of" not in text.split("## Summary")[1]
     assert "| [01_gridworld_comparison](#01_gridworld_comparison) | 2 / 0 / 1 |" in text
     table = report.read_claims_table(folder / "claims_full.csv")
     assert report.distinct_mask(table).tolist() == [True, False, True, True]

@@ -69,7 +69,7 @@ def claims_file(notebook_dir: str | Path) -> Path | None:
 
 
 #: Columns read as text (empty cells become ``""``); per-seed values stay text, so one seed reads as ``"0.1"``.
-TEXT_COLUMNS = ("scope", "notes", "reason", "shared_with", "duplicate_of", "kind", "values_a", "values_b", "events_a", "events_b")
+TEXT_COLUMNS = ("scope", "notes", "reason", "shared_with", "duplicate_of", "repeats", "kind", "values_a", "values_b", "events_a", "events_b")
 
 
 def read_claims_table(path: str | Path) -> pd.DataFrame:
@@ -151,8 +151,10 @@ def cell(row: pd.Series, show_scope: bool) -> str:
 
     Markers in parentheses: ``saturated``, ``stuck baseline``, ``L1s disagree``, ``non-inferiority,
     margin m``, ``shared with notebook NN`` (``shared_with``: another notebook counts these runs),
-    ``duplicate of <claim (A vs B)>`` (``duplicate_of``: the row repeats another row's comparison)
-    and, with ``show_scope``, the row's scope."""
+    ``duplicate of <claim (A vs B)>`` (``duplicate_of``: the row repeats another row's comparison),
+    ``same groups and per-seed values as <claim (A vs B)>`` (``repeats``, from :func:`mark_repeats`: a
+    row its table does not mark but whose :func:`comparison_key` an earlier row has) and, with
+    ``show_scope``, the row's scope."""
     verdict = str(row["verdict_only"])
     # the effect the interval belongs to: the Hodges–Lehmann shift (tables from before it: the difference of means)
     shift = row.get("shift", math.nan)
@@ -177,10 +179,13 @@ def cell(row: pd.Series, show_scope: bool) -> str:
         margin = float(row["margin"])
         markers.append(f"non-inferiority, margin {margin * 100:g} %" if relative else f"non-inferiority, margin {margin:g}")
     shared, duplicate = str(row.get("shared_with", "") or ""), str(row.get("duplicate_of", "") or "")
+    repeats = str(row.get("repeats", "") or "")
     if shared:
         markers.append(f"shared with {shared}")
     if duplicate:
         markers.append(f"duplicate of {duplicate}")
+    elif repeats:
+        markers.append(f"same groups and per-seed values as {repeats}")
     if show_scope and row["scope"]:
         markers.append(str(row["scope"]))
     return text + (f" ({'; '.join(markers)})" if markers else "")
@@ -404,16 +409,19 @@ def distinct_mask(table: pd.DataFrame) -> pd.Series:
 
 
 def mark_repeats(table: pd.DataFrame) -> pd.Series:
-    """The ``duplicate_of`` of every row of ``table``: its own where the table has one, else, for a row
-    whose :func:`comparison_key` an earlier row already has, that row (``"<claim> (<A> vs <B>)"``), as
-    :func:`gafn_lib.repro.claims.mark_duplicates` names it; ``""`` otherwise. So tables written before
-    the ``duplicate_of`` column show their repeats too."""
+    """For every row of ``table`` that its table does not mark ``duplicate_of`` but whose
+    :func:`comparison_key` an earlier row already has: that row, named as
+    :func:`gafn_lib.repro.claims.mark_duplicates` names it (``"<claim> (<A> vs <B>)"``); ``""``
+    otherwise. These rows are left out of the distinct counts (:func:`distinct_mask`), as the library
+    leaves them out; the page says what was found (the same groups and per-seed values) rather than
+    calling them duplicates, since two different sets of runs can end with identical per-seed values
+    (a saturated metric) where the scope does not tell them apart."""
     first: dict[tuple, str] = {}
     marks = []
     for _, row in table.iterrows():
         key = comparison_key(row)
         own = str(row.get("duplicate_of", "") or "")
-        marks.append(own or first.get(key, ""))
+        marks.append("" if own else first.get(key, ""))
         first.setdefault(key, f"{row['claim']} ({row['label_a']} vs {row['label_b']})")
     return pd.Series(marks, index=table.index, dtype=object)
 
@@ -676,7 +684,7 @@ def _notebook_section(out_dir: Path, notebook: str, title: str, found: dict[tupl
     out.append("")
     tables = [found[(notebook, p)].claims for p in profiles if found[(notebook, p)].claims is not None]
     if tables:
-        marked = [t.assign(duplicate_of=mark_repeats(t)) for t in tables]
+        marked = [t.assign(repeats=mark_repeats(t)) for t in tables]
         matrix = verdict_matrix(_stack(marked), profiles, scope_in_cells=False)
         shown = [p for p in profiles if p in matrix.columns]
         header = ["claim", "A vs B", "metric", *shown]
@@ -736,11 +744,14 @@ def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[
         "`KM medians` for a time-to-event row. `n` is seeds per group. Markers: *saturated* (every run at the "
         "metric's bound), *stuck baseline* (against a run that never left its initial value), *L1s disagree* (the "
         "visited and exact L1 give different verdicts), *shared with notebook NN* (another notebook counts the same "
-        "runs: not independent evidence), *duplicate of …* (the row repeats another row's comparison), and the scale "
+        "runs: not independent evidence), *duplicate of …* (the notebook marked the row as repeating another row's "
+        "comparison), *same groups and per-seed values as …* (a row its table does not mark, with the same groups, "
+        "metric, scope and per-seed values as an earlier row: usually a claim restated on the same runs; two "
+        "different run sets with identical values, e.g. a saturated metric, also meet this), and the scale "
         "where a claim has one per profile. `—`: this profile has the notebook's table but not this row (e.g. a grid "
         "size it does not run).\n\n"
         "**Counting.** *Distinct comparisons* count each test on the same runs once: rows marked duplicate and "
-        "repeats of a comparison (same groups, metric, scope and per-seed values) are left out, as "
+        "rows with the same groups, metric, scope and per-seed values as an earlier row are left out, as "
         "`gafn_lib.repro.claims.verdict_counts(..., distinct=True)` does.\n\n"
         "## Summary: distinct comparisons by verdict (supported / contradicted / inconclusive)\n\n"
     )
