@@ -170,7 +170,7 @@ class MolTrainer(MoleculeTrainer):
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        self.tracker.record(smiles, scores, rewards)
+        self.tracker.record(smiles, scores, rewards, lengths=[s.n_blocks for s in trajs.terminal])
         info["mean_reward"] = float(np.mean(rewards))
         self.step_count += 1
         self.wall_seconds += time.perf_counter() - start
