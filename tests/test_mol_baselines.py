@@ -271,7 +271,7 @@ def test_cli_gflownet_defaults_unchanged():
 
 def test_long_command_runs_in_a_pool_and_reports_status(tmp_path, monkeypatch, capsys):
     """``mol_experiments long --workers 2``: every run trained in a process pool and stored; ``--status``
-    says so without training (tiny budgets instead of the long profile's 120,000 molecules)."""
+    says so without training (tiny budgets instead of the long profile's 250,000 molecules)."""
     def tiny_long_runs(methods, seeds):
         return [run for s in seeds for run in mx.molecule_runs([s], 8, methods, n_logs=2, reward=mx.PAPER_REWARD,
                                                                 hidden=16, n_rounds=1)

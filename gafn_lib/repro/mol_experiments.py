@@ -8,11 +8,16 @@ re-exports:
   labelled run configs (from :data:`gafn_lib.registry.METHODS`);
 - :mod:`~gafn_lib.repro.molecules.load` — training and reading the runs of the ``molecules`` store;
 - :mod:`~gafn_lib.repro.molecules.plots` — the three panels and the drawings of the best molecules;
+- :mod:`~gafn_lib.repro.molecules.sampler` — what each sampler produces now: late-training hit
+  rates (per seed against random search) and the summary table, from the per-window columns;
 - :mod:`~gafn_lib.repro.molecules.claims` — the paper's claims as tests over seeds;
+- :mod:`~gafn_lib.repro.molecules.decisive` — the decisive run's statistic, figure and report;
+- :mod:`~gafn_lib.repro.molecules.cost` — core-hours of a sweep from measured step rates;
 - :mod:`~gafn_lib.repro.molecules.probe` — the release-option probe.
 
-This module itself is the command line (:func:`main`): the long profile's runs and the decisive run
-(:func:`gafn_lib.repro.molecules.configs.decisive_runs`), resumable, with a committed run archive.
+This module itself is the command line (:func:`main`): the long and paper profiles' runs and the
+decisive run (:func:`gafn_lib.repro.molecules.configs.decisive_runs`), resumable, with a committed
+run archive.
 """
 
 from __future__ import annotations
@@ -21,34 +26,48 @@ from pathlib import Path
 from typing import Sequence
 
 from gafn_lib.repro import experiments as ex  # noqa: F401  (notebook 06 reads mx.ex.summarise)
+from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads mx.decisive.read_report)
 from gafn_lib.repro.molecules.claims import molecule_claims
 from gafn_lib.repro.molecules.configs import (
     DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GFN, GFN_RELEASE, GFN_RELEASE_LOSS,
-    LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_REWARD, PPO, RANDOM,
-    REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs, notebook_runs, notebook_settings, reward_label,
-    release_fields, scale_note,
+    LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
+    PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs,
+    notebook_runs, notebook_settings, paper_runs, release_fields, release_method_fields, reward_label, scale_note, sweep_runs,
 )
+from gafn_lib.repro.molecules.cost import RELEASE_CPU_STEPS_PER_SECOND, cost_estimate, format_cost
 from gafn_lib.repro.molecules.load import (
     MOL_STORE, best_molecules, load_molecules, progress_of, run_molecules, split_complete,
 )
-from gafn_lib.repro.molecules.plots import MODES_LINEAR_UP_TO, PANELS, draw_best_molecules, plot_panels, seeds_label, thousands
+from gafn_lib.repro.molecules.plots import (
+    MODES_LINEAR_UP_TO, PANELS, SAMPLER_PANELS, draw_best_molecules, plot_panels, plot_sampler_panels, seeds_label, thousands,
+)
 from gafn_lib.repro.molecules.probe import OPTION_PROBES, option_probe
+from gafn_lib.repro.molecules.sampler import TAIL, format_summary, has_window_columns, hit_rate_vs_random, summary_table, tail_table
 
 __all__ = [
-    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GFN_RELEASE", "GFN_RELEASE_LOSS", "decisive_runs",
-    "release_fields", "run_archive", "GAFN", "GFN", "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS",
-    "MOL_STORE", "OPTION_PROBES", "PANELS", "PAPER_REWARD", "PPO", "RANDOM", "REDUCED_REWARD", "REWARD_FIELDS", "best_molecules",
-    "draw_best_molecules", "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs",
-    "notebook_runs", "notebook_settings", "option_probe", "plot_panels", "progress_of", "reward_label", "run_molecules",
-    "scale_note", "seeds_label", "split_complete", "thousands",
+    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GFN_RELEASE", "GFN_RELEASE_LOSS",
+    "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
+    "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
+    "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
+    "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs_random",
+    "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
+    "option_probe", "paper_runs", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
+    "report_decisive", "reward_label", "run_archive", "run_molecules", "scale_note", "seeds_label", "split_complete", "summary_table",
+    "sweep_runs", "tail_table", "thousands",
 ]
 
 
-#: The command line's sweeps: their runs, checkpoint period and default seeds.
+#: The command line's sweeps: their runs (a function of methods and seeds), checkpoint period,
+#: default seeds and methods. ``long`` and ``paper`` are notebook 06's profiles of those names.
+#: The builders look the functions up when called, so a test can replace ``long_runs`` on this module.
 SWEEPS = {
-    "long": (long_runs, LONG_CHECKPOINT_EVERY, LONG_SEEDS, MOL_METHODS),
+    "long": (lambda methods, seeds: long_runs(methods, seeds), LONG_CHECKPOINT_EVERY, LONG_SEEDS, MOL_METHODS),
+    "paper": (lambda methods, seeds: paper_runs(methods, seeds), PAPER_CHECKPOINT_EVERY, PAPER_SEEDS, MOL_METHODS),
     "decisive": (lambda methods, seeds: decisive_runs(seeds, methods=methods), DECISIVE_CHECKPOINT_EVERY, DECISIVE_SEEDS, DECISIVE_METHODS),
 }
+#: Sweeps whose --status prints a cost estimate (their GFlowNets are in the release preset, the
+#: configuration :data:`RELEASE_CPU_STEPS_PER_SECOND` was measured in).
+COSTED_SWEEPS = ("long", "paper")
 
 
 def run_archive(sweep: str) -> Path:
@@ -64,7 +83,6 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     """Write the decisive run's tables and figure from its finished runs and print the verdicts
     (:mod:`gafn_lib.repro.molecules.decisive`); defaults: the long profile's folders of notebook 06."""
     from gafn_lib.repro import paths
-    from gafn_lib.repro.molecules import decisive
     from gafn_lib.repro.plotting import save_figure
 
     curves = decisive.decisive_curves(runs, results_dir)
@@ -73,7 +91,7 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
         return 1
     hits = decisive.tail_hits(curves)
     verdicts = decisive.against_random(hits, RANDOM)
-    tables = Path(tables_dir) if tables_dir else paths.profile_results_dir("long") / "06_molecule_generation"
+    tables = Path(tables_dir) if tables_dir else decisive.report_dir(paths.results_dir())
     tables.mkdir(parents=True, exist_ok=True)
     curves.to_csv(tables / "decisive_curves.csv", index=False)
     hits.to_csv(tables / "decisive_tail_hits.csv", index=False)
@@ -82,28 +100,34 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     n_mol = int(curves["molecules_generated"].max())
     fig = decisive.plot_decisive(curves, f"Decisive run: release-configuration GFlowNet vs default GFlowNet vs random search; "
                                          f"paper reward, seeds {', '.join(map(str, seeds))}, up to {n_mol:,} molecules per run")
-    save_figure(fig, "molecules_decisive", Path(figures_dir) if figures_dir else paths.profile_figures_dir("long"))
+    save_figure(fig, decisive.REPORT_FIGURE, Path(figures_dir) if figures_dir else paths.profile_figures_dir("long"))
     print(hits.to_string(index=False))
     print(verdicts.to_string(index=False))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gafn_lib.repro.mol_experiments {long,decisive} [--methods ...] [--seeds ...] [--workers N] [--status] [--save-archive]``:
+    """``python -m gafn_lib.repro.mol_experiments {long,paper,decisive} [--methods ...] [--seeds ...] [--workers N] [--backend B] [--status] [--save-archive]``:
     train a sweep's runs into the project's run store (``data/results/molecules``, which notebook 06
     reads), checkpointed; rerun the same command to resume.
 
-    ``long``: the long profile of notebook 06. ``decisive``: issue 23's decisive run (the release
-    configuration's GFlowNet vs our default GFlowNet vs random search, paper reward, 2 seeds).
+    ``long``: the long profile of notebook 06 (62,500 GFlowNet steps = 250,000 molecules per run,
+    3 seeds, both GFlowNets in the release configuration). ``paper``: the paper profile (250,000
+    steps, meant for a cluster: ``--backend ray``, docs/distributed.md). ``decisive``: issue 23's
+    decisive run (the release configuration's GFlowNet vs our default GFlowNet vs random search,
+    paper reward, 2 seeds).
 
     Before training, the sweep's committed run archive (``data/runs/<sweep>/``; ``--no-archive``:
     none) is restored into the store, so a new clone or machine resumes from the last saved
     checkpoints. ``--save-archive`` trains nothing: it copies the finished runs and the current
     checkpoints into the archive, to commit. ``--workers 1`` (default) trains one run after the
     other in this process; ``--workers N`` trains ``N`` at a time in a process pool (one core and one
-    torch thread each), in the same seed-major order. Each finished run is stored as soon as it
-    finishes. ``--status`` trains nothing and prints each run's progress (done, checkpointed at
-    which step, not started). Do not start two of these commands on the same runs at once.
+    torch thread each), in the same seed-major order; ``--backend ray`` submits every run to Ray
+    (one CPU each; the cluster of ``--address`` or ``$RAY_ADDRESS``, else a local instance with
+    ``--workers`` CPUs). Each finished run is stored as soon as it finishes. ``--status`` trains
+    nothing and prints each run's progress (done, checkpointed at which step, not started) and, for
+    ``long`` and ``paper``, the estimated core-hours (:mod:`gafn_lib.repro.molecules.cost`). Do not
+    start two of these commands on the same runs at once.
     """
     import argparse
 
@@ -112,13 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gafn_lib.runner import ExperimentStore, RunsInProgressError, SweepError, run_id
     from gafn_lib.runner.archive import restore_from_archive, save_to_archive
 
-    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gafn_lib.repro.mol_experiments", description=main.__doc__.splitlines()[0])
     parser.add_argument("sweep", choices=list(SWEEPS))
     parser.add_argument("--methods", nargs="+", default=None, help="labels (default: every method of the sweep)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the sweep's seeds")
     parser.add_argument("--results-dir", default=None, help="default: <project root>/data/results")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at a time, one core each (default 1)")
-    parser.add_argument("--status", action="store_true", help="print each run's progress and exit (trains nothing)")
+    parser.add_argument("--backend", choices=("serial", "process", "ray"), default=None,
+                        help="default: serial with --workers 1, else process; ray: one task per run on a Ray instance")
+    parser.add_argument("--address", default=None, help="Ray cluster address (--backend ray; default $RAY_ADDRESS or a local instance)")
+    parser.add_argument("--status", action="store_true", help="print each run's progress (and the cost estimate) and exit (trains nothing)")
     parser.add_argument("--save-archive", action="store_true", help="copy finished runs and checkpoints into the run archive; train nothing")
     parser.add_argument("--no-archive", action="store_true", help="neither restore from nor save to the run archive")
     parser.add_argument("--report", action="store_true",
@@ -131,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = sorted(set(args.methods or ()) - set(methods))
     if bad:
         parser.error(f"--methods: unknown {bad} for {args.sweep}; choose from {list(methods)}")
+    backend = args.backend or ("serial" if args.workers == 1 else "process")
+    if backend == "serial" and args.workers != 1:
+        parser.error(f"--backend serial trains one run at a time; it needs --workers 1, got {args.workers}")
+    if args.address is not None and backend != "ray":
+        parser.error(f"--address is for --backend ray, got --backend {backend}")
     if args.save_archive and args.no_archive:
         parser.error("--save-archive and --no-archive exclude each other")
     if args.report and args.sweep != "decisive":
@@ -152,15 +184,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress = progress_of(runs, results)
         print(progress.to_string(index=False))
         print(f"{int((progress['status'] == 'done').sum())} of {len(progress)} runs done")
+        if args.sweep in COSTED_SWEEPS:
+            done = {i: max(0, int(step)) for i, step in enumerate(progress["steps_done"])}
+            print(format_cost(cost_estimate(runs, steps_done=done), workers=args.workers))
         return 0
     try:
-        if args.workers == 1:
+        if backend == "serial":
             for label, config in runs:  # one at a time: each finished run is stored at once
                 print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
                 run_molecules([(label, config)], results, workers=1, backend="serial", progress=False, checkpoint_every=checkpoint_every)
         else:
-            print(f"{len(runs)} runs, {args.workers} at a time (finished ones are skipped)", flush=True)
-            run_molecules(runs, results, workers=args.workers, backend="process", progress=True, checkpoint_every=checkpoint_every)
+            print(f"{len(runs)} runs, {args.workers} at a time on {backend} (finished ones are skipped)", flush=True)
+            run_molecules(runs, results, workers=args.workers, backend=backend, progress=True, checkpoint_every=checkpoint_every,
+                          address=args.address)
     except (SweepError, RunsInProgressError) as err:
         print(f"error: {err}", flush=True)
         return 1

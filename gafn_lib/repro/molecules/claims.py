@@ -1,4 +1,5 @@
-"""The paper's molecule claims (§4) as pairwise tests over seeds."""
+"""The paper's molecule claims (§4) as pairwise tests over seeds, and each learner's late-training
+hit rate against random search."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from gafn_lib.repro.molecules.configs import GAFN, GFN, MARS, MOL_METHODS, PPO, 
 _REWARD = ("top10_reward", "higher", (0.0, None))  # (score/8)^10 exceeds 1 above score 8
 _SIMILARITY = ("top10_tanimoto", "lower", (0.0, 1.0))
 _MODES = ("n_modes", "higher", (0.0, None))
+_MODES_SEPARATED = ("n_modes_separated", "higher", (0.0, None))
+#: Metric name of the late-training hit rate (one value per run: :func:`gafn_lib.repro.molecules.sampler.tail_table`).
+TAIL_HIT_RATE = "tail_hit_rate"
 
 
 def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str] = MOL_METHODS) -> list:
@@ -22,17 +26,32 @@ def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str]
     the shift ``A − B`` (Hodges–Lehmann) with its 95 % interval over seeds and a verdict from the
     exact Mann–Whitney test, supported / inconclusive / contradicted (at least 4 seeds per method to
     decide). A claim about several methods ("MARS is the worst of the four") is one row per pair.
-    Random search (uniform random actions) is the floor: one row per learner. Methods not in
-    ``table`` (or not in ``methods``) are skipped. ``scope`` (e.g. the reduced-reward label) is
-    carried into the metric column.
+    Random search (uniform random actions) is the floor: one row per learner on the top-10 reward,
+    and one per learner on the *late-training hit rate* (:data:`TAIL_HIT_RATE`, one value per seed:
+    the share of the molecules of the last third of the run scoring above the reward threshold,
+    :func:`gafn_lib.repro.molecules.sampler.tail_table`) when the runs have window columns. The
+    modes claim is tested on the raw count and, when the runs have it, on the separated count
+    (:func:`gafn_lib.repro.claims.compare_metrics`: each row notes whether the other agrees).
+
+    Several claims of the paper share a comparison (e.g. "GAFlowNet finds the best molecules"
+    against MARS is "MARS does poorly" for the same pair): such rows are kept, so every claim reads
+    whole, and marked with :func:`gafn_lib.repro.claims.mark_duplicates` (``duplicate_of`` names the
+    first row of the same comparison); count them with ``verdict_counts(results, distinct=True)``.
+    Methods not in ``table`` (or not in ``methods``) are skipped. ``scope`` (e.g. the reduced-reward
+    label) is carried into the metric column.
     """
     from gafn_lib.repro import claims as cl
+    from gafn_lib.repro.molecules.sampler import has_window_columns, tail_table
 
     final = ex.final_rows(table)
     present = [m for m in methods if m in set(final["method"])]
+    tails = tail_table(table) if has_window_columns(table) else None
+    separated = "n_modes_separated" in final.columns and final["n_modes_separated"].notna().all()
 
     def values(method: str, metric: str) -> list[float]:
-        return final.loc[final["method"] == method, metric].astype(float).tolist()
+        if metric == TAIL_HIT_RATE:
+            return tails.loc[tails["method"] == method].sort_values("seed")["hit_rate"].astype(float).tolist()
+        return final.loc[final["method"] == method].sort_values("seed")[metric].astype(float).tolist()
 
     def pair(claim: str, a: str, b: str, spec) -> "cl.ClaimResult | None":
         metric, better, bounds = spec
@@ -41,9 +60,21 @@ def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str]
         return cl.compare(claim, values(a, metric), values(b, metric), metric=metric, better=better,
                           label_a=a, label_b=b, scope=scope, bounds=bounds)
 
+    def modes(claim: str, a: str, b: str) -> list:
+        if a not in present or b not in present:
+            return []
+        if not separated:
+            return [pair(claim, a, b, _MODES)]
+        specs = (_MODES, _MODES_SEPARATED)
+        return cl.compare_metrics(claim, {m: values(a, m) for m, _, _ in specs}, {m: values(b, m) for m, _, _ in specs},
+                                  better="higher", bounds={m: bounds for m, _, bounds in specs}, label_a=a, label_b=b, scope=scope)
+
     learners = [GAFN, GFN, PPO, MARS]
     rows = []
     rows += [pair(f"{m} beats random search (top-10 reward)", m, RANDOM, _REWARD) for m in learners]
+    if tails is not None:
+        rows += [pair(f"{m}'s sampler beats random search late in training (hit rate, last third of the molecules)", m, RANDOM,
+                      (TAIL_HIT_RATE, "higher", (0.0, 1.0))) for m in learners]
     rows += [pair("MARS does poorly under the sparse reward (lower top-10 reward than every other learner)", m, MARS, _REWARD) for m in (GAFN, GFN, PPO)]
     rows += [pair("PPO finds better molecules than MARS (top-10 reward)", PPO, MARS, _REWARD)]
     rows += [pair("PPO and MARS produce highly similar molecules (higher top-10 Tanimoto than both GFlowNets)", a, b, (_SIMILARITY[0], "higher", _SIMILARITY[2]))
@@ -52,5 +83,6 @@ def molecule_claims(table: pd.DataFrame, scope: str = "", methods: Sequence[str]
     rows += [pair("GFlowNet is lower in quality than GAFlowNet (top-10 reward)", GAFN, GFN, _REWARD)]
     rows += [pair("GAFlowNet finds the best molecules (highest top-10 reward)", GAFN, b, _REWARD) for b in (GFN, PPO, MARS, RANDOM)]
     rows += [pair("GAFlowNet's top molecules are the most diverse (lowest top-10 Tanimoto)", GAFN, b, _SIMILARITY) for b in (GFN, PPO, MARS, RANDOM)]
-    rows += [pair("GAFlowNet finds the most modes (score > 7.5)", GAFN, b, _MODES) for b in (GFN, PPO, MARS, RANDOM)]
-    return [r for r in rows if r is not None]
+    for b in (GFN, PPO, MARS, RANDOM):
+        rows += modes("GAFlowNet finds the most modes (score > 7.5)", GAFN, b)
+    return cl.mark_duplicates([r for r in rows if r is not None])

@@ -4,8 +4,11 @@ Five methods on the fragment MDP with the sEH proxy, compared at the same budget
 generated* (the x-axis of every panel):
 
 - **GAFlowNet**: flow matching with joint RND augmentation (:class:`gafn_lib.molecules.config.MolTrainConfig`
-  defaults: η = 0.1, ε = 0.05, lr 5e-4, 4 trajectories per step);
-- **GFlowNet**: the same without augmentation (``augment="none"``);
+  defaults: η = 0.1, ε = 0.05, lr 5e-4, 4 trajectories per step); in the ``long`` and ``paper``
+  profiles the public release's configuration (``MolTrainConfig.preset("release")``: its network
+  256 wide with 10 rounds, its loss, block-graph RND and terminal term; :func:`release_method_fields`);
+- **GFlowNet**: the same without augmentation (``augment="none"``; long and paper: the release
+  preset with ``augment="none"``);
 - **PPO**: :mod:`gafn_lib.baselines.mol_ppo` (16 molecules per iteration);
 - **MARS**: :mod:`gafn_lib.baselines.mars` (16 chains, one proposal each per step);
 - **Random**: :mod:`gafn_lib.baselines.random_search` (uniform random valid actions, 4 molecules per
@@ -29,7 +32,7 @@ flat floor, then a steep reward) at a scale where a few thousand molecules see i
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from gafn_lib.registry import method_by_label, method_spec
 from gafn_lib.registry import method_config as registry_method_config
@@ -61,14 +64,25 @@ def scale_note(profile: str, molecules: int, n_seeds: int, reward: dict[str, Any
     """What a run of notebook 06 at this scale can and cannot show (printed by the notebook)."""
     head = f"{profile} profile: {molecules:,} molecules per run (paper: 1,000,000 = 250,000 steps x 4), {n_seeds} seed(s); {reward_label(reward)}."
     if profile == "paper":
-        return head + " These are the paper's settings: days of CPU per run, meant for a cluster (docs/distributed.md)."
+        return head + (
+            " These are the paper's settings, both GFlowNets in the public release's configuration (network 256 wide, 10 rounds):"
+            " about 11 CPU hours per GAFlowNet run, meant for a cluster (docs/distributed.md)."
+            + ("" if n_seeds >= 4 else f" With {n_seeds} seeds per method no claim over seeds can be decided (the exact rule needs 4 vs 4).")
+        )
     if profile == "smoke":
         return head + " Smoke test only: the numbers mean nothing."
     if profile == "long":
+        share = 100 * molecules / 1_000_000
         return head + (
-            f" CAN show: whether the paper's ordering appears under the paper's reward at {100 * molecules / 1_000_000:.2g} % of its budget"
-            " (the release's own comment puts convergence of the reward distribution at 30k steps), with an interval over 3 seeds."
-            " CANNOT show: the paper's end point (250,000 steps); and only the runs finished so far are shown."
+            f" Both GFlowNets in the public release's configuration (network 256 wide, 10 rounds, its loss, RND and terminal term)."
+            f" CAN show: whether, at {share:.2g} % of the paper's budget and under its reward, each learner's sampler produces"
+            " high-scoring molecules more often than random search late in training (window hit rate: thousands of molecules"
+            " per seed, tested seed by seed), and whether the paper's ordering of top-10 reward, modes and diversity has"
+            " appeared by then (past the 30k steps where the release's own comment puts convergence of the reward distribution)."
+            f" CANNOT show: the paper's end point (250,000 steps; a method that overtakes late would be missed), nor decide any"
+            f" claim over seeds: with {n_seeds} seeds per method the exact rank test cannot reach 2.5 % (it needs 4 vs 4),"
+            " so every such row reads 'inconclusive (cannot decide)' and the per-seed values are the evidence."
+            " Only the runs finished so far are shown."
         )
     return head + (
         " CAN show: how fast each method reaches high-scoring molecules early in training, and how similar its best"
@@ -106,50 +120,101 @@ def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, r
 
 def molecule_runs(
     seeds: Sequence[int], molecules: int, methods: Sequence[str] = MOL_METHODS, n_logs: int = 20,
-    reward: dict[str, Any] | None = None, **common: Any,
+    reward: dict[str, Any] | None = None, method_fields: Mapping[str, Mapping[str, Any]] | None = None, **common: Any,
 ) -> list[tuple[str, Any]]:
-    """Every method × seed as ``(label, config)`` pairs at the same molecule budget."""
-    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward, **common)) for m in methods for s in seeds]
+    """Every method × seed as ``(label, config)`` pairs at the same molecule budget, method-major.
+
+    ``method_fields`` maps a label to fields only that method's configs get (e.g.
+    :func:`release_method_fields`); ``common`` fields go to every config and override them (tests
+    shrink ``hidden`` and ``n_rounds`` this way)."""
+    method_fields = method_fields or {}
+    unknown = set(method_fields) - set(MOL_METHODS)
+    if unknown:
+        raise ValueError(f"method_fields has unknown labels {sorted(unknown)}; allowed: {MOL_METHODS}")
+    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward, **{**method_fields.get(m, {}), **common}))
+            for m in methods for s in seeds]
 
 
 # ------------------------------------------------------------------------------ profiles
 def notebook_settings(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None) -> dict[str, Any]:
     """Notebook 06's run settings for ``profile`` (its ``seeds`` / ``n_steps`` parameters override):
     ``seeds``, ``n_steps`` (GFlowNet steps), ``molecules`` (4 per GFlowNet step: every method gets the
-    same budget), ``reward``, ``network`` (extra config fields) and ``n_logs``. The notebook and
-    the pipeline's prefetch (:mod:`gafn_lib.repro.prefetch`) both read them, so they train the same runs."""
+    same budget), ``reward``, ``network`` (extra fields of every config), ``method_fields`` (extra
+    fields per method: the release preset for both GFlowNets in the long and paper profiles,
+    :func:`release_method_fields`), ``n_logs`` (metric rows per run) and ``checkpoint_every``
+    (steps between checkpoints; ``None``: runs take minutes). The notebook, the command line and the
+    pipeline's prefetch (:mod:`gafn_lib.repro.prefetch`) all read them, so they train the same runs."""
     from gafn_lib.repro.profiles import profile_value
 
-    seeds = list(seeds or profile_value(profile, quick=[0, 1, 2], paper=[0, 1, 2], long=list(LONG_SEEDS), smoke=[0]))
-    n_steps = n_steps or profile_value(profile, quick=1_500, paper=250_000, long=LONG_STEPS, smoke=4)
+    if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    seeds = list(seeds or profile_value(profile, quick=[0, 1, 2], paper=list(PAPER_SEEDS), long=list(LONG_SEEDS), smoke=[0]))
+    n_steps = n_steps or profile_value(profile, quick=1_500, paper=PAPER_STEPS, long=LONG_STEPS, smoke=4)
     return {
         "seeds": seeds,
         "n_steps": n_steps,
         "molecules": 4 * n_steps,
         "reward": profile_value(profile, quick=REDUCED_REWARD, paper=PAPER_REWARD, long=PAPER_REWARD, smoke=REDUCED_REWARD),
-        "network": profile_value(profile, quick={}, paper={}, smoke=dict(hidden=16, n_rounds=1, max_blocks=4)),
-        "n_logs": profile_value(profile, quick=20, paper=50, long=LONG_LOGS, smoke=2),
+        "network": profile_value(profile, quick={}, paper={}, long={}, smoke=dict(hidden=16, n_rounds=1, max_blocks=4)),
+        "method_fields": profile_value(profile, quick={}, paper=release_method_fields(), long=release_method_fields(), smoke={}),
+        "n_logs": profile_value(profile, quick=20, paper=PAPER_LOGS, long=LONG_LOGS, smoke=2),
+        "checkpoint_every": profile_value(profile, quick=None, paper=PAPER_CHECKPOINT_EVERY, long=LONG_CHECKPOINT_EVERY, smoke=None),
     }
 
 
-def notebook_runs(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None) -> list[tuple[str, Any]]:
-    """Notebook 06's ``(label, config)`` runs for ``profile``: every method × seed (:func:`notebook_settings`)."""
+def notebook_runs(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None, **common: Any) -> list[tuple[str, Any]]:
+    """Notebook 06's ``(label, config)`` runs for ``profile``: every method × seed, method-major
+    (:func:`notebook_settings`); ``common`` overrides fields of every config (tests: a tiny network)."""
     s = notebook_settings(profile, seeds, n_steps)
-    return molecule_runs(s["seeds"], s["molecules"], reward=s["reward"], n_logs=s["n_logs"], **s["network"])
+    return molecule_runs(s["seeds"], s["molecules"], reward=s["reward"], n_logs=s["n_logs"], method_fields=s["method_fields"],
+                         **{**s["network"], **common})
 
 
-#: The ``long`` profile: the paper's reward, 30 000 GFlowNet steps (120 000 molecules: the release's
-#: own comment puts convergence at 30k iterations), 3 seeds, 50 metric rows per run.
-LONG_STEPS = 30_000
+def sweep_runs(profile: str, methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] | None = None,
+               n_steps: int | None = None, **common: Any) -> list[tuple[str, Any]]:
+    """The runs of :func:`notebook_runs` for ``methods``, seed-major (every method of the first seed
+    first: a sweep cut short has whole seeds), as ``python -m gafn_lib.repro.mol_experiments`` trains them."""
+    unknown = set(methods) - set(MOL_METHODS)
+    if unknown:
+        raise ValueError(f"methods has unknown labels {sorted(unknown)}; allowed: {MOL_METHODS}")
+    seeds = list(seeds) if seeds is not None else notebook_settings(profile)["seeds"]
+    return [run for s in seeds for run in notebook_runs(profile, [s], n_steps, **common) if run[0] in methods]
+
+
+def release_method_fields() -> dict[str, dict[str, Any]]:
+    """Label → the fields that put a method in the public release's configuration: GAFlowNet gets
+    every field of ``MOL_PRESETS["release"]`` (joint augmentation, its default), GFlowNet the same
+    without the intrinsic-only ones (:func:`release_fields`); PPO, MARS and random search have no
+    release configuration and keep their defaults."""
+    return {GAFN: release_fields("joint"), GFN: release_fields("none")}
+
+
+#: The ``long`` profile: the paper's reward, 62 500 GFlowNet steps (250 000 molecules, 25 % of the
+#: paper's 1 000 000; every method gets the same molecule budget), 3 seeds, 100 metric rows per run
+#: (a window of 2 500 molecules per row), both GFlowNets in the release's configuration.
+LONG_STEPS = 62_500
 LONG_SEEDS = (0, 1, 2)
-LONG_LOGS = 50
-#: Checkpoint period (steps) of the long runs: a killed sweep resumes from the last one.
-LONG_CHECKPOINT_EVERY = 600
+LONG_LOGS = 100
+#: Checkpoint period (steps) of the long runs: a killed sweep resumes from the last one. Checkpoints
+#: are written at logged steps, so a GAFlowNet run (release configuration, ~0.16 CPU s per step)
+#: saves every 2 500 steps, about every 7 minutes.
+LONG_CHECKPOINT_EVERY = 2_000
+#: The ``paper`` profile: the paper's 250 000 GFlowNet steps (1 000 000 molecules), 3 seeds, 100
+#: metric rows, both GFlowNets in the release's configuration; checkpoints as in the long profile.
+PAPER_STEPS = 250_000
+PAPER_SEEDS = (0, 1, 2)
+PAPER_LOGS = 100
+PAPER_CHECKPOINT_EVERY = LONG_CHECKPOINT_EVERY
 
 
 def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_SEEDS) -> list[tuple[str, Any]]:
     """The long profile's runs, seed-major (every method of seed 0 first), as notebook 06 builds them."""
-    return [run for s in seeds for run in molecule_runs([s], 4 * LONG_STEPS, methods, n_logs=LONG_LOGS, reward=PAPER_REWARD)]
+    return sweep_runs("long", methods, seeds)
+
+
+def paper_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = PAPER_SEEDS) -> list[tuple[str, Any]]:
+    """The paper profile's runs, seed-major, as notebook 06 builds them (meant for a cluster)."""
+    return sweep_runs("paper", methods, seeds)
 
 
 # ------------------------------------------------------------------------------ the decisive run

@@ -25,6 +25,7 @@ is about these runs, not a population of seeds: the table gives each seed's numb
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,7 +52,8 @@ def decisive_curves(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
 
 def tail_hits(curves: pd.DataFrame, tail: float = 1 / 3) -> pd.DataFrame:
     """Per ``method`` × ``seed``: ``molecules`` and ``hits`` in the last ``tail`` share of the run's
-    molecules (whole windows whose start lies in it), ``hit_rate`` = hits / molecules, and
+    molecules (whole windows whose start lies in it; the last non-empty window when no window
+    starts there, as in a run with a few long windows), ``hit_rate`` = hits / molecules, and
     ``mean_score`` (molecule-weighted) over the same windows."""
     if not 0 < tail <= 1:
         raise ValueError(f"tail must be in (0, 1], got {tail!r}")
@@ -61,6 +63,8 @@ def tail_hits(curves: pd.DataFrame, tail: float = 1 / 3) -> pd.DataFrame:
         end = float(run["molecules_generated"].max())
         start = run["molecules_generated"] - run["window_molecules"]
         part = run[(start >= (1 - tail) * end - 1e-9) & (run["window_molecules"] > 0)]
+        if part.empty:
+            part = run[run["window_molecules"] > 0].tail(1)
         n = float(part["window_molecules"].sum())
         hits = float((part["hit_rate"] * part["window_molecules"]).sum())
         score = float((part["mean_score"] * part["window_molecules"]).sum() / n) if n else math.nan
@@ -89,7 +93,7 @@ def against_random(hits: pd.DataFrame, random_label: str, methods: Sequence[str]
     rows = []
     for method in methods or [m for m in hits["method"].unique() if m != random_label]:
         mine = hits[hits["method"] == method].set_index("seed")
-        seeds = sorted(set(mine.index) & set(base.index))
+        seeds = sorted(s for s in set(mine.index) & set(base.index) if mine.at[s, "molecules"] > 0 and base.at[s, "molecules"] > 0)
         if not seeds:
             continue
         zs = [two_proportion_z(mine.at[s, "hits"], mine.at[s, "molecules"], base.at[s, "hits"], base.at[s, "molecules"]) for s in seeds]
@@ -131,3 +135,28 @@ def plot_decisive(curves: pd.DataFrame, title: str):
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+#: The command that writes the decisive run's report (tables and figure) into the project.
+REPORT_COMMAND = ("python -m gafn_lib.repro.mol_experiments decisive, then "
+                  "GAFN_OUTPUT_DIR=$PWD python -m gafn_lib.repro.mol_experiments decisive --report (from the project root)")
+#: The report's tables (:func:`gafn_lib.repro.mol_experiments.report_decisive`), by key.
+REPORT_TABLES = {"curves": "decisive_curves.csv", "tail_hits": "decisive_tail_hits.csv", "verdicts": "decisive_verdicts.csv"}
+#: The report's figure (its stem; ``.png`` and ``.pdf`` in the long profile's figure folder).
+REPORT_FIGURE = "molecules_decisive"
+
+
+def report_dir(results_dir) -> Path:
+    """Where the report's tables are: ``<results_dir>/long/06_molecule_generation`` (not created)."""
+    return Path(results_dir) / "long" / "06_molecule_generation"
+
+
+def read_report(results_dir) -> dict[str, pd.DataFrame] | None:
+    """The decisive run's report tables under ``results_dir`` (:func:`report_dir`) as
+    ``{"curves", "tail_hits", "verdicts"}`` → table, or ``None`` when any of them is missing (the
+    report has not been written yet: :data:`REPORT_COMMAND`)."""
+    folder = report_dir(results_dir)
+    paths = {key: folder / name for key, name in REPORT_TABLES.items()}
+    if not all(path.exists() for path in paths.values()):
+        return None
+    return {key: pd.read_csv(path) for key, path in paths.items()}

@@ -13,14 +13,15 @@ MOL_STORE = "molecules"
 
 def run_molecules(
     runs: list[tuple[str, Any]], results_dir, workers: int | None = None, backend: str = "process", progress: bool = True,
-    checkpoint_every: int | None = None,
+    checkpoint_every: int | None = None, address: str | None = None,
 ) -> pd.DataFrame:
-    """Run (cached; checkpointed every ``checkpoint_every`` steps if given) in the ``molecules`` store;
-    the tidy table with ``method`` and ``seed`` columns."""
+    """Run (cached; checkpointed every ``checkpoint_every`` steps if given) in the ``molecules`` store
+    with :func:`gafn_lib.runner.run_sweep` (``backend``: serial, process or ray, ``address``: a Ray
+    cluster); the tidy table with ``method`` and ``seed`` columns."""
     from gafn_lib.runner import run_sweep
 
     run_sweep(MOL_STORE, [c for _, c in runs], results_dir=results_dir, workers=workers, backend=backend,
-              checkpoint_every=checkpoint_every, progress=progress)
+              checkpoint_every=checkpoint_every, progress=progress, address=address)
     return load_molecules(runs, results_dir)
 
 

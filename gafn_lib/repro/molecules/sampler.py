@@ -1,0 +1,120 @@
+"""What each molecule sampler produces *now*: notebook 06's tables from the per-window columns.
+
+Every metric row of a molecule run carries the window since the previous row
+(:data:`gafn_lib.molecules.tracking.WINDOW_COLUMNS`): ``hit_rate`` (share of the window's
+molecules scoring above the reward threshold, 7 under the paper's reward, 6 under the quick
+profile's reduced one), ``mean_score``, ``unique_fraction``, ``mean_length``, ``window_molecules``.
+The cumulative columns (top-10, modes) say what a method has *found so far*, which random search
+also accumulates; the window columns say whether the sampler has learned to put its molecules where
+the reward is.
+
+**Late-training hit rate** (:func:`tail_table`): per run, the hits and molecules of the windows in
+the last :data:`TAIL` of its molecules (:func:`gafn_lib.repro.molecules.decisive.tail_hits`).
+
+**Against random search**, two ways, both reported by notebook 06:
+
+- *seed by seed* (:func:`hit_rate_vs_random`, as the decisive run does): for each seed, the
+  learner's late hits against random search's of the same seed by the pooled two-proportion z test
+  (:func:`gafn_lib.repro.molecules.decisive.two_proportion_z`, molecules as independent draws);
+  "beats random" when z > 1.645 in every seed. This decides about *these runs* with thousands of
+  molecules per seed, at any number of seeds;
+- *over seeds* (:func:`gafn_lib.repro.molecules.claims.molecule_claims`): one late hit rate per
+  seed and the exact Mann–Whitney rule of :func:`gafn_lib.repro.claims.compare`, which needs 4
+  seeds per method to decide (3 vs 3 is always "inconclusive (cannot decide)").
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from gafn_lib.repro.molecules.configs import MOL_METHODS, RANDOM
+
+#: The share of a run's molecules (its end) whose windows make the late-training hit rate.
+TAIL = 1 / 3
+#: The window columns the sampler tables need.
+NEEDED = ("molecules_generated", "window_molecules", "hit_rate", "mean_score")
+#: Final (cumulative) columns of the summary table: top-10 in both units, modes raw and separated.
+FINAL_METRICS = ("top10_reward", "top10_score_norm", "top10_score", "n_modes", "n_modes_separated", "top10_tanimoto",
+                 "unique_molecules", "molecules_generated")
+
+
+def has_window_columns(table: pd.DataFrame) -> bool:
+    """True when every run of ``table`` has the window columns (runs stored before they existed
+    have none, or NaN in every row)."""
+    if table.empty or any(c not in table.columns for c in NEEDED):
+        return False
+    return bool(table.groupby("run")["window_molecules"].apply(lambda w: (w.fillna(0) > 0).any()).all())
+
+
+def tail_table(table: pd.DataFrame, tail: float = TAIL) -> pd.DataFrame:
+    """Per method × seed: ``molecules``, ``hits``, ``hit_rate`` and ``mean_score`` over the windows
+    in the last ``tail`` of the run's molecules (:func:`gafn_lib.repro.molecules.decisive.tail_hits`);
+    ``ValueError`` naming the columns when the runs lack them."""
+    from gafn_lib.repro.molecules import decisive
+
+    missing = [c for c in NEEDED if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks the window columns {missing}: its runs were stored before the metrics had them; retrain them")
+    return decisive.tail_hits(table[["method", "seed", *NEEDED]], tail)
+
+
+def hit_rate_vs_random(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] | None = None,
+                       random_label: str = RANDOM) -> pd.DataFrame:
+    """Each learner's late-training hit rate against random search's, seed by seed (two-proportion z
+    per seed, :func:`gafn_lib.repro.molecules.decisive.against_random`): columns ``method``,
+    ``seeds``, ``hit_rate`` / ``random_hit_rate`` (per seed, with hits/molecules), ``mean_score`` /
+    ``random_mean_score``, ``z`` per seed, ``verdict`` (beats random / worse than random /
+    inconclusive). Empty when random search has no finished run."""
+    from gafn_lib.repro.molecules import decisive
+
+    hits = tail_table(table, tail)
+    if random_label not in set(hits["method"]):
+        return pd.DataFrame(columns=["method", "seeds", "hit_rate", "random_hit_rate", "mean_score", "random_mean_score", "z", "verdict"])
+    learners = [m for m in (methods or MOL_METHODS) if m != random_label and m in set(hits["method"])]
+    return decisive.against_random(hits, random_label, learners)
+
+
+def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = MOL_METHODS) -> pd.DataFrame:
+    """Per method, mean and std over seeds (``<metric>_mean``, ``<metric>_std``) of the final
+    cumulative metrics (:data:`FINAL_METRICS` present in ``table``: top-10 reward and score/8,
+    modes raw and separated, top-10 Tanimoto, ...) and, when the runs have window columns, of the
+    late-training ``tail_hit_rate`` and ``tail_mean_score`` (:func:`tail_table`), with ``seeds``."""
+    from gafn_lib.repro import experiments as ex
+
+    metrics = [m for m in FINAL_METRICS if m in table.columns and table[m].notna().any()]
+    if "wall_seconds" in table.columns:
+        metrics.append("wall_seconds")
+    summary = ex.summarise(table, metrics)
+    seeds = table.groupby("method")["seed"].nunique().rename("seeds").reset_index()
+    summary = seeds.merge(summary, on="method")
+    if has_window_columns(table):
+        tails = tail_table(table, tail).rename(columns={"hit_rate": "tail_hit_rate", "mean_score": "tail_mean_score"})
+        stats = tails.groupby("method")[["tail_hit_rate", "tail_mean_score"]].agg(["mean", "std"])
+        stats.columns = [f"{m}_{s}" for m, s in stats.columns]
+        summary = summary.merge(stats.reset_index(), on="method", how="left")
+    order = {m: i for i, m in enumerate(methods)}
+    return summary.sort_values("method", key=lambda s: s.map(lambda m: order.get(m, len(order)))).reset_index(drop=True)
+
+
+def window_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a non-empty window, ``hit_rate_plot`` added: the hit rate with a window without
+    a hit drawn at ``1 / window_molecules`` (the lowest rate the window could show), for a log axis."""
+    part = table[table["window_molecules"].fillna(0) > 0].copy()
+    part["hit_rate_plot"] = np.maximum(part["hit_rate"].to_numpy(float), 1.0 / part["window_molecules"].to_numpy(float))
+    return part
+
+
+def format_summary(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`summary_table` for reading: ``method``, ``seeds`` and one ``"mean ± std"`` column per
+    metric (``± std`` left out with one seed), ``digits`` significant digits."""
+    if not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be an integer >= 1, got {digits!r}")
+    metrics = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean")]
+    out = summary[["method", "seeds"]].copy()
+    for metric in metrics:
+        means, stds = summary[f"{metric}_mean"], summary.get(f"{metric}_std", pd.Series(np.nan, index=summary.index))
+        out[metric] = [f"{m:.{digits}g}" + ("" if pd.isna(s) else f" ± {s:.{digits}g}") for m, s in zip(means, stds)]
+    return out

@@ -1,0 +1,261 @@
+"""Notebook 06's profiles (issue 23, item 6): the long and paper profiles in the release
+configuration, their cost estimate, the sampler tables from the window columns, the claims with
+duplicates marked, the decisive report reader, and the paper profile end to end on a local Ray
+instance with a tiny budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("rdkit")
+
+from gafn_lib.molecules.config import MolTrainConfig  # noqa: E402
+from gafn_lib.repro import claims as cl  # noqa: E402
+from gafn_lib.repro import mol_experiments as mx  # noqa: E402
+from gafn_lib.repro.molecules import cost, decisive, sampler  # noqa: E402
+
+#: Fields that vary per run, not per configuration.
+RUN_FIELDS = ("seed", "n_steps", "log_every")
+
+
+def _fields(config) -> dict:
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_FIELDS}
+
+
+# ------------------------------------------------------------------------------ profiles
+def test_long_profile_is_the_release_configuration_at_a_quarter_of_the_paper_budget():
+    runs = mx.long_runs()
+    assert [(label, c.seed) for label, c in runs] == [(m, s) for s in (0, 1, 2) for m in mx.MOL_METHODS]  # seed-major
+    by_label = {label: c for label, c in runs if c.seed == 0}
+    reward = {k: v for k, v in mx.PAPER_REWARD.items()}
+    gafn, gfn = by_label[mx.GAFN], by_label[mx.GFN]
+    assert _fields(gafn) == _fields(MolTrainConfig.preset("release", **reward))
+    # the GFlowNet: the release preset without augmentation; the intrinsic-only fields at their (inert) defaults
+    assert _fields(gfn) == _fields(MolTrainConfig.preset("release", augment="none", rnd_features="fixed", terminal="paper", **reward))
+    assert (gafn.network, gafn.hidden, gafn.n_rounds, gafn.augment) == ("release", 256, 10, "joint")
+    for label, config in runs:
+        per_step = getattr(config, "n_chains", None) if label == mx.MARS else config.batch_size
+        assert config.n_steps * per_step >= 250_000, label  # 25 % of the paper's 1,000,000 molecules
+        assert 50 <= config.n_steps // config.log_every <= 101, label  # metric rows for curves
+        assert config.reward_threshold == 7.0
+    assert gafn.n_steps == mx.LONG_STEPS == 62_500
+    assert {c.hidden for label, c in runs if label in (mx.PPO, mx.MARS, mx.RANDOM)} == {128}  # the baselines at their defaults
+    assert mx.LONG_CHECKPOINT_EVERY == 2_000
+    # the notebook reads the same runs, method-major
+    from gafn_lib.runner import run_id
+
+    assert sorted(run_id(c) for _, c in runs) == sorted(run_id(c) for _, c in mx.notebook_runs("long"))
+
+
+def test_paper_profile_uses_the_release_preset_and_quick_and_smoke_do_not():
+    paper = {label: c for label, c in mx.notebook_runs("paper") if c.seed == 0}
+    assert paper[mx.GAFN].network == paper[mx.GFN].network == "release"
+    assert paper[mx.GAFN].n_steps == 250_000 and paper[mx.PPO].n_steps == 62_500
+    assert mx.notebook_settings("paper")["checkpoint_every"] == mx.PAPER_CHECKPOINT_EVERY
+    for profile in ("quick", "smoke"):
+        settings = mx.notebook_settings(profile)
+        assert settings["method_fields"] == {} and settings["checkpoint_every"] is None
+        assert {c.network for label, c in mx.notebook_runs(profile) if label in (mx.GAFN, mx.GFN)} == {"compact"}
+
+
+def test_profile_builders_name_their_bad_parameters():
+    with pytest.raises(ValueError, match="n_steps"):
+        mx.notebook_settings("long", n_steps=0)
+    with pytest.raises(ValueError, match="methods"):
+        mx.sweep_runs("long", ["PPO+"])
+    with pytest.raises(ValueError, match="method_fields"):
+        mx.molecule_runs([0], 8, method_fields={"nope": {}})
+
+
+def test_scale_note_of_the_long_profile_states_the_share_and_the_seed_limit():
+    s = mx.notebook_settings("long")
+    note = mx.scale_note("long", s["molecules"], len(s["seeds"]), s["reward"])
+    assert "250,000 molecules" in note and "25 %" in note and "release" in note
+    assert "CANNOT" in note and "4 vs 4" in note
+
+
+# ------------------------------------------------------------------------------ cost
+def test_cost_estimate_by_hand():
+    runs = mx.long_runs(seeds=[0])
+    table = cost.cost_estimate(runs, rates={mx.GAFN: 5.0, mx.GFN: 10.0, mx.PPO: 2.5, mx.MARS: 12.5, mx.RANDOM: 62.5}).set_index("method")
+    assert table.loc[mx.GAFN, "core_hours_per_run"] == pytest.approx(62_500 / 5.0 / 3600)
+    assert table.loc[mx.PPO, "core_hours"] == pytest.approx(15_625 / 2.5 / 3600)
+    expected = (62_500 / 5 + 62_500 / 10 + 15_625 / 2.5 + 15_625 / 12.5 + 62_500 / 62.5) / 3600
+    assert table.loc["total", "core_hours"] == pytest.approx(expected)
+    half = cost.cost_estimate(runs, rates={mx.GAFN: 5.0, mx.GFN: 10.0, mx.PPO: 2.5, mx.MARS: 12.5, mx.RANDOM: 62.5},
+                              steps_done={0: 31_250}).set_index("method")
+    assert half.loc[mx.GAFN, "core_hours_left"] == pytest.approx(31_250 / 5.0 / 3600)
+    unknown = cost.cost_estimate(runs, rates={mx.GAFN: 5.0}).set_index("method")
+    assert math.isnan(unknown.loc[mx.PPO, "core_hours"]) and math.isnan(unknown.loc["total", "core_hours"])
+    with pytest.raises(ValueError, match=r"rates\['GAFlowNet'\]"):
+        cost.cost_estimate(runs, rates={mx.GAFN: 0.0})
+    with pytest.raises(ValueError, match=r"steps_done\[0\]"):
+        cost.cost_estimate(runs, steps_done={0: 10**9})
+    with pytest.raises(ValueError, match="workers"):
+        cost.format_cost(table.reset_index(), workers=0)
+
+
+def test_measured_rates_cover_every_method_and_give_the_documented_total():
+    assert set(cost.RELEASE_CPU_STEPS_PER_SECOND) == set(mx.MOL_METHODS)
+    total = cost.cost_estimate(mx.long_runs()).set_index("method").loc["total", "core_hours"]
+    assert 15 < total < 22  # docs/distributed.md: about 18.5 core-hours
+
+
+def test_long_status_prints_the_cost_estimate(tmp_path, capsys):
+    assert mx.main(["long", "--status", "--results-dir", str(tmp_path), "--no-archive", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 15 runs done" in out and "core-hours in all" in out and "on 2 core(s)" in out
+
+
+def test_cli_checks_backend_and_address(tmp_path, capsys):
+    base = ["long", "--results-dir", str(tmp_path), "--no-archive", "--seeds", "0", "--methods", mx.RANDOM]
+    with pytest.raises(SystemExit):
+        mx.main(base + ["--backend", "serial", "--workers", "2"])
+    assert "--backend serial" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mx.main(base + ["--address", "localhost:6379"])
+    assert "--address" in capsys.readouterr().err
+    assert mx.main(["paper", "--status", "--results-dir", str(tmp_path), "--no-archive"]) == 0
+    assert "0 of 15 runs done" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ sampler tables and claims
+def _table(n_seeds: int = 4, windows: int = 6, window: int = 1000, with_windows: bool = True) -> pd.DataFrame:
+    """Runs of every method with made-up rows: PPO's and MARS's hit rates well above random search's
+    late in training, both GFlowNets at random search's."""
+    late = {mx.GAFN: 0.001, mx.GFN: 0.001, mx.PPO: 0.05, mx.MARS: 0.08, mx.RANDOM: 0.001}
+    final = {mx.GAFN: (0.7, 10, 8, 0.27), mx.GFN: (0.6, 7, 6, 0.26), mx.PPO: (1.4, 300, 40, 0.53), mx.MARS: (1.3, 900, 30, 0.48),
+             mx.RANDOM: (0.7, 12, 11, 0.28)}
+    rows = []
+    for method in mx.MOL_METHODS:
+        for seed in range(n_seeds):
+            reward, modes, separated, tanimoto = final[method]
+            for i in range(windows):
+                row = {"method": method, "seed": seed, "run": f"{method}-{seed}", "step": i + 1, "molecules_generated": (i + 1) * window,
+                       "top10_reward": reward * (i + 1) / windows + 0.01 * seed, "top10_score": 7.7, "top10_score_norm": 0.96,
+                       "n_modes": modes * (i + 1) // windows + seed, "n_modes_separated": separated * (i + 1) // windows + seed,
+                       "top10_tanimoto": tanimoto + 0.001 * seed, "unique_molecules": (i + 1) * window, "wall_seconds": 1.0}
+                if with_windows:
+                    rate = late[method] if i >= windows // 2 else 0.001
+                    row.update({"window_molecules": window, "hit_rate": rate + 0.0001 * seed, "mean_score": 5 + 10 * rate,
+                                "unique_fraction": 1.0, "mean_length": 6.0})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_sampler_tables_from_window_columns():
+    table = _table()
+    assert sampler.has_window_columns(table) and not sampler.has_window_columns(_table(with_windows=False))
+    tails = sampler.tail_table(table).set_index(["method", "seed"])
+    assert tails.loc[(mx.PPO, 0), "molecules"] == 2000 and tails.loc[(mx.PPO, 0), "hits"] == 100
+    vs = sampler.hit_rate_vs_random(table).set_index("method")
+    assert list(vs.index) == [mx.GAFN, mx.GFN, mx.PPO, mx.MARS]
+    assert vs.loc[mx.PPO, "verdict"] == vs.loc[mx.MARS, "verdict"] == "beats random"
+    assert vs.loc[mx.GAFN, "verdict"] == "inconclusive"
+    summary = sampler.summary_table(table).set_index("method")
+    for column in ("top10_reward_mean", "top10_score_norm_mean", "n_modes_mean", "n_modes_separated_mean", "tail_hit_rate_mean",
+                   "tail_mean_score_std", "seeds"):
+        assert column in summary.columns, column
+    assert summary.loc[mx.MARS, "tail_hit_rate_mean"] == pytest.approx(0.08 + 0.0001 * 1.5)
+    shown = sampler.format_summary(sampler.summary_table(table)).set_index("method")
+    assert shown.loc[mx.MARS, "n_modes"] == "902 ± 1.29" and shown.loc[mx.MARS, "seeds"] == 4
+    old = sampler.summary_table(_table(with_windows=False))
+    assert "tail_hit_rate_mean" not in old.columns and "n_modes_separated_mean" in old.columns
+    with pytest.raises(ValueError, match="window columns"):
+        sampler.tail_table(_table(with_windows=False))
+
+
+def test_claims_mark_duplicate_comparisons_and_count_distinct_ones():
+    # without the window and separated-modes columns: the 27 rows of the paper's claims are 19 comparisons
+    old = _table(with_windows=False).drop(columns=["n_modes_separated"])
+    results = mx.molecule_claims(old)
+    assert len(results) == 27 and len(cl.distinct_results(results)) == 19
+    duplicates = [r for r in results if r.duplicate_of]
+    assert len(duplicates) == 8
+    row = next(r for r in results if r.claim.startswith("PPO finds better molecules than MARS"))
+    assert row.duplicate_of.startswith("MARS does poorly under the sparse reward") and "(PPO vs MARS)" in row.duplicate_of
+    assert sum(cl.verdict_counts(results, distinct=True).values()) == 19
+    # with them: + 4 hit-rate rows against random search, + 4 separated-modes rows, all distinct
+    results = mx.molecule_claims(_table())
+    assert len(results) == 35 and len(cl.distinct_results(results)) == 27
+    hit_rows = {r.label_a: r for r in results if r.metric == "tail_hit_rate"}
+    assert set(hit_rows) == {mx.GAFN, mx.GFN, mx.PPO, mx.MARS} and {r.label_b for r in hit_rows.values()} == {mx.RANDOM}
+    assert hit_rows[mx.PPO].verdict == "supported"  # 4 vs 4 seeds, complete separation
+    assert hit_rows[mx.GAFN].verdict != "supported"
+    separated = [r for r in results if r.metric == "n_modes_separated"]
+    assert len(separated) == 4 and all(any("agree" in n for n in r.notes) for r in separated)
+    # at 3 seeds per method no row can be decided
+    three = mx.molecule_claims(_table(n_seeds=3))
+    assert all(r.verdict == "inconclusive" for r in three)
+
+
+def test_sampler_panels_draw_four_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4)
+    mx.plot_sampler_panels(_table(n_seeds=2), axes, threshold=7.0)
+    assert axes[0].get_yscale() == "log" and "score > 7" in axes[0].get_ylabel()
+    assert all(len(ax.get_lines()) == len(mx.MOL_METHODS) for ax in axes)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ decisive report
+def test_read_report_needs_every_table(tmp_path):
+    assert decisive.read_report(tmp_path) is None
+    folder = decisive.report_dir(tmp_path)
+    folder.mkdir(parents=True)
+    for key, name in decisive.REPORT_TABLES.items():
+        pd.DataFrame({"method": ["Random"], "key": [key]}).to_csv(folder / name, index=False)
+    report = decisive.read_report(tmp_path)
+    assert set(report) == {"curves", "tail_hits", "verdicts"} and report["verdicts"].loc[0, "key"] == "verdicts"
+    (folder / decisive.REPORT_TABLES["curves"]).unlink()
+    assert decisive.read_report(tmp_path) is None
+    assert "decisive --report" in decisive.REPORT_COMMAND
+
+
+# ------------------------------------------------------------------------------ the paper profile on Ray
+def test_paper_profile_runs_end_to_end_on_a_local_ray_instance(tmp_path):
+    """Every method of the paper profile (release-configuration GFlowNets, paper reward, the
+    profile's checkpoint period) for one seed with 4 GFlowNet steps (16 molecules per run) and a
+    tiny network, trained by Ray tasks; the stored tables have every method's rows with the window
+    columns, and the notebook's tables and claims are built from them."""
+    ray = pytest.importorskip("ray")
+    from gafn_lib.runner import ExperimentStore, run_id
+
+    runs = mx.notebook_runs("paper", seeds=[0], n_steps=4, hidden=8, n_rounds=1, max_blocks=3)
+    assert {label: c.network for label, c in runs if label in (mx.GAFN, mx.GFN)} == {mx.GAFN: "release", mx.GFN: "release"}
+    assert {c.reward_threshold for _, c in runs} == {7.0}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        table = mx.run_molecules(runs, tmp_path, workers=2, backend="ray", progress=False,
+                                 checkpoint_every=mx.notebook_settings("paper")["checkpoint_every"])
+    finally:
+        ray.shutdown()
+    store = ExperimentStore.open(mx.MOL_STORE, tmp_path)
+    for _, config in runs:
+        assert store.is_complete(run_id(config))
+        assert store.read_metadata(run_id(config))["backend"] == "ray"
+    assert set(table["method"]) == set(mx.MOL_METHODS)
+    generated = table.groupby("method")["molecules_generated"].max()
+    assert (generated.drop(mx.MARS) == 16).all() and generated[mx.MARS] == 32  # MARS also counts its 16 initial chain states
+    assert sampler.has_window_columns(table)
+    again = mx.load_molecules(runs, tmp_path)  # read back from the store
+    assert len(again) == len(table) and np.allclose(again["hit_rate"].fillna(-1), table["hit_rate"].fillna(-1))
+    assert set(sampler.summary_table(table)["method"]) == set(mx.MOL_METHODS)
+    assert len(mx.molecule_claims(table, scope="paper reward")) == 35
+
+
+def test_tail_of_a_run_with_few_long_windows_is_its_last_window():
+    # the smoke profile: 2 windows of 8 molecules, no window starting in the last third
+    table = _table(n_seeds=1, windows=2, window=8)
+    tails = sampler.tail_table(table).set_index(["method", "seed"])
+    assert (tails["molecules"] == 8).all()
+    assert len(sampler.hit_rate_vs_random(table)) == 4
