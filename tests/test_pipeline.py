@@ -161,6 +161,21 @@ def test_prefetch_plans_each_notebooks_default_runs_once():
     assert mx.MOL_STORE not in planned_runs(["06"], "long")  # hours per run: `python -m gafn_lib.repro.mol_experiments long`
 
 
+def test_prefetch_plans_the_paper_profiles_ppo_tuning_sweep_with_notebook_01():
+    """The paper profile's 01 includes the PPO tuning sweep (16 runs, 2 of them 01's own PPO runs):
+    `prefetch --profile paper --only 01` trains it once; the quick profile has no sweep."""
+    from gafn_lib.repro import experiments as ex
+    from gafn_lib.repro.prefetch import planned_runs
+    from gafn_lib.runner import run_id
+
+    paper = {run_id(c) for c in planned_runs(["01"], "paper")[ex.GRID_STORE]}
+    tuning = {run_id(c) for _, c in ex.ppo_tuning_runs()}
+    comparison = {run_id(c) for _, c in ex.comparison_runs([8, 16, 32, 64, 128], range(10), 20_000, 1_000)}
+    assert tuning <= paper and len(tuning - comparison) == 14 and len(paper) == len(comparison) + 14 == 214
+    quick = {run_id(c) for c in planned_runs(["01"], "quick")[ex.GRID_STORE]}
+    assert not tuning & quick
+
+
 def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, capsys):
     from gafn_lib.repro import experiments as ex
     from gafn_lib.repro.prefetch import main as prefetch_main

@@ -125,21 +125,27 @@ def test_every_method_builds_its_config_class_with_its_fields():
         method_config("gaflownet", "bits")
 
 
-def test_the_experiments_layer_builds_exactly_the_committed_paper_runs():
-    """The paper profile's GridWorld runs (notebooks 01-05) are the committed runs, id for id: a
-    refactor of how configs are built must not change a run id."""
+def test_the_experiments_layer_still_builds_every_committed_paper_run():
+    """Every committed paper-profile GridWorld run is still one of the configs the repro layer
+    builds, id for id: a refactor of how configs are built must not change a run id. Since issue 24
+    the paper profile has more runs than the archive of the first sweep (117 runs, seeds 0-2): seeds
+    0-9, count's η sweep in 03, the PPO tuning sweep in 01; and the archived runs are to be
+    retrained with the current engine (docs/paper_profile.md), so the archive's size is not pinned."""
     from gafn_lib.repro import experiments as ex
 
     built = {run_id(c) for configs in ex.notebook_runs("paper").values() for c in configs}
     committed = {path.stem for path in COMMITTED_PAPER_RUNS.glob("*.json")}
-    assert len(committed) == 117 and built == committed
+    assert committed <= built
 
 
 def test_run_ids_of_every_profile_are_pinned():
     """Every run id the repro layer builds, in order, per profile (sha256 of the joined ids)."""
     from gafn_lib.repro import experiments as ex
 
-    expected = {"quick": "74d106d0380771b5", "paper": "36aff68841b307c9", "smoke": "3b30ca5a8caba338"}
+    # Changed on purpose (issue 24): notebook 03 runs the count bonus at every η of RND's sweep (every
+    # profile), the paper profile has seeds 0-9 and 01's PPO tuning sweep. Every earlier run id is
+    # still built (test above; the quick and smoke ids of 01, 02, 04 and 05 are unchanged).
+    expected = {"quick": "44e92b3fb30ffdc7", "paper": "2c38b93316e04b8a", "smoke": "6741a47f1e04d7c1"}
     for profile, digest in expected.items():
         runs = ex.notebook_runs(profile)
         assert _digest([run_id(c) for nb in ("01", "02", "03", "04", "05") for c in runs[nb]]) == digest, profile
