@@ -327,20 +327,26 @@ def first_visit_table(table: pd.DataFrame, methods: Sequence[str], by: Sequence[
     the runs never found them all), the fastest and slowest run that did, and the budget. Runs
     stored before first visits were recorded are refused (:func:`first_visit_times`)."""
     rows = []
+    for where, method in _groups(table, methods, by):
+        times, budgets = first_visit_times(table, method, column, **where)
+        values, found = stats.censored_times(times, budgets)
+        rows.append({**where, "method": method, "runs": len(values), "found every goal": int(found.sum()),
+                     "KM median": stats.km_median(values, found),
+                     "fastest": float(values[found].min()) if found.any() else math.nan,
+                     "slowest (of those that did)": float(values[found].max()) if found.any() else math.nan,
+                     "budget": float(budgets.max())})
+    return pd.DataFrame(rows)
+
+
+def _groups(table: pd.DataFrame, methods: Sequence[str], by: Sequence[str]):
+    """``(where, method)`` for every value of the ``by`` columns (sorted; one empty ``where`` without
+    ``by``) and every method of ``methods`` that has rows there."""
     keys = [tuple()] if not by else sorted(table[list(by)].drop_duplicates().itertuples(index=False, name=None))
     for key in keys:
         where = dict(zip(by, key))
         for method in methods:
-            if _select(table, method, where).empty:
-                continue
-            times, budgets = first_visit_times(table, method, column, **where)
-            values, found = stats.censored_times(times, budgets)
-            rows.append({**where, "method": method, "runs": len(values), "found every goal": int(found.sum()),
-                         "KM median": stats.km_median(values, found),
-                         "fastest": float(values[found].min()) if found.any() else math.nan,
-                         "slowest (of those that did)": float(values[found].max()) if found.any() else math.nan,
-                         "budget": float(budgets.max())})
-    return pd.DataFrame(rows)
+            if not _select(table, method, where).empty:
+                yield where, method
 
 
 def _select(frame: pd.DataFrame, method: str, where: dict[str, Any]) -> pd.DataFrame:
@@ -399,22 +405,17 @@ def stuck_summary(table: pd.DataFrame, methods: Sequence[str], metrics: Sequence
     :func:`near_stuck_runs` flags per metric, with their first logged and final values (means):
     the data behind every "stuck at initial value" note, for the notebook's text."""
     rows = []
-    keys = [tuple()] if not by else sorted(table[list(by)].drop_duplicates().itertuples(index=False, name=None))
-    for key in keys:
-        where = dict(zip(by, key))
-        for method in methods:
-            if _select(table, method, where).empty:
+    for where, method in _groups(table, methods, by):
+        row = {**where, "method": method, "runs": int(_select(table, method, where)["run"].nunique()),
+               "never found a goal": int(never_found_a_goal(table, method, **where).sum())}
+        for metric in metrics:
+            final = final_values(table, method, metric, **where)
+            if np.isnan(final).all():
                 continue
-            row = {**where, "method": method, "runs": int(_select(table, method, where)["run"].nunique()),
-                   "never found a goal": int(never_found_a_goal(table, method, **where).sum())}
-            for metric in metrics:
-                final = final_values(table, method, metric, **where)
-                if np.isnan(final).all():
-                    continue
-                row[f"{metric}: stuck"] = int(near_stuck_runs(table, method, metric, tolerance, **where).sum())
-                row[f"{metric}: first logged"] = float(np.nanmean(initial_values(table, method, metric, **where)))
-                row[f"{metric}: final"] = float(np.nanmean(final))
-            rows.append(row)
+            row[f"{metric}: stuck"] = int(near_stuck_runs(table, method, metric, tolerance, **where).sum())
+            row[f"{metric}: first logged"] = float(np.nanmean(initial_values(table, method, metric, **where)))
+            row[f"{metric}: final"] = float(np.nanmean(final))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
