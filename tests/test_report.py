@@ -269,3 +269,17 @@ def test_write_results_and_readme_block(project, capsys):
     with pytest.raises(SystemExit):
         report.main(["--readme", str(readme)])
     assert "--root and --readme go with --results-md" in capsys.readouterr().err
+
+
+def test_distinct_counts_read_a_missing_duplicate_column_as_none():
+    """A table without ``duplicate_of`` concatenated with one that has it gets NaN there: those rows
+    are distinct comparisons, not duplicates (the all-notebooks total once dropped them)."""
+    import pandas as pd
+
+    from gafn_lib.repro import report
+
+    common = {"metric_name": ["m"], "scope": ["H=8"], "label_a": ["x"], "values_a": ["1 2 3 4"], "values_b": ["0 0 0 0"]}
+    new = pd.DataFrame({**common, "claim": ["a"], "label_b": ["y"], "verdict_only": ["supported"], "duplicate_of": [""], "kind": ["superiority"]})
+    old = pd.DataFrame({**common, "claim": ["b"], "label_b": ["z"], "verdict_only": ["contradicted"]})
+    counts = report.distinct_verdict_counts(pd.concat([new, old], ignore_index=True))
+    assert counts["supported"] == 1 and counts["contradicted"] == 1

@@ -143,6 +143,13 @@ def _missing(x: object) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or (not isinstance(x, str) and bool(pd.isna(x)))
 
 
+def _text(row: pd.Series, column: str) -> str:
+    """``row[column]`` as text, ``""`` when the column is absent or empty (NaN: a table without the
+    column concatenated with one that has it)."""
+    value = row.get(column, "")
+    return "" if _missing(value) else str(value)
+
+
 def cell(row: pd.Series, show_scope: bool) -> str:
     """One profile's verdict of one claim row, e.g. ``supported: -0.015 [-0.021, -0.0088], n=5/5``: the
     Hodges–Lehmann shift A − B and its interval (a relative non-inferiority row: ``ratio A/B``; a
@@ -178,7 +185,7 @@ def cell(row: pd.Series, show_scope: bool) -> str:
     if kind == "non-inferiority" and not _missing(row.get("margin", math.nan)):
         margin = float(row["margin"])
         markers.append(f"non-inferiority, margin {margin * 100:g} %" if relative else f"non-inferiority, margin {margin:g}")
-    shared, duplicate = str(row.get("shared_with", "") or ""), str(row.get("duplicate_of", "") or "")
+    shared, duplicate = _text(row, "shared_with"), _text(row, "duplicate_of")
     repeats = str(row.get("repeats", "") or "")
     if shared:
         markers.append(f"shared with {shared}")
@@ -380,13 +387,13 @@ def comparison_key(row: pd.Series) -> tuple:
     and events), as :attr:`gafn_lib.repro.claims.ClaimResult.comparison_key` does on results (the
     tables keep the values to 4 significant digits). Tables without ``kind``/``margin``/``events``
     columns are superiority rows."""
-    kind = str(row.get("kind", "") or "") or "superiority"
+    kind = _text(row, "kind") or "superiority"
     margin = row.get("margin", math.nan)
     relative = str(row.get("relative", "")).strip().lower() in ("true", "1", "1.0")
     margin_key = None if _missing(margin) else (float(margin), relative)
 
     def group(side: str) -> tuple:
-        events = str(row.get(f"events_{side}", "") or "")
+        events = _text(row, f"events_{side}")
         return (str(row[f"label_{side}"]), _floats(row.get(f"values_{side}", "")), tuple(events.split()) or None)
 
     return (kind, str(row["metric_name"]), str(row["scope"]), margin_key, frozenset({group("a"), group("b")}))
@@ -400,7 +407,7 @@ def distinct_mask(table: pd.DataFrame) -> pd.Series:
     keep = []
     for _, row in table.iterrows():
         key = comparison_key(row)
-        if str(row.get("duplicate_of", "") or "") or key in seen:
+        if _text(row, "duplicate_of") or key in seen:
             keep.append(False)
             continue
         seen.add(key)
@@ -420,7 +427,7 @@ def mark_repeats(table: pd.DataFrame) -> pd.Series:
     marks = []
     for _, row in table.iterrows():
         key = comparison_key(row)
-        own = str(row.get("duplicate_of", "") or "")
+        own = _text(row, "duplicate_of")
         marks.append("" if own else first.get(key, ""))
         first.setdefault(key, f"{row['claim']} ({row['label_a']} vs {row['label_b']})")
     return pd.Series(marks, index=table.index, dtype=object)
