@@ -29,7 +29,7 @@ from gafn_lib.repro import experiments as ex  # noqa: F401  (notebook 06 reads m
 from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads mx.decisive.read_report)
 from gafn_lib.repro.molecules.claims import molecule_claims
 from gafn_lib.repro.molecules.configs import (
-    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GFN, GFN_RELEASE, GFN_RELEASE_LOSS,
+    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GFN, GFN_RELEASE, GFN_RELEASE_LOSS,
     LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
     PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs,
     notebook_runs, notebook_settings, paper_runs, release_fields, release_method_fields, reward_label, scale_note, sweep_runs,
@@ -98,7 +98,7 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     verdicts.to_csv(tables / "decisive_verdicts.csv", index=False)
     seeds = sorted(curves["seed"].unique())
     n_mol = int(curves["molecules_generated"].max())
-    fig = decisive.plot_decisive(curves, f"Decisive run: release-configuration GFlowNet vs default GFlowNet vs random search; "
+    fig = decisive.plot_decisive(curves, f"Decisive run: (GA)FlowNets in our and the release's configuration vs random search; "
                                          f"paper reward, seeds {', '.join(map(str, seeds))}, up to {n_mol:,} molecules per run")
     save_figure(fig, decisive.REPORT_FIGURE, Path(figures_dir) if figures_dir else paths.profile_figures_dir("long"))
     print(hits.to_string(index=False))
