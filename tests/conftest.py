@@ -122,3 +122,21 @@ def smoke_clone(tmp_path_factory) -> SmokeClone:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout (or no git): the smoke runs use a clean clone of the repository")
     return SmokeClone(tmp_path_factory.mktemp("smoke-clone"))
+
+
+@pytest.fixture(scope="session")
+def proxy():
+    """The sEH proxy, loaded once for every molecule test (it is deterministic; its cache is keyed
+    by molecule)."""
+    from gafn_lib.envs.sehproxy import SEHProxy
+
+    return SEHProxy.load()
+
+
+@pytest.fixture(scope="module")
+def mdp():
+    """The fragment MDP with 2–5 blocks, the size of most molecule tests (a test file needing
+    another size defines its own ``mdp``)."""
+    from gafn_lib.envs.fragments import FragmentMDP
+
+    return FragmentMDP(min_blocks=2, max_blocks=5)

@@ -17,7 +17,6 @@ from gafn_lib.baselines.mars import ADD, REMOVE, REPLACE, MARSConfig, MARSTraine
 from gafn_lib.baselines.mol_ppo import MolPPOConfig, MolPPOTrainer
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import FragmentMDP
-from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.cli import main_mols
 
 TINY = dict(hidden=16, n_rounds=1, min_blocks=2, max_blocks=4, reward="dense", reward_exponent=3.0)
@@ -27,11 +26,6 @@ METRICS = ("step", "top10_reward", "n_modes", "top10_tanimoto", "molecules_gener
 @pytest.fixture(scope="module")
 def mdp() -> FragmentMDP:
     return FragmentMDP(min_blocks=2, max_blocks=4)
-
-
-@pytest.fixture(scope="module")
-def proxy() -> SEHProxy:
-    return SEHProxy.load()
 
 
 def ppo(mdp, proxy, **kw) -> MolPPOTrainer:

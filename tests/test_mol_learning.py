@@ -20,7 +20,6 @@ import pytest
 
 from gafn_lib.baselines.random_search import RandomSearchConfig, RandomSearchTrainer
 from gafn_lib.envs.fragments import FragmentMDP
-from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.trainer import MolTrainConfig, MolTrainer
 
 SEED = 0
@@ -34,11 +33,6 @@ MARGIN = 1.0
 @pytest.fixture(scope="module")
 def mdp() -> FragmentMDP:
     return FragmentMDP(min_blocks=BUDGET["min_blocks"], max_blocks=BUDGET["max_blocks"])
-
-
-@pytest.fixture(scope="module")
-def proxy() -> SEHProxy:
-    return SEHProxy.load()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from torch.nn import functional as F
 
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
 from gafn_lib.envs.fragments import FragmentMDP
-from gafn_lib.envs.sehproxy import SEHProxy
 from gafn_lib.molecules.config import MOL_PRESETS, MolTrainConfig
 from gafn_lib.molecules.graph_rnd import GraphRND
 from gafn_lib.molecules.networks import build_policy, build_state_embedding
@@ -27,16 +26,6 @@ from gafn_lib.molecules.release_net import ReleaseGraphNet, ReleaseStateEmbeddin
 from gafn_lib.molecules.trainer import MolTrainer
 
 TINY = dict(hidden=8, n_rounds=2, log_every=2, reward="dense", reward_exponent=3.0, min_blocks=2, max_blocks=5)
-
-
-@pytest.fixture(scope="module")
-def mdp() -> FragmentMDP:
-    return FragmentMDP(min_blocks=2, max_blocks=5)
-
-
-@pytest.fixture(scope="module")
-def proxy() -> SEHProxy:
-    return SEHProxy.load()
 
 
 @pytest.fixture(scope="module")

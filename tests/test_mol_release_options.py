@@ -15,8 +15,7 @@ from gafn_lib.core.augment import augment
 from gafn_lib.core.objectives import fm_loss
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms
 from gafn_lib.envs.fragment_batch import forward_masks
-from gafn_lib.envs.fragments import STOP, FragmentMDP
-from gafn_lib.envs.sehproxy import SEHProxy
+from gafn_lib.envs.fragments import STOP
 from gafn_lib.molecules.graph_rnd import GraphRND
 from gafn_lib.molecules.policy import BlockGraphPolicy
 from gafn_lib.molecules.sampling import draw_early_stops, sample_mol_trajectories
@@ -24,16 +23,6 @@ from gafn_lib.molecules.trainer import MolTrainConfig, MolTrainer
 
 SMALL = dict(hidden=16, n_rounds=1, log_every=2, reward="dense", reward_exponent=3.0)
 L = math.log
-
-
-@pytest.fixture(scope="module")
-def mdp() -> FragmentMDP:
-    return FragmentMDP(min_blocks=2, max_blocks=5)
-
-
-@pytest.fixture(scope="module")
-def proxy() -> SEHProxy:
-    return SEHProxy.load()
 
 
 def tiny_terms() -> FlowMatchingTerms:

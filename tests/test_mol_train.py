@@ -10,23 +10,12 @@ import pytest
 import torch
 
 from gafn_lib.envs.fragment_batch import encode_states, forward_masks
-from gafn_lib.envs.fragments import STOP, FragmentMDP
-from gafn_lib.envs.sehproxy import SEHProxy
+from gafn_lib.envs.fragments import STOP
 from gafn_lib.core.intrinsic import RND
 from gafn_lib.molecules.cli import main_mols
 from gafn_lib.molecules.trainer import MolTrainConfig, MolTrainer
 
 SMALL = dict(hidden=32, n_rounds=2, log_every=2, reward="dense", reward_exponent=3.0)
-
-
-@pytest.fixture(scope="module")
-def mdp() -> FragmentMDP:
-    return FragmentMDP(min_blocks=2, max_blocks=5)
-
-
-@pytest.fixture(scope="module")
-def proxy() -> SEHProxy:
-    return SEHProxy.load()
 
 
 def make(mdp, proxy, **kw) -> MolTrainer:
