@@ -67,7 +67,7 @@ def test_a_checkpoint_travels_and_the_sweep_resumes_from_it(tmp_path):
     archive = ExperimentStore.open("g", tmp_path / "archive")
     name = checkpointed(first, configs, steps=20)
 
-    assert save_to_archive(first, archive, ids).checkpoints == {name: 20}
+    assert save_to_archive(first, archive, ids, max_checkpoint_bytes=None).checkpoints == {name: 20}
     restored = restore_from_archive(archive, ExperimentStore.open("g", tmp_path / "new"), ids)
     assert restored.checkpoints == {name: 20} and restored.runs == []
     # another worker count would group the runs differently: the members' metadata keeps the grouping
@@ -76,7 +76,7 @@ def test_a_checkpoint_travels_and_the_sweep_resumes_from_it(tmp_path):
     assert [new.read_metadata(r)["resumed_from_step"] for r in ids] == [20, 20, 20]
 
     # saving the finished runs replaces the archived checkpoint, which is then stale
-    saved = save_to_archive(new, archive, ids)
+    saved = save_to_archive(new, archive, ids, max_checkpoint_bytes=None)
     assert sorted(saved.runs) == sorted(ids) and saved.removed == [name]
     assert not archive.checkpoint_path(name).exists() and all(archive.is_complete(r) for r in ids)
 
@@ -91,9 +91,28 @@ def test_only_a_checkpoint_further_on_replaces_another(tmp_path):
 
     assert restore_from_archive(archive, store, ids).checkpoints == {}  # the store's is further on
     assert checkpoint_step(store, name) == 30
-    assert save_to_archive(store, archive, ids).checkpoints == {name: 30}
+    assert save_to_archive(store, archive, ids, max_checkpoint_bytes=None).checkpoints == {name: 30}
     assert checkpoint_step(archive, name) == 30
-    assert save_to_archive(store, archive, ids).checkpoints == {}  # nothing new
+    assert save_to_archive(store, archive, ids, max_checkpoint_bytes=None).checkpoints == {}  # nothing new
+
+
+def test_a_checkpoint_over_the_size_limit_stays_in_the_store(tmp_path):
+    configs = [tiny(s) for s in range(2)]
+    ids = [run_id(c) for c in configs]
+    store = ExperimentStore.open("g", tmp_path / "store")
+    archive = ExperimentStore.open("g", tmp_path / "archive")
+    name = checkpointed(store, configs, steps=20)
+    size = store.checkpoint_path(name).stat().st_size
+
+    report = save_to_archive(store, archive, ids, max_checkpoint_bytes=size - 1)
+    assert report.checkpoints == {} and not archive.checkpoint_path(name).exists()
+    assert "over the archive's limit" in report.skipped[name] and "step 20" in report.skipped[name]
+    assert "left alone: " + name in report.summary(store.root, archive.root)
+    assert save_to_archive(store, archive, ids, max_checkpoint_bytes=size).checkpoints == {name: 20}  # at the limit: copied
+    assert save_to_archive(store, archive, ids, max_checkpoint_bytes=None).checkpoints == {}  # already there
+    for bad in (-1, 1.5, True, "5MB"):
+        with pytest.raises(ValueError, match="max_checkpoint_bytes"):
+            save_to_archive(store, archive, ids, max_checkpoint_bytes=bad)
 
 
 def test_a_damaged_table_is_neither_saved_nor_restored(tmp_path):

@@ -11,7 +11,11 @@ store's layout (``runs/``, ``checkpoints/``; :class:`~gafn_lib.runner.store.Expe
   with its config, library versions and git commit, and its arrays) whose table still matches its
   recorded SHA-256, and every **checkpoint** of a run or ensemble still in progress (with its
   members' metadata, which says how the ensemble was grouped) that is further on than the
-  archive's copy. Checkpoints whose runs have all finished are removed from the archive.
+  archive's copy and no larger than :data:`MAX_ARCHIVED_CHECKPOINT_BYTES` (5 MB, the largest file
+  the project commits). Larger checkpoints stay in the local store, which resumes them as before;
+  the report names them (a molecule GFlowNet in the release configuration checkpoints 12–45 MB:
+  its network, Adam's moments and the molecules it has made). Checkpoints whose runs have all
+  finished are removed from the archive.
 * :func:`restore_from_archive` copies the other way, into a store: finished runs the store lacks
   (or holds damaged), and checkpoints further on than the store's own. It never touches a run that
   is finished in the store or held by a live sweep (:class:`~gafn_lib.runner.locks.RunLocks`).
@@ -32,7 +36,11 @@ from gafn_lib.runner.locks import RunLocks
 from gafn_lib.runner.status import checkpoint_step
 from gafn_lib.runner.store import ExperimentStore, atomic_write_bytes
 
-__all__ = ["ArchiveReport", "save_to_archive", "restore_from_archive"]
+__all__ = ["ArchiveReport", "MAX_ARCHIVED_CHECKPOINT_BYTES", "save_to_archive", "restore_from_archive"]
+
+#: The largest checkpoint :func:`save_to_archive` copies into an archive by default: 5 MB, the
+#: largest file the project commits to git. A larger one is left in the store and named in the report.
+MAX_ARCHIVED_CHECKPOINT_BYTES = 5_000_000
 
 
 @dataclasses.dataclass
@@ -87,7 +95,7 @@ def _in_progress(store: ExperimentStore, run_ids: Iterable[str]) -> dict[str, li
 
 
 def _copy_checkpoints(source: ExperimentStore, target: ExperimentStore, run_ids: list[str], report: ArchiveReport,
-                      busy: set[str] = frozenset()) -> None:
+                      busy: set[str] = frozenset(), max_bytes: int | None = None) -> None:
     for name, members in _in_progress(source, run_ids).items():
         if any(target.is_complete(rid) for rid in members):
             report.skipped[name] = "a member is already finished in the target"
@@ -101,6 +109,11 @@ def _copy_checkpoints(source: ExperimentStore, target: ExperimentStore, run_ids:
             continue
         have = checkpoint_step(target, name)
         if have is not None and have >= step:
+            continue
+        size = source.checkpoint_path(name).stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            report.skipped[name] = (f"its checkpoint at step {step:,} is {size / 1e6:.1f} MB, over the archive's limit of "
+                                    f"{max_bytes / 1e6:.1f} MB; it stays in {source.root} (resumed from there)")
             continue
         for rid in members:  # the members' metadata first: it says how the ensemble is grouped
             if source.metadata_path(rid).exists():
@@ -117,15 +130,23 @@ def _check(run_ids: Iterable[str]) -> list[str]:
     return ids
 
 
-def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: Iterable[str]) -> ArchiveReport:
+def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: Iterable[str],
+                    max_checkpoint_bytes: int | None = MAX_ARCHIVED_CHECKPOINT_BYTES) -> ArchiveReport:
     """Copy the finished runs and the in-progress checkpoints of ``run_ids`` from ``store`` into
     ``archive`` (see the module docstring); returns what was copied.
+
+    A checkpoint file larger than ``max_checkpoint_bytes`` (default
+    :data:`MAX_ARCHIVED_CHECKPOINT_BYTES`; ``None``: no limit) is not copied and is named in
+    ``report.skipped`` with its size.
 
     A finished run is copied when the archive lacks it or holds another table (a recomputed run);
     a run whose table no longer matches its recorded SHA-256 is left alone (named in
     ``report.skipped``). A checkpoint is copied when it is further on than the archive's. An
     archived checkpoint none of whose runs is still in progress in the archive is removed."""
     ids = _check(run_ids)
+    if max_checkpoint_bytes is not None and (isinstance(max_checkpoint_bytes, bool) or not isinstance(max_checkpoint_bytes, int)
+                                             or max_checkpoint_bytes < 0):
+        raise ValueError(f"max_checkpoint_bytes must be a non-negative int or None, got {max_checkpoint_bytes!r}")
     if store.root.resolve() == archive.root.resolve():
         raise ValueError(f"store and archive are the same folder: {store.root}")
     report = ArchiveReport()
@@ -141,7 +162,7 @@ def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: I
             continue
         _copy_run(store, archive, rid)
         report.runs.append(rid)
-    _copy_checkpoints(store, archive, ids, report)
+    _copy_checkpoints(store, archive, ids, report, max_bytes=max_checkpoint_bytes)
     # checkpoints of runs that have all finished (in the archive) since they were saved
     folder = archive.root / "checkpoints"
     if folder.is_dir():
