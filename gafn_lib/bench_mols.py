@@ -16,7 +16,9 @@ with ``--compare-sharing`` each GFlowNet method is also timed with that off (eve
 the same function: the "before"), the two trainers taking turns in ``--rounds`` blocks of
 ``steps / rounds`` steps (A B A B, so a change of machine load hits both), and the row carries
 ``speedup_shared_nodes`` = CPU seconds per step before / after, and ``speedup_per_round`` (the
-ratio block by block).
+ratio block by block); "before" computes every node of every call, so the sampler's path cache
+is off in it too. ``--compare-sampling-cache`` times the sampler with and without its
+:class:`~gafn_lib.molecules.release_net.AncestorPathCache` the same way (``speedup_sampling_cache``).
 
 **Proxy.** ``n_proxy`` random molecules (uniform random walks of 2–8 blocks, construction not
 timed) scored by :meth:`SEHProxy.score_mols` with the cache off (featurisation + forward, batches
@@ -72,29 +74,60 @@ def set_node_sharing(trainer, on: bool) -> int:
     return len(trunks)
 
 
-def compare_sharing(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
-    """CPU seconds per step of ``method`` (release preset) with shared nodes and with every node
-    computed, two trainers of the same seed taking turns in ``rounds`` blocks (A B A B)."""
+def set_sampling_cache(trainer, on: bool) -> int:
+    """Switch ``cached_sampling`` of the release policy network in ``trainer``; returns how many (0 or 1)."""
+    from gafn_lib.molecules.release_net import ReleaseGraphNet
+
+    nets = [m for m in trainer.__dict__.values() if isinstance(m, ReleaseGraphNet)]
+    for net in nets:
+        net.cached_sampling = on
+    return len(nets)
+
+
+def _take_turns(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int,
+                switch_off) -> tuple[list[float], list[float]]:
+    """CPU seconds per step of two trainers of ``method`` (release preset, same seed), the second
+    with ``switch_off(trainer)`` applied, taking turns in ``rounds`` blocks (A B A B): ``(on, off)``."""
     if rounds < 1 or steps < rounds:
         raise ValueError(f"rounds must be >= 1 and steps >= rounds, got steps={steps}, rounds={rounds}")
-    shared, plain = make_trainer(method, proxy, mdp, seed, "release"), make_trainer(method, proxy, mdp, seed, "release")
-    if set_node_sharing(plain, False) == 0:
+    on, off = make_trainer(method, proxy, mdp, seed, "release"), make_trainer(method, proxy, mdp, seed, "release")
+    if switch_off(off) == 0:
         raise ValueError(f"{method}: no release network to compare")
-    for trainer in (shared, plain):
+    for trainer in (on, off):
         for _ in range(warmup):
             trainer.step()
-    cpu = {"shared": [], "plain": []}
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
     for _ in range(rounds):
-        for name, trainer in (("shared", shared), ("plain", plain)):
+        for name, trainer in (("on", on), ("off", off)):
             start = time.process_time()
             for _ in range(steps // rounds):
                 trainer.step()
             cpu[name].append((time.process_time() - start) / (steps // rounds))
+    return cpu["on"], cpu["off"]
+
+
+def compare_sharing(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
+    """CPU seconds per step of ``method`` (release preset) as it runs (shared nodes, cached
+    sampling) and with every node of every call computed (``share_nodes`` off, which also turns the
+    sampling cache off), two trainers of the same seed taking turns in ``rounds`` blocks (A B A B)."""
+    shared, plain = _take_turns(method, proxy, mdp, steps, warmup, seed, rounds, lambda t: set_node_sharing(t, False))
     return {
-        "cpu_steps_per_second_every_node": 1 / float(np.mean(cpu["plain"])),
-        "cpu_steps_per_second_shared_nodes": 1 / float(np.mean(cpu["shared"])),
-        "speedup_shared_nodes": float(np.mean(cpu["plain"]) / np.mean(cpu["shared"])),
-        "speedup_per_round": [round(p / s, 3) for p, s in zip(cpu["plain"], cpu["shared"])],
+        "cpu_steps_per_second_every_node": 1 / float(np.mean(plain)),
+        "cpu_steps_per_second_shared_nodes": 1 / float(np.mean(shared)),
+        "speedup_shared_nodes": float(np.mean(plain) / np.mean(shared)),
+        "speedup_per_round": [round(p / s, 3) for p, s in zip(plain, shared)],
+    }
+
+
+def compare_sampling_cache(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
+    """CPU seconds per step of ``method`` (release preset) with and without the sampler's
+    :class:`~gafn_lib.molecules.release_net.AncestorPathCache` (nodes shared in both), taking turns."""
+    cached, fresh = _take_turns(method, proxy, mdp, steps, warmup, seed, rounds, lambda t: set_sampling_cache(t, False))
+    return {
+        "cpu_steps_per_second_without_cache": 1 / float(np.mean(fresh)),
+        "cpu_steps_per_second_with_cache": 1 / float(np.mean(cached)),
+        "speedup_sampling_cache": float(np.mean(fresh) / np.mean(cached)),
+        "speedup_per_round": [round(f / c, 3) for f, c in zip(fresh, cached)],
     }
 
 
@@ -166,16 +199,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=("paper", "release"), default="paper", help="configuration of GAFlowNet and GFlowNet (default paper)")
     parser.add_argument("--compare-sharing", action="store_true",
                         help="with --preset release: also time GAFlowNet/GFlowNet with every node computed (before), taking turns")
-    parser.add_argument("--rounds", type=int, default=4, help="turns of --compare-sharing (default 4)")
+    parser.add_argument("--compare-sampling-cache", action="store_true",
+                        help="with --preset release: also time GAFlowNet/GFlowNet without the sampler's path cache (before), taking turns")
+    parser.add_argument("--rounds", type=int, default=4, help="turns of --compare-sharing / --compare-sampling-cache (default 4)")
     args = parser.parse_args(argv)
     if args.compare_sharing and args.preset != "release":
         parser.error("--compare-sharing needs --preset release (only the release network shares nodes)")
+    if args.compare_sampling_cache and args.preset != "release":
+        parser.error("--compare-sampling-cache needs --preset release (only the release network caches paths while sampling)")
     threads = configure_threads(args.threads)
     result = {"torch_threads": threads, "preset": args.preset, "steps": benchmark_steps(args.methods, args.steps, args.warmup, args.seed, args.preset)}
     if args.compare_sharing:
         proxy, mdp = SEHProxy.load(), FragmentMDP()
         result["sharing"] = {m: compare_sharing(m, proxy, mdp, args.steps, args.warmup, args.seed, args.rounds)
                              for m in args.methods if m in ("GAFlowNet", "GFlowNet")}
+    if args.compare_sampling_cache:
+        proxy, mdp = SEHProxy.load(), FragmentMDP()
+        result["sampling_cache"] = {m: compare_sampling_cache(m, proxy, mdp, args.steps, args.warmup, args.seed, args.rounds)
+                                    for m in args.methods if m in ("GAFlowNet", "GFlowNet")}
     if args.n_proxy > 0:
         result["proxy"] = benchmark_proxy(args.n_proxy, args.proxy_batch_size, args.seed)
     if not args.json:
@@ -184,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         for method, row in result.get("sharing", {}).items():
             print(f"{method:>10}, release network, CPU steps/s: every node {row['cpu_steps_per_second_every_node']:.2f}, shared nodes "
                   f"{row['cpu_steps_per_second_shared_nodes']:.2f}: {row['speedup_shared_nodes']:.2f}x (per round {row['speedup_per_round']})")
+        for method, row in result.get("sampling_cache", {}).items():
+            print(f"{method:>10}, release network, CPU steps/s: sampling without path cache {row['cpu_steps_per_second_without_cache']:.2f}, "
+                  f"with {row['cpu_steps_per_second_with_cache']:.2f}: {row['speedup_sampling_cache']:.2f}x (per round {row['speedup_per_round']})")
     print(json.dumps(result))
     return 0
 

@@ -35,3 +35,14 @@ def test_bench_mols_release_preset_compares_node_sharing(capsys):
     assert row["speedup_shared_nodes"] > 0 and len(row["speedup_per_round"]) == 2
     with pytest.raises(SystemExit):
         bench_mols.main(["--compare-sharing"])  # needs --preset release
+
+
+def test_bench_mols_release_preset_compares_the_sampling_cache(capsys):
+    args = ["--json", "--steps", "2", "--warmup", "0", "--n-proxy", "0", "--methods", "GFlowNet", "--preset", "release",
+            "--compare-sampling-cache", "--rounds", "2"]
+    assert bench_mols.main(args) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sampling_cache"]["GFlowNet"]
+    assert row["speedup_sampling_cache"] > 0 and len(row["speedup_per_round"]) == 2
+    assert row["cpu_steps_per_second_with_cache"] > 0 and row["cpu_steps_per_second_without_cache"] > 0
+    with pytest.raises(SystemExit):
+        bench_mols.main(["--compare-sampling-cache"])  # needs --preset release

@@ -22,7 +22,8 @@ from gafn_lib.molecules.config import MOL_PRESETS, MolTrainConfig
 from gafn_lib.molecules.graph_rnd import GraphRND
 from gafn_lib.molecules.networks import build_policy, build_state_embedding
 from gafn_lib.molecules.policy import BlockGraphPolicy
-from gafn_lib.molecules.release_net import ReleaseGraphNet, ReleaseStateEmbedding, ancestor_classes, rank_one_mean_messages
+from gafn_lib.molecules.release_net import AncestorPathCache, ReleaseGraphNet, ReleaseStateEmbedding, ancestor_classes, rank_one_mean_messages
+from gafn_lib.molecules.sampling import sample_mol_trajectories
 from gafn_lib.molecules.trainer import MolTrainer
 
 TINY = dict(hidden=8, n_rounds=2, log_every=2, reward="dense", reward_exponent=3.0, min_blocks=2, max_blocks=5)
@@ -133,6 +134,59 @@ def test_shared_nodes_equal_the_plain_computation(mdp, states):
     first = int((batch.edge_index[1, 0::2] > 0).nonzero()[0])  # an edge into a non-first node
     two_in.edge_index[1, 2 * first] = two_in.edge_index[1, 2 * first + 2]  # now two edges enter one node
     torch.testing.assert_close(net.trunk.node_states(two_in), net.trunk.plain_node_states(two_in), rtol=1e-12, atol=1e-12)
+
+
+def test_sampling_cache_gives_the_network_outputs_and_computes_only_new_paths(mdp):
+    net = net64(mdp)
+    torch.manual_seed(1)
+    trajs = sample_mol_trajectories(mdp, net, 6, epsilon=0.3)
+    cache = net.sampling_cache()
+    with torch.no_grad():
+        for t in range(max(len(s) for s in trajs.states)):
+            current = [s[t] for s in trajs.states if len(s) > t]
+            batch, mask = encode_states(mdp, current), forward_masks(mdp, current)
+            known = len(cache)
+            plain, cached = net(batch, mask), net(batch, mask, cache=cache)
+            torch.testing.assert_close(cached.logits, plain.logits, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(cached.log_flow, plain.log_flow, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(cached.embedding, plain.embedding, rtol=1e-12, atol=1e-12)
+            # the states at t are those at t-1 plus one block each: at most one new path per state
+            assert len(cache) - known <= len(current)
+            seen = [s for tr in trajs.states for s in tr[: t + 1]]  # every state met so far
+            assert len(cache) == ancestor_classes(encode_states(mdp, seen))[1].numel()  # its distinct paths, each computed once
+    # a batch whose paths were all met computes nothing new
+    with torch.no_grad():
+        known = len(cache)
+        net(encode_states(mdp, trajs.terminal), forward_masks(mdp, trajs.terminal), cache=cache)
+    assert len(cache) == known
+
+
+def test_sampling_with_and_without_the_cache_draws_the_same_molecules(mdp):
+    net = ReleaseGraphNet.for_mdp(mdp, 16, 4)
+    drawn = {}
+    for cached in (True, False):
+        net.cached_sampling = cached
+        assert (net.sampling_cache() is None) is (not cached)
+        torch.manual_seed(3)
+        drawn[cached] = [sample_mol_trajectories(mdp, net, 4, epsilon=0.05).actions for _ in range(5)]
+    assert drawn[True] == drawn[False]
+
+
+def test_sampling_cache_refuses_gradients_changed_parameters_and_other_networks(mdp, states):
+    net, other = net64(mdp), net64(mdp, seed=1)
+    batch, mask = encode_states(mdp, states[:3]), forward_masks(mdp, states[:3])
+    cache = net.sampling_cache()
+    with pytest.raises(RuntimeError, match="no_grad"):
+        net(batch, mask, cache=cache)
+    with torch.no_grad():
+        net(batch, mask, cache=cache)
+        with pytest.raises(ValueError, match="another network"):
+            other(batch, mask, cache=cache)
+        net.trunk.conv_bias.add_(1.0)  # what an optimiser step does
+        with pytest.raises(RuntimeError, match="parameters changed"):
+            net(batch, mask, cache=cache)
+    with pytest.raises(TypeError, match="ReleaseStateEmbedding"):
+        AncestorPathCache(net)
 
 
 def test_edges_are_directed_from_the_stem_holder(mdp, states):

@@ -48,7 +48,9 @@ zero there, so FM runs train the same function as the release's one-column head)
 **Speed** (the same function, computed once per distinct input): with these directed edges a
 node's state depends only on its ancestor path, so nodes with equal paths in a batch are computed
 once (:meth:`ReleaseStateEmbedding.unique_node_states`), and the stem head runs once per distinct
-(node, stem type) pair.
+(node, stem type) pair. While sampling, one :class:`AncestorPathCache` per sampling pass
+(:meth:`ReleaseGraphNet.sampling_cache`) keeps every path's states of every round, so each call
+computes only the blocks attached since the last one (one per trajectory).
 """
 
 from __future__ import annotations
@@ -261,8 +263,26 @@ class ReleaseGraphNet(nn.Module):
         """(B, H) graph embedding ``g`` (mean-pooled node states)."""
         return self.trunk.embed(batch)
 
-    def forward(self, batch: BlockGraphBatch, mask: torch.Tensor | None = None) -> MolPolicyOutput:
-        x_unique, node_class, g = self.trunk(batch)
+    #: Sample with an :class:`AncestorPathCache` (:meth:`sampling_cache`); ``False`` computes every
+    #: call's nodes afresh: the same draws, the benchmark's "before" (``bench_mols --compare-sampling-cache``).
+    cached_sampling = True
+
+    def sampling_cache(self) -> "AncestorPathCache | None":
+        """A fresh :class:`AncestorPathCache` of this network's trunk for one sampling pass
+        (``forward(batch, mask, cache=...)`` on each iteration's states, without gradients);
+        ``None`` when :attr:`cached_sampling` is off."""
+        return AncestorPathCache(self.trunk) if self.cached_sampling else None
+
+    def forward(self, batch: BlockGraphBatch, mask: torch.Tensor | None = None, cache: "AncestorPathCache | None" = None) -> MolPolicyOutput:
+        """The outputs on ``batch``; with ``cache`` (:meth:`sampling_cache`; no gradients) the node
+        states come from it, computing only the ancestor paths it has not seen."""
+        if cache is None:
+            x_unique, node_class, g = self.trunk(batch)
+        else:
+            if cache.trunk is not self.trunk:
+                raise ValueError("cache belongs to another network: make it with this network's sampling_cache()")
+            x_unique, node_class = cache.unique_node_states(batch)
+            g = self.trunk.pool(batch, x_unique[node_class])
         # a stem's logits depend on its node's state and its type: each distinct pair is evaluated once
         n_stem_ids = self.stem_emb.num_embeddings
         pairs, stem_row = torch.unique(node_class[batch.stem_node] * n_stem_ids + batch.stem_type, return_inverse=True)
@@ -274,3 +294,104 @@ class ReleaseGraphNet(nn.Module):
         if mask is not None:
             logits = logits.masked_fill(~mask, -torch.inf)
         return MolPolicyOutput(logits=logits, log_flow=mol[:, 1], embedding=g)
+
+
+class AncestorPathCache:
+    """The states, round by round, of every ancestor path met in one sampling pass of a
+    :class:`ReleaseStateEmbedding`, so that each call computes only the new paths.
+
+    A node's state after round ``r`` is a function of its ancestor path alone
+    (:meth:`ReleaseStateEmbedding.unique_node_states`): ``x⁰ = MLP_in(E_block[type])`` and
+    ``xʳ = GRU(LeakyReLU(Θ xʳ⁻¹ + β + (x_parentʳ⁻¹ · a) b), xʳ⁻¹)``. A path is keyed by
+    ``(block type, stem types of its in-edge, key of its parent)`` (the parent by its row here), and
+    its row holds ``x⁰ … x^R``. While a batch of trajectories is sampled, each iteration's states
+    are the last ones plus one block, so a call computes one new path per trajectory (with its
+    parent's states of every round read from here) instead of every node of every state: the
+    release-preset sampler's trunk goes from about 10 rounds × 25 nodes per call to 10 rounds × 4.
+
+    The outputs are those of :meth:`ReleaseStateEmbedding.unique_node_states` up to float rounding
+    (a GRU over 4 rows and over 25 rows may round differently in the last bit): the cache serves
+    sampling, where only the drawn actions are kept, never the loss. It is valid while the trunk's
+    parameters are unchanged and without gradients; it raises otherwise.
+    """
+
+    def __init__(self, trunk: ReleaseStateEmbedding) -> None:
+        if not isinstance(trunk, ReleaseStateEmbedding):
+            raise TypeError(f"trunk must be a ReleaseStateEmbedding, got {type(trunk).__name__}")
+        self.trunk = trunk
+        self._rows: dict[tuple[int, int, int, int], int] = {}
+        self._states: torch.Tensor | None = None  # (R+1, U, H): every known path's state after each round
+        self._versions = self._parameter_versions()
+
+    def _parameter_versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.trunk.parameters())
+
+    def __len__(self) -> int:
+        """Number of distinct ancestor paths computed so far."""
+        return len(self._rows)
+
+    def unique_node_states(self, batch: BlockGraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x_u (U, H), node_class (N,))`` as :meth:`ReleaseStateEmbedding.unique_node_states`
+        (without gradients), computing only the paths this cache has not met yet."""
+        trunk = self.trunk
+        if torch.is_grad_enabled() and any(p.requires_grad for p in trunk.parameters()):
+            raise RuntimeError("AncestorPathCache serves sampling without gradients: call it under torch.no_grad()")
+        if self._parameter_versions() != self._versions:
+            raise RuntimeError("the network's parameters changed since this AncestorPathCache was made: "
+                               "make a new one (sampling_cache()) for each sampling pass")
+        src, dst, type_src, type_dst = forward_edges(batch)
+        n_nodes = batch.node_type.shape[0]
+        if not trunk.share_nodes or bool((torch.bincount(dst, minlength=n_nodes) > 1).any()):
+            return trunk.unique_node_states(batch)  # the general computation (not this MDP's graphs)
+        node_class, rep, parent_class = ancestor_classes(batch)
+        in_src = torch.full((n_nodes,), -1, dtype=torch.long, device=dst.device).index_copy_(0, dst, type_src)
+        in_dst = torch.full((n_nodes,), -1, dtype=torch.long, device=dst.device).index_copy_(0, dst, type_dst)
+        types, srcs, dsts = batch.node_type[rep].tolist(), in_src[rep].tolist(), in_dst[rep].tolist()
+        parents = parent_class.tolist()
+        rows: list[int] = [-1] * len(parents)
+        new: list[tuple[int, int, int, int]] = []  # (type, in_src, in_dst, parent row) of the new paths
+        pending = list(range(len(parents)))
+        while pending:  # parents before children (at most depth + 1 passes)
+            left = []
+            for u in pending:
+                p = parents[u]
+                if p >= 0 and rows[p] < 0:
+                    left.append(u)
+                    continue
+                key = (types[u], srcs[u], dsts[u], rows[p] if p >= 0 else -1)
+                row = self._rows.get(key)
+                if row is None:
+                    row = self._rows[key] = len(self._rows)
+                    new.append(key)
+                rows[u] = row
+            pending = left
+        if new:
+            self._extend(new)
+        index = torch.tensor(rows, dtype=torch.long, device=batch.node_type.device)
+        return self._states[-1][index], node_class
+
+    def _extend(self, new: list[tuple[int, int, int, int]]) -> None:
+        """Compute the states of every round of the ``new`` paths (rows ``U_old …``), in one batch."""
+        trunk = self.trunk
+        device = trunk.block_emb.weight.device
+        old = 0 if self._states is None else self._states.shape[1]
+        types = torch.tensor([k[0] for k in new], dtype=torch.long, device=device)
+        x = trunk.block2emb(trunk.block_emb(types))  # (K, H)
+        rounds = [x]
+        child = [i for i, k in enumerate(new) if k[3] >= 0]
+        if trunk.n_rounds and child:
+            child_t = torch.tensor(child, dtype=torch.long, device=device)
+            parent = torch.tensor([new[i][3] for i in child], dtype=torch.long, device=device)
+            a = trunk.bond_emb(torch.tensor([new[i][1] for i in child], dtype=torch.long, device=device))
+            b = trunk.bond_emb(torch.tensor([new[i][2] for i in child], dtype=torch.long, device=device))
+        for r in range(1, trunk.n_rounds + 1):
+            agg = x.new_zeros(x.shape)
+            if child:
+                previous = x if self._states is None else torch.cat([self._states[r - 1], x])  # rows = path rows
+                coef = (previous[parent] * a).sum(dim=1, keepdim=True)  # x_parent · a_e
+                agg = agg.index_copy_(0, child_t, coef * b)
+            x = trunk._round(x, agg)
+            rounds.append(x)
+        block = torch.stack(rounds)  # (R+1, K, H)
+        self._states = block if self._states is None else torch.cat([self._states, block], dim=1)
+        assert self._states.shape[1] == old + len(new) == len(self._rows)

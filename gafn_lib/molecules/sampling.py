@@ -69,9 +69,13 @@ def sample_mol_trajectories(
     *stop* as soon as its state has ``stop_at[i]`` blocks, whatever the policy drew; ``None`` = no
     override. The override is stored as an ordinary stop (not forced).
     """
+    make_cache = getattr(policy, "sampling_cache", None)
+    cache = make_cache() if callable(make_cache) else None  # the release network's, for this pass
+
     def choose(current: list[BlockState]) -> list[int]:
         mask = forward_masks(mdp, current, device=device)
-        out = policy(encode_states(mdp, current, device), mask)
+        batch = encode_states(mdp, current, device)
+        out = policy(batch, mask) if cache is None else policy(batch, mask, cache=cache)
         probs = action_probabilities(out.logits, mask, epsilon, temperature)
         return torch.multinomial(probs, 1).squeeze(1).tolist()
 
