@@ -157,6 +157,13 @@ def test_sampler_tables_from_window_columns():
     assert list(vs.index) == [mx.GAFN, mx.GFN, mx.PPO, mx.MARS]
     assert vs.loc[mx.PPO, "verdict"] == vs.loc[mx.MARS, "verdict"] == "beats random"
     assert vs.loc[mx.GAFN, "verdict"] == "inconclusive"
+    # against any reference: PPO beats GFlowNet in every seed, MARS beats PPO, GFlowNet is worse than PPO
+    vs_gfn = sampler.hit_rate_vs(table, mx.GFN, [mx.GAFN, mx.PPO]).set_index("method")
+    assert vs_gfn.loc[mx.PPO, "verdict"] == f"beats {mx.GFN}" and vs_gfn.loc[mx.GAFN, "verdict"] == "inconclusive"
+    assert f"{mx.GFN}_hit_rate" in vs_gfn.columns and len(vs_gfn.loc[mx.PPO, "z"].split("; ")) == 4
+    assert sampler.hit_rate_vs(table, mx.PPO, [mx.MARS]).loc[0, "verdict"] == f"beats {mx.PPO}"
+    assert sampler.hit_rate_vs(table, mx.PPO, [mx.GFN]).loc[0, "verdict"] == f"worse than {mx.PPO}"
+    assert sampler.hit_rate_vs(table[table["method"] != mx.GFN], mx.GFN, [mx.GAFN]).empty  # no reference run
     summary = sampler.summary_table(table).set_index("method")
     for column in ("top10_reward_mean", "top10_score_norm_mean", "n_modes_mean", "n_modes_separated_mean", "tail_hit_rate_mean",
                    "tail_mean_score_std", "seeds"):

@@ -83,28 +83,44 @@ def two_proportion_z(h1: float, n1: float, h0: float, n0: float) -> float:
 
 
 def against_random(hits: pd.DataFrame, random_label: str, methods: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each learner against random search, seed by seed (:func:`two_proportion_z`), and a verdict over
-    its seeds: ``beats random`` (z > :data:`Z_CRITICAL` in every seed), ``worse than random`` (z <
-    −:data:`Z_CRITICAL` in every seed) or ``inconclusive``. Columns: ``method``, ``seeds``,
-    ``hit_rate`` and ``random_hit_rate`` (``a; b`` per seed), ``z`` (per seed) and ``verdict``."""
-    base = hits[hits["method"] == random_label].set_index("seed")
+    """Each learner against random search, seed by seed (:func:`against_reference` with
+    ``random_label`` as the reference): verdict ``beats random``, ``worse than random`` or
+    ``inconclusive``; columns ``method``, ``seeds``, ``hit_rate`` and ``random_hit_rate`` (``a; b``
+    per seed), ``mean_score`` and ``random_mean_score``, ``z`` (per seed) and ``verdict``."""
+    return against_reference(hits, random_label, methods, name="random")
+
+
+def against_reference(hits: pd.DataFrame, reference: str, methods: Sequence[str] | None = None, name: str | None = None) -> pd.DataFrame:
+    """Each method's late hit rate against ``reference``'s, seed by seed: the pooled two-proportion
+    z (:func:`two_proportion_z`, molecules as independent draws) of seed ``s`` of the method
+    against seed ``s`` of the reference, and a verdict over the seeds both have: ``beats <name>``
+    (z > :data:`Z_CRITICAL`, one-sided 5 %, in *every* seed), ``worse than <name>`` (z <
+    −:data:`Z_CRITICAL` in every seed) or ``inconclusive``. ``name`` defaults to ``reference``.
+
+    Columns: ``method``, ``seeds``, ``hit_rate`` and ``<name>_hit_rate`` (``rate (hits/molecules)``
+    per seed, ``;``-separated), ``mean_score`` and ``<name>_mean_score``, ``z`` and ``verdict``.
+    ``ValueError`` when the reference has no finished run."""
+    name = name or reference
+    base = hits[hits["method"] == reference].set_index("seed")
     if base.empty:
-        raise ValueError(f"no finished run of {random_label!r} to compare with")
+        raise ValueError(f"no finished run of {reference!r} to compare with")
     rows = []
-    for method in methods or [m for m in hits["method"].unique() if m != random_label]:
+    for method in methods or [m for m in hits["method"].unique() if m != reference]:
+        if method == reference:
+            continue
         mine = hits[hits["method"] == method].set_index("seed")
         seeds = sorted(s for s in set(mine.index) & set(base.index) if mine.at[s, "molecules"] > 0 and base.at[s, "molecules"] > 0)
         if not seeds:
             continue
         zs = [two_proportion_z(mine.at[s, "hits"], mine.at[s, "molecules"], base.at[s, "hits"], base.at[s, "molecules"]) for s in seeds]
-        verdict = ("beats random" if all(z > Z_CRITICAL for z in zs) else
-                   "worse than random" if all(z < -Z_CRITICAL for z in zs) else "inconclusive")
+        verdict = (f"beats {name}" if all(z > Z_CRITICAL for z in zs) else
+                   f"worse than {name}" if all(z < -Z_CRITICAL for z in zs) else "inconclusive")
         rows.append({
             "method": method, "seeds": ", ".join(map(str, seeds)),
             "hit_rate": "; ".join(f"{mine.at[s, 'hit_rate']:.4f} ({mine.at[s, 'hits']}/{mine.at[s, 'molecules']})" for s in seeds),
-            "random_hit_rate": "; ".join(f"{base.at[s, 'hit_rate']:.4f} ({base.at[s, 'hits']}/{base.at[s, 'molecules']})" for s in seeds),
+            f"{name}_hit_rate": "; ".join(f"{base.at[s, 'hit_rate']:.4f} ({base.at[s, 'hits']}/{base.at[s, 'molecules']})" for s in seeds),
             "mean_score": "; ".join(f"{mine.at[s, 'mean_score']:.2f}" for s in seeds),
-            "random_mean_score": "; ".join(f"{base.at[s, 'mean_score']:.2f}" for s in seeds),
+            f"{name}_mean_score": "; ".join(f"{base.at[s, 'mean_score']:.2f}" for s in seeds),
             "z": "; ".join(f"{z:+.1f}" for z in zs), "verdict": verdict,
         })
     return pd.DataFrame(rows)

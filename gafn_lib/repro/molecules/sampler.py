@@ -17,7 +17,8 @@ the last :data:`TAIL` of its molecules (:func:`gafn_lib.repro.molecules.decisive
   learner's late hits against random search's of the same seed by the pooled two-proportion z test
   (:func:`gafn_lib.repro.molecules.decisive.two_proportion_z`, molecules as independent draws);
   "beats random" when z > 1.645 in every seed. This decides about *these runs* with thousands of
-  molecules per seed, at any number of seeds;
+  molecules per seed, at any number of seeds; :func:`hit_rate_vs` does the same against any
+  method (notebook 06: GAFlowNet against GFlowNet);
 - *over seeds* (:func:`gafn_lib.repro.molecules.claims.molecule_claims`): one late hit rate per
   seed and the exact Mann–Whitney rule of :func:`gafn_lib.repro.claims.compare`, which needs 4
   seeds per method to decide (3 vs 3 is always "inconclusive (cannot decide)").
@@ -75,6 +76,22 @@ def hit_rate_vs_random(table: pd.DataFrame, tail: float = TAIL, methods: Sequenc
         return pd.DataFrame(columns=["method", "seeds", "hit_rate", "random_hit_rate", "mean_score", "random_mean_score", "z", "verdict"])
     learners = [m for m in (methods or MOL_METHODS) if m != random_label and m in set(hits["method"])]
     return decisive.against_random(hits, random_label, learners)
+
+
+def hit_rate_vs(table: pd.DataFrame, reference: str, methods: Sequence[str], tail: float = TAIL) -> pd.DataFrame:
+    """``methods``' late-training hit rates against ``reference``'s, seed by seed
+    (:func:`gafn_lib.repro.molecules.decisive.against_reference`; e.g. GAFlowNet against GFlowNet,
+    the paper's comparison, decided in these runs whatever the number of seeds). Empty when
+    ``reference`` or every one of ``methods`` has no finished run."""
+    from gafn_lib.repro.molecules import decisive
+
+    hits = tail_table(table, tail)
+    present = set(hits["method"])
+    learners = [m for m in methods if m != reference and m in present]
+    if reference not in present or not learners:
+        return pd.DataFrame(columns=["method", "seeds", "hit_rate", f"{reference}_hit_rate", "mean_score",
+                                     f"{reference}_mean_score", "z", "verdict"])
+    return decisive.against_reference(hits, reference, learners)
 
 
 def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = MOL_METHODS) -> pd.DataFrame:
