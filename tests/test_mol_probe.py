@@ -1,0 +1,33 @@
+"""The release GFlowNet's collapse probe (gafn_lib.repro.molecules.probe): rows, verdicts, the CLI."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gafn_lib.repro.molecules import probe
+
+
+def test_collapse_probe_rows_and_cli(tmp_path, capsys, monkeypatch):
+    variants = {"release": {}, "log_reg_c 0": {"log_reg_c": 0.0}}
+    table = probe.collapse_probe(variants, n_steps=4, seeds=[0], progress=False)
+    assert list(table["variant"]) == ["release", "log_reg_c 0"]
+    assert list(table["log_reg_c"]) == [2.5e-5, 0.0] and list(table["leaf_coef"]) == [10.0, 10.0]
+    assert (table["molecules"] == 16).all() and table["unique_fraction"].between(0, 1).all()
+    assert (table["collapsed"] == (table["blocks_last_quarter"] < probe.COLLAPSED_BELOW_BLOCKS)).all()
+    assert table["blocks_first_quarter"].between(0, 8).all()
+
+    out = tmp_path / "probe.csv"
+    monkeypatch.setattr(probe, "COLLAPSE_PROBES", variants)
+    assert probe.main(["collapse", "--steps", "4", "--seeds", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "release: collapsed in" in printed and pd.read_csv(out)["seed"].tolist() == [1, 1]
+
+
+def test_collapse_probe_rejects_bad_input():
+    with pytest.raises(ValueError, match="n_steps"):
+        probe.collapse_probe(n_steps=2)
+    with pytest.raises(ValueError, match="seeds"):
+        probe.collapse_probe(n_steps=4, seeds=[])
+    with pytest.raises(SystemExit):
+        probe.main(["collapse", "--steps", "1"])
