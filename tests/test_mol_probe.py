@@ -21,7 +21,20 @@ def test_collapse_probe_rows_and_cli(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(probe, "COLLAPSE_PROBES", variants)
     assert probe.main(["collapse", "--steps", "4", "--seeds", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "release: collapsed in" in printed and pd.read_csv(out)["seed"].tolist() == [1, 1]
+    assert "release: collapsed in 0 of 1 seeds" in printed or "release: collapsed in 1 of 1 seeds" in printed
+    written = pd.read_csv(out)
+    assert written["seed"].tolist() == [1, 1]
+
+    summary = probe.collapse_summary(pd.concat([table, written])).set_index("variant")
+    assert list(summary.index) == ["release", "log_reg_c 0"] and summary.loc["release", "seeds"] == "0, 1"
+    n_collapsed = int(table["collapsed"].iloc[0]) + int(written["collapsed"].iloc[0])
+    assert summary.loc["release", "collapsed"] == f"{n_collapsed} of 2"
+    with pytest.raises(ValueError, match="empty"):
+        probe.collapse_summary(table.iloc[:0])
+    assert probe.read_collapse_probe(tmp_path) is None
+    (tmp_path / "long" / "06_molecule_generation").mkdir(parents=True)
+    written.to_csv(tmp_path / "long" / "06_molecule_generation" / probe.COLLAPSE_TABLE, index=False)
+    pd.testing.assert_frame_equal(probe.read_collapse_probe(tmp_path), written)
 
 
 def test_collapse_probe_rejects_bad_input():

@@ -41,17 +41,17 @@ from gafn_lib.repro.molecules.load import (
 from gafn_lib.repro.molecules.plots import (
     MODES_LINEAR_UP_TO, PANELS, SAMPLER_PANELS, draw_best_molecules, plot_panels, plot_sampler_panels, seeds_label, thousands,
 )
-from gafn_lib.repro.molecules.probe import OPTION_PROBES, option_probe
+from gafn_lib.repro.molecules.probe import COLLAPSE_COMMAND, COLLAPSE_PROBES, OPTION_PROBES, collapse_probe, collapse_summary, option_probe, read_collapse_probe
 from gafn_lib.repro.molecules.sampler import TAIL, format_summary, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table
 
 __all__ = [
     "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GFN_RELEASE", "GFN_RELEASE_LOSS",
     "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
-    "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
+    "COLLAPSE_COMMAND", "COLLAPSE_PROBES", "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
     "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
-    "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs", "hit_rate_vs_random",
+    "collapse_probe", "collapse_summary", "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs", "hit_rate_vs_random",
     "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
-    "option_probe", "paper_runs", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
+    "option_probe", "paper_runs", "read_collapse_probe", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
     "report_decisive", "reward_label", "run_archive", "run_molecules", "scale_note", "seeds_label", "split_complete", "summary_table",
     "sweep_runs", "tail_table", "thousands",
 ]

@@ -106,6 +106,37 @@ def collapse_probe(variants: dict[str, dict[str, Any]] = COLLAPSE_PROBES, n_step
     return pd.DataFrame(rows)
 
 
+#: The collapse probe's table, beside the decisive run's report (``<results>/long/06_molecule_generation/``).
+COLLAPSE_TABLE = "collapse_probe.csv"
+#: The command that writes it (from the project root).
+COLLAPSE_COMMAND = ("python -m gafn_lib.repro.molecules.probe collapse --seeds 0 1 2 "
+                    "--out data/results/long/06_molecule_generation/collapse_probe.csv")
+
+
+def collapse_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per variant of a :func:`collapse_probe` table, in its order: ``seeds``, ``collapsed``
+    (``k of n``), the mean over seeds of ``blocks_last_quarter``, ``unique_fraction`` and
+    ``top10_score``, and the fields changed (``log_reg_c``, ``leaf_coef``)."""
+    if table.empty:
+        raise ValueError("the collapse probe table is empty")
+    rows = []
+    for variant, runs in table.groupby("variant", sort=False):
+        rows.append({"variant": variant, "log_reg_c": runs["log_reg_c"].iloc[0], "leaf_coef": runs["leaf_coef"].iloc[0],
+                     "seeds": ", ".join(str(s) for s in runs["seed"]), "collapsed": f"{int(runs['collapsed'].sum())} of {len(runs)}",
+                     "blocks_last_quarter": runs["blocks_last_quarter"].mean(), "unique_fraction": runs["unique_fraction"].mean(),
+                     "top10_score": runs["top10_score"].mean()})
+    return pd.DataFrame(rows)
+
+
+def read_collapse_probe(results_dir) -> pd.DataFrame | None:
+    """The committed collapse probe table under ``results_dir`` (``<results_dir>/long/06_molecule_generation/``),
+    or ``None`` when it has not been written (:data:`COLLAPSE_COMMAND`)."""
+    from pathlib import Path
+
+    path = Path(results_dir) / "long" / "06_molecule_generation" / COLLAPSE_TABLE
+    return pd.read_csv(path) if path.exists() else None
+
+
 def main(argv=None) -> int:
     """``python -m gafn_lib.repro.molecules.probe collapse [--steps 1500] [--seeds 0 1] [--out CSV]``:
     run :func:`collapse_probe` and print (and write) its table."""
@@ -125,9 +156,9 @@ def main(argv=None) -> int:
     configure_threads(1)
     table = collapse_probe(COLLAPSE_PROBES, n_steps=args.steps, seeds=args.seeds)
     print(table.to_string(index=False))
-    counts = table.groupby("variant", sort=False)["collapsed"].agg(["sum", "count"])
-    for variant, (collapsed, n) in counts.iterrows():
-        print(f"{variant}: collapsed in {collapsed} of {n} seeds")
+    for row in collapse_summary(table).itertuples():
+        print(f"{row.variant}: collapsed in {row.collapsed} seeds (blocks in the last quarter {row.blocks_last_quarter:.2f}, "
+              f"unique fraction {row.unique_fraction:.2f})")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
