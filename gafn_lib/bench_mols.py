@@ -106,29 +106,30 @@ def _take_turns(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warm
     return cpu["on"], cpu["off"]
 
 
+def _speedup_row(on: list[float], off: list[float], on_name: str, off_name: str, speedup: str) -> dict[str, float]:
+    """CPU steps/s of both (``cpu_steps_per_second_<name>``), ``speedup`` = mean CPU seconds per
+    step off / on, and ``speedup_per_round`` (the same block by block)."""
+    return {
+        f"cpu_steps_per_second_{off_name}": 1 / float(np.mean(off)),
+        f"cpu_steps_per_second_{on_name}": 1 / float(np.mean(on)),
+        speedup: float(np.mean(off) / np.mean(on)),
+        "speedup_per_round": [round(b / a, 3) for a, b in zip(on, off)],
+    }
+
+
 def compare_sharing(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
     """CPU seconds per step of ``method`` (release preset) as it runs (shared nodes, cached
     sampling) and with every node of every call computed (``share_nodes`` off, which also turns the
     sampling cache off), two trainers of the same seed taking turns in ``rounds`` blocks (A B A B)."""
     shared, plain = _take_turns(method, proxy, mdp, steps, warmup, seed, rounds, lambda t: set_node_sharing(t, False))
-    return {
-        "cpu_steps_per_second_every_node": 1 / float(np.mean(plain)),
-        "cpu_steps_per_second_shared_nodes": 1 / float(np.mean(shared)),
-        "speedup_shared_nodes": float(np.mean(plain) / np.mean(shared)),
-        "speedup_per_round": [round(p / s, 3) for p, s in zip(plain, shared)],
-    }
+    return _speedup_row(shared, plain, "shared_nodes", "every_node", "speedup_shared_nodes")
 
 
 def compare_sampling_cache(method: str, proxy: SEHProxy, mdp: FragmentMDP, steps: int, warmup: int, seed: int, rounds: int = 4) -> dict[str, float]:
     """CPU seconds per step of ``method`` (release preset) with and without the sampler's
     :class:`~gafn_lib.molecules.release_net.AncestorPathCache` (nodes shared in both), taking turns."""
     cached, fresh = _take_turns(method, proxy, mdp, steps, warmup, seed, rounds, lambda t: set_sampling_cache(t, False))
-    return {
-        "cpu_steps_per_second_without_cache": 1 / float(np.mean(fresh)),
-        "cpu_steps_per_second_with_cache": 1 / float(np.mean(cached)),
-        "speedup_sampling_cache": float(np.mean(fresh) / np.mean(cached)),
-        "speedup_per_round": [round(f / c, 3) for f, c in zip(fresh, cached)],
-    }
+    return _speedup_row(cached, fresh, "with_cache", "without_cache", "speedup_sampling_cache")
 
 
 def benchmark_steps(methods=METHODS, steps: int = 40, warmup: int = 5, seed: int = 0, preset: str = "paper") -> dict[str, dict[str, float]]:
