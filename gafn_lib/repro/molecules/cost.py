@@ -1,7 +1,8 @@
 """What the long and paper molecule sweeps cost in CPU core-hours, from measured step rates.
 
-The rates are CPU steps per second of one training step of each method on one core (one torch
-thread), measured with::
+The rates (:data:`RELEASE_CPU_STEPS_PER_SECOND`) are steps per second of each method on one core
+(one torch thread): for GAFlowNet and GFlowNet, measured over whole runs of the decisive sweep; for
+the baselines, CPU steps per second of the benchmark's fresh trainers, measured with::
 
     OMP_NUM_THREADS=1 python -m gafn_lib.bench_mols --preset release \\
         --methods GAFlowNet GFlowNet PPO MARS Random --steps 20 --n-proxy 0  # and --steps 40
@@ -29,10 +30,15 @@ import pandas as pd
 
 from gafn_lib.repro.molecules.configs import GAFN, GFN, MARS, PPO, RANDOM
 
-#: CPU steps per second on one core, by method label, GAFlowNet and GFlowNet in the release preset:
-#: the mean of two runs of bench_mols --preset release on 2026-12-06 (``--steps 20``: GAFlowNet 6.22,
-#: GFlowNet 8.93, PPO 3.55, MARS 15.1, Random 79.3; ``--steps 40``: 6.73, 9.91, 3.74, 19.2, 95.8).
-RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 6.48, GFN: 9.42, PPO: 3.65, MARS: 17.1, RANDOM: 87.6}
+#: Steps per second on one core, by method label, GAFlowNet and GFlowNet in the release preset.
+#: GAFlowNet and GFlowNet: whole runs of the decisive sweep (15,000 steps, 2026-12-06, wall clock
+#: on one core with the other busy; metric rows and checkpoints included): the release GAFlowNet
+#: 8.0 and 8.3 steps/s (about 5 blocks per molecule), the release GFlowNet 20.5 and 18.1 (it
+#: collapses onto 2–3-block molecules, as it will in the long profile: ``probe.collapse_probe``).
+#: The bench's fresh trainers had given 6.48 and 9.42. PPO, MARS and random search: the mean of two
+#: runs of bench_mols --preset release on 2026-12-06 (``--steps 20``: PPO 3.55, MARS 15.1, Random
+#: 79.3; ``--steps 40``: 3.74, 19.2, 95.8).
+RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 8.0, GFN: 19.0, PPO: 3.65, MARS: 17.1, RANDOM: 87.6}
 
 
 def cost_estimate(
