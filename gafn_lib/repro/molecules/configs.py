@@ -148,7 +148,7 @@ def notebook_settings(profile: str, seeds: Sequence[int] | None = None, n_steps:
 
     if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    seeds = list(seeds or profile_value(profile, quick=[0, 1, 2], paper=list(PAPER_SEEDS), long=list(LONG_SEEDS), smoke=[0]))
+    seeds = list(seeds or profile_value(profile, quick=[0, 1, 2, 3], paper=list(PAPER_SEEDS), long=list(LONG_SEEDS), smoke=[0]))
     n_steps = n_steps or profile_value(profile, quick=1_500, paper=PAPER_STEPS, long=LONG_STEPS, smoke=4)
     return {
         "seeds": seeds,
