@@ -346,3 +346,25 @@ def test_final_arrays_are_stored_and_loaded(tmp_path):
         assert (arrays[key] == value).all(), key
     with pytest.raises(FileNotFoundError, match="not complete"):
         load_artifacts("arrays", replace(config, seed=5), tmp_path)
+
+
+def test_checkpointed_runs_report_their_progress_on_stderr(tmp_path, capfd):
+    config = replace(tiny(0), n_steps=60)
+    run_sweep("progress", [config], results_dir=tmp_path, backend="serial", checkpoint_every=20, progress=False)
+    lines = [l for l in capfd.readouterr().err.splitlines() if "checkpoint at step" in l]
+    rid = run_id(config)
+    assert [l.split("checkpoint at step ")[1].split(" ")[0] for l in lines] == ["20", "40"]  # none at the last step
+    assert all(l.startswith(f"run {rid} (GridTrainConfig augment {config.augment}, seed 0): ") and " of 60; " in l and "steps/s since step 0" in l
+               and l.endswith(" left") for l in lines)
+    # without checkpoints a sweep writes no such line
+    run_sweep("quiet", [tiny(1)], results_dir=tmp_path, backend="serial", progress=False)
+    assert "checkpoint at step" not in capfd.readouterr().err
+
+
+def test_progress_line_by_hand(tmp_path):
+    store = ExperimentStore.open("x", tmp_path)
+    line = task_module.Checkpointer(store, "abc", 100, 1_000, 10_000, label="MolTrainConfig, seed 2").progress_line(4_000, 300.0)
+    assert line == "run abc (MolTrainConfig, seed 2): checkpoint at step 4,000 of 10,000; 10 steps/s since step 1,000, about 10 min left"
+    long = task_module.Checkpointer(store, "abc", 100, 0, 62_500).progress_line(2_000, 250.0)
+    assert long == "run abc: checkpoint at step 2,000 of 62,500; 8 steps/s since step 0, about 2 h 06 min left"  # 60,500 steps at 8/s
+    assert task_module.Checkpointer(store, "abc", 100, 500, None).progress_line(500, 0.0) == "run abc: checkpoint at step 500"

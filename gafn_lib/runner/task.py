@@ -100,15 +100,36 @@ def package_versions() -> dict[str, str]:
     }
 
 
-class Checkpointer:
-    """``on_log`` hook: save the trainer's state once ``every`` steps have passed since the last save."""
+def _hours(seconds: float) -> str:
+    """``1 h 05 min`` / ``12 min`` / ``40 s``."""
+    seconds = max(0.0, seconds)
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
 
-    def __init__(self, store: ExperimentStore, run: str, every: int, start_step: int, final_step: int | None):
+
+class Checkpointer:
+    """``on_log`` hook: save the trainer's state once ``every`` steps have passed since the last
+    save, and after each save pass one progress line to ``report`` (the runner's tasks: standard
+    error)::
+
+        run 73d29e3e1cd33510 (GAFlowNet, seed 0): checkpoint at step 12,000 of 62,500; 8.6 steps/s since step 0, about 1 h 38 min left
+
+    (the only sign of life of a run of hours trained in the background; ``report=None``, the
+    default: silent)."""
+
+    def __init__(self, store: ExperimentStore, run: str, every: int, start_step: int, final_step: int | None,
+                 label: str = "", report: Callable[[str], None] | None = None):
         self.path = store.checkpoint_path(run)
+        self.run = run
+        self.label = label
         self.every = every
+        self.start_step = start_step
         self.last_saved = start_step
         self.final_step = final_step
         self.saves = 0
+        self.report = report
+        self._start = time.perf_counter()
 
     def __call__(self, trainer) -> None:
         step = trainer.step_count
@@ -118,6 +139,30 @@ class Checkpointer:
             atomic_torch_save(self.path, trainer.state_dict())
             self.last_saved = step
             self.saves += 1
+            if self.report is not None:
+                self.report(self.progress_line(step, time.perf_counter() - self._start))
+
+    def progress_line(self, step: int, seconds: float) -> str:
+        """The line written after a save at ``step``, ``seconds`` after this process took the run up."""
+        name = f"run {self.run}" + (f" ({self.label})" if self.label else "")
+        line = f"{name}: checkpoint at step {step:,}" + (f" of {self.final_step:,}" if self.final_step else "")
+        done = step - self.start_step
+        if done > 0 and seconds > 0:
+            rate = done / seconds
+            line += f"; {rate:.3g} steps/s since step {self.start_step:,}"
+            if self.final_step:
+                line += f", about {_hours((self.final_step - step) / rate)} left"
+        return line
+
+
+def _report_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _label(config: Any) -> str:
+    """``<config class>[ augment <a>], seed <s>`` for a progress line."""
+    seed, augment = getattr(config, "seed", None), getattr(config, "augment", None)
+    return type(config).__name__ + (f" augment {augment}" if augment else "") + (f", seed {seed}" if seed is not None else "")
 
 
 def _resume(make: Callable[[], Any], store: ExperimentStore, run: str) -> tuple[Any, int]:
@@ -171,7 +216,8 @@ def execute_run(task: RunTask) -> RunOutcome:
         on_log = None
         if task.checkpoint_every:
             final_step = getattr(task.config, "n_steps", None)
-            on_log = Checkpointer(store, run, task.checkpoint_every, resumed_from, final_step)
+            on_log = Checkpointer(store, run, task.checkpoint_every, resumed_from, final_step, label=_label(task.config),
+                                  report=_report_to_stderr)
         history = trainer.train(progress=False, on_log=on_log)
         table = run_table(run, task.config, history.rows)
         table_record = store.write_table(run, table)  # n_rows and table_sha256, checked on every later sweep
@@ -223,7 +269,8 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
             store.write_metadata(run, meta)
         on_log = None
         if task.checkpoint_every:
-            on_log = Checkpointer(store, ens, task.checkpoint_every, resumed_from, task.configs[0].n_steps)
+            on_log = Checkpointer(store, ens, task.checkpoint_every, resumed_from, task.configs[0].n_steps,
+                                  label=f"ensemble of {size}: {_label(task.configs[0])}, …", report=_report_to_stderr)
         histories = trainer.train(progress=False, on_log=on_log)
         probs = trainer.forward_probabilities_all() if keeps_arrays else None
         wall = time.perf_counter() - start
