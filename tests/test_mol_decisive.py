@@ -85,4 +85,14 @@ def test_tiny_decisive_run_end_to_end(tmp_path):
     assert (curves.groupby("method")["molecules_generated"].max() == 24).all()
     verdicts = pd.read_csv(tmp_path / "tables" / "decisive_verdicts.csv")
     assert set(verdicts["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, GAFN_RELEASE}
+    paired = pd.read_csv(tmp_path / "tables" / "decisive_gafn_vs_gfn.csv")
+    assert list(paired["method"]) == [GAFN_RELEASE] and f"{GFN_RELEASE}_hit_rate" in paired.columns
+    folder = mx.decisive.report_dir(tmp_path / "results")  # where notebook 06 reads the report
+    folder.mkdir(parents=True)
+    for name in [*mx.decisive.REPORT_TABLES.values(), *mx.decisive.OPTIONAL_REPORT_TABLES.values()]:
+        (folder / name).write_bytes((tmp_path / "tables" / name).read_bytes())
+    report = mx.decisive.read_report(tmp_path / "results")
+    assert set(report) == {"curves", "tail_hits", "verdicts", "gafn_vs_gfn"}
+    (folder / mx.decisive.OPTIONAL_REPORT_TABLES["gafn_vs_gfn"]).unlink()
+    assert "gafn_vs_gfn" not in mx.decisive.read_report(tmp_path / "results")  # optional
     assert (tmp_path / "figures" / "molecules_decisive.png").exists()

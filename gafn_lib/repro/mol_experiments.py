@@ -81,7 +81,9 @@ def run_archive(sweep: str) -> Path:
 
 def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) -> int:
     """Write the decisive run's tables and figure from its finished runs and print the verdicts
-    (:mod:`gafn_lib.repro.molecules.decisive`); defaults: the long profile's folders of notebook 06."""
+    (:mod:`gafn_lib.repro.molecules.decisive`): each learner against random search
+    (``decisive_verdicts.csv``) and, when both have run, the release GAFlowNet against the release
+    GFlowNet (``decisive_gafn_vs_gfn.csv``); defaults: the long profile's folders of notebook 06."""
     from gafn_lib.repro import paths
     from gafn_lib.repro.plotting import save_figure
 
@@ -96,6 +98,9 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     curves.to_csv(tables / "decisive_curves.csv", index=False)
     hits.to_csv(tables / "decisive_tail_hits.csv", index=False)
     verdicts.to_csv(tables / "decisive_verdicts.csv", index=False)
+    paired = decisive.against_reference(hits, GFN_RELEASE, [GAFN_RELEASE]) if {GFN_RELEASE, GAFN_RELEASE} <= set(hits["method"]) else None
+    if paired is not None:  # the paper's comparison, GAFlowNet against GFlowNet, both in the release's configuration
+        paired.to_csv(tables / decisive.OPTIONAL_REPORT_TABLES["gafn_vs_gfn"], index=False)
     seeds = sorted(curves["seed"].unique())
     n_mol = int(curves["molecules_generated"].max())
     fig = decisive.plot_decisive(curves, f"Decisive run: (GA)FlowNets in our and the release's configuration vs random search; "
@@ -103,6 +108,8 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     save_figure(fig, decisive.REPORT_FIGURE, Path(figures_dir) if figures_dir else paths.profile_figures_dir("long"))
     print(hits.to_string(index=False))
     print(verdicts.to_string(index=False))
+    if paired is not None:
+        print(paired.to_string(index=False))
     return 0
 
 

@@ -159,6 +159,8 @@ REPORT_COMMAND = ("python -m gafn_lib.repro.mol_experiments decisive, then "
                   "GAFN_OUTPUT_DIR=$PWD python -m gafn_lib.repro.mol_experiments decisive --report (from the project root)")
 #: The report's tables (:func:`gafn_lib.repro.mol_experiments.report_decisive`), by key.
 REPORT_TABLES = {"curves": "decisive_curves.csv", "tail_hits": "decisive_tail_hits.csv", "verdicts": "decisive_verdicts.csv"}
+#: Tables the report writes when their runs exist: the release GAFlowNet against the release GFlowNet.
+OPTIONAL_REPORT_TABLES = {"gafn_vs_gfn": "decisive_gafn_vs_gfn.csv"}
 #: The report's figure (its stem; ``.png`` and ``.pdf`` in the long profile's figure folder).
 REPORT_FIGURE = "molecules_decisive"
 
@@ -170,10 +172,15 @@ def report_dir(results_dir) -> Path:
 
 def read_report(results_dir) -> dict[str, pd.DataFrame] | None:
     """The decisive run's report tables under ``results_dir`` (:func:`report_dir`) as
-    ``{"curves", "tail_hits", "verdicts"}`` → table, or ``None`` when any of them is missing (the
-    report has not been written yet: :data:`REPORT_COMMAND`)."""
+    ``{"curves", "tail_hits", "verdicts"}`` → table (and ``"gafn_vs_gfn"`` when the report has it:
+    :data:`OPTIONAL_REPORT_TABLES`), or ``None`` when any of the three is missing (the report has
+    not been written yet: :data:`REPORT_COMMAND`)."""
     folder = report_dir(results_dir)
     paths = {key: folder / name for key, name in REPORT_TABLES.items()}
     if not all(path.exists() for path in paths.values()):
         return None
-    return {key: pd.read_csv(path) for key, path in paths.items()}
+    report = {key: pd.read_csv(path) for key, path in paths.items()}
+    for key, name in OPTIONAL_REPORT_TABLES.items():
+        if (folder / name).exists():
+            report[key] = pd.read_csv(folder / name)
+    return report
