@@ -29,7 +29,7 @@ from gafn_lib.repro import experiments as ex  # noqa: F401  (notebook 06 reads m
 from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads mx.decisive.read_report)
 from gafn_lib.repro.molecules.claims import molecule_claims
 from gafn_lib.repro.molecules.configs import (
-    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GFN, GFN_RELEASE, GFN_RELEASE_LOSS,
+    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C,
     LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
     PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs,
     notebook_runs, notebook_settings, paper_runs, release_fields, release_method_fields, reward_label, scale_note, sweep_runs,
@@ -45,7 +45,7 @@ from gafn_lib.repro.molecules.probe import COLLAPSE_COMMAND, COLLAPSE_PROBES, OP
 from gafn_lib.repro.molecules.sampler import TAIL, format_summary, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table
 
 __all__ = [
-    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GFN_RELEASE", "GFN_RELEASE_LOSS",
+    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GFN_RELEASE", "GFN_RELEASE_LOSS", "GFN_RELEASE_NO_C",
     "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
     "COLLAPSE_COMMAND", "COLLAPSE_PROBES", "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
     "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
