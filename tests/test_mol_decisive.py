@@ -90,7 +90,8 @@ def test_tiny_decisive_run_end_to_end(tmp_path):
     verdicts = pd.read_csv(tmp_path / "tables" / "decisive_verdicts.csv")
     assert set(verdicts["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, GAFN_RELEASE, GFN_RELEASE_NO_C}
     paired = pd.read_csv(tmp_path / "tables" / "decisive_gafn_vs_gfn.csv")
-    assert list(paired["method"]) == [GAFN_RELEASE] and f"{GFN_RELEASE}_hit_rate" in paired.columns
+    assert list(paired["method"]) == [GAFN_RELEASE] * 2 and list(paired["reference"]) == [GFN_RELEASE, GFN_RELEASE_NO_C]
+    assert "GFlowNet_hit_rate" in paired.columns and paired["verdict"].isin(["beats GFlowNet", "worse than GFlowNet", "inconclusive"]).all()
     folder = mx.decisive.report_dir(tmp_path / "results")  # where notebook 06 reads the report
     folder.mkdir(parents=True)
     for name in [*mx.decisive.REPORT_TABLES.values(), *mx.decisive.OPTIONAL_REPORT_TABLES.values()]:

@@ -25,6 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import pandas as pd
+
 from gafn_lib.repro import experiments as ex  # noqa: F401  (notebook 06 reads mx.ex.summarise)
 from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads mx.decisive.read_report)
 from gafn_lib.repro.molecules.claims import molecule_claims
@@ -82,8 +84,9 @@ def run_archive(sweep: str) -> Path:
 def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) -> int:
     """Write the decisive run's tables and figure from its finished runs and print the verdicts
     (:mod:`gafn_lib.repro.molecules.decisive`): each learner against random search
-    (``decisive_verdicts.csv``) and, when both have run, the release GAFlowNet against the release
-    GFlowNet (``decisive_gafn_vs_gfn.csv``); defaults: the long profile's folders of notebook 06."""
+    (``decisive_verdicts.csv``) and the release GAFlowNet against each release GFlowNet that has run
+    (as released and with ``log_reg_c = 0``; ``decisive_gafn_vs_gfn.csv``, column ``reference``);
+    defaults: the long profile's folders of notebook 06."""
     from gafn_lib.repro import paths
     from gafn_lib.repro.plotting import save_figure
 
@@ -98,8 +101,11 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     curves.to_csv(tables / "decisive_curves.csv", index=False)
     hits.to_csv(tables / "decisive_tail_hits.csv", index=False)
     verdicts.to_csv(tables / "decisive_verdicts.csv", index=False)
-    paired = decisive.against_reference(hits, GFN_RELEASE, [GAFN_RELEASE]) if {GFN_RELEASE, GAFN_RELEASE} <= set(hits["method"]) else None
-    if paired is not None:  # the paper's comparison, GAFlowNet against GFlowNet, both in the release's configuration
+    # the paper's comparison, GAFlowNet against GFlowNet, in the release's network: against each release GFlowNet that ran
+    references = [r for r in (GFN_RELEASE, GFN_RELEASE_NO_C) if r in set(hits["method"])] if GAFN_RELEASE in set(hits["method"]) else []
+    paired = pd.concat([decisive.against_reference(hits, r, [GAFN_RELEASE], name="GFlowNet").assign(reference=r) for r in references],
+                       ignore_index=True) if references else None
+    if paired is not None:
         paired.to_csv(tables / decisive.OPTIONAL_REPORT_TABLES["gafn_vs_gfn"], index=False)
     seeds = sorted(curves["seed"].unique())
     n_mol = int(curves["molecules_generated"].max())
