@@ -11,16 +11,17 @@ import pytest
 
 from gafn_lib.repro import mol_experiments as mx
 from gafn_lib.repro.molecules import decisive
-from gafn_lib.repro.molecules.configs import GAFN_RELEASE, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C, RANDOM, decisive_runs
+from gafn_lib.repro.molecules.configs import GAFN_RELEASE, GAFN_RELEASE_NO_C, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C, RANDOM, decisive_runs
 
 
 def test_decisive_runs_are_release_gfn_default_gfn_and_random_at_one_budget():
     runs = decisive_runs()
     assert [label for label, _ in runs] == [RANDOM, RANDOM, GFN, GFN, GFN_RELEASE_LOSS, GFN_RELEASE_LOSS, GFN_RELEASE, GFN_RELEASE,
-                                            GAFN_RELEASE, GAFN_RELEASE, GFN_RELEASE_NO_C, GFN_RELEASE_NO_C]
-    assert [c.seed for _, c in runs] == [0, 1] * 6
-    rand, default, loss_only, release, gafn, no_c = (c for _, c in runs[::2])
+                                            GAFN_RELEASE, GAFN_RELEASE, GFN_RELEASE_NO_C, GFN_RELEASE_NO_C, GAFN_RELEASE_NO_C, GAFN_RELEASE_NO_C]
+    assert [c.seed for _, c in runs] == [0, 1] * 7
+    rand, default, loss_only, release, gafn, no_c, gafn_no_c = (c for _, c in runs[::2])
     assert no_c == dataclasses.replace(release, log_reg_c=0.0)  # the release GFlowNet but for log_reg_c
+    assert gafn_no_c == dataclasses.replace(gafn, log_reg_c=0.0)
     assert (gafn.augment, gafn.rnd_features, gafn.terminal, gafn.network, gafn.eta) == ("joint", "graph", "release", "release", 0.1)
     assert (loss_only.network, loss_only.hidden, loss_only.n_rounds, loss_only.log_reg_c, loss_only.leaf_coef) == ("compact", 128, 3, 2.5e-5, 10.0)
     assert (release.augment, release.network, release.hidden, release.n_rounds) == ("none", "release", 256, 10)
@@ -70,7 +71,7 @@ def test_tail_hits_reads_the_last_third_and_the_verdicts_can_go_either_way():
 def test_status_lists_the_ten_runs(tmp_path, capsys):
     assert mx.main(["decisive", "--status", "--results-dir", str(tmp_path), "--no-archive"]) == 0
     out = capsys.readouterr().out
-    assert "0 of 12 runs done" in out and "GFlowNet (release)" in out
+    assert "0 of 14 runs done" in out and "GFlowNet (release)" in out
 
 
 def test_cli_rejects_unknown_methods_and_report_for_long(tmp_path):
@@ -85,12 +86,13 @@ def test_tiny_decisive_run_end_to_end(tmp_path):
     mx.run_molecules(runs, tmp_path, workers=1, backend="serial", progress=False)
     assert mx.report_decisive(runs, tmp_path, tables_dir=tmp_path / "tables", figures_dir=tmp_path / "figures") == 0
     curves = pd.read_csv(tmp_path / "tables" / "decisive_curves.csv")
-    assert set(curves["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, RANDOM, GAFN_RELEASE, GFN_RELEASE_NO_C}
+    assert set(curves["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, RANDOM, GAFN_RELEASE, GFN_RELEASE_NO_C, GAFN_RELEASE_NO_C}
     assert (curves.groupby("method")["molecules_generated"].max() == 24).all()
     verdicts = pd.read_csv(tmp_path / "tables" / "decisive_verdicts.csv")
-    assert set(verdicts["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, GAFN_RELEASE, GFN_RELEASE_NO_C}
+    assert set(verdicts["method"]) == {GFN_RELEASE, GFN_RELEASE_LOSS, GFN, GAFN_RELEASE, GFN_RELEASE_NO_C, GAFN_RELEASE_NO_C}
     paired = pd.read_csv(tmp_path / "tables" / "decisive_gafn_vs_gfn.csv")
-    assert list(paired["method"]) == [GAFN_RELEASE] * 2 and list(paired["reference"]) == [GFN_RELEASE, GFN_RELEASE_NO_C]
+    assert list(paired["method"]) == [GAFN_RELEASE, GAFN_RELEASE, GAFN_RELEASE_NO_C]
+    assert list(paired["reference"]) == [GFN_RELEASE, GFN_RELEASE_NO_C, GFN_RELEASE_NO_C]
     assert "GFlowNet_hit_rate" in paired.columns and paired["verdict"].isin(["beats GFlowNet", "worse than GFlowNet", "inconclusive"]).all()
     folder = mx.decisive.report_dir(tmp_path / "results")  # where notebook 06 reads the report
     folder.mkdir(parents=True)

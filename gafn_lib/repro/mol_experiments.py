@@ -31,7 +31,7 @@ from gafn_lib.repro import experiments as ex  # noqa: F401  (notebook 06 reads m
 from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads mx.decisive.read_report)
 from gafn_lib.repro.molecules.claims import molecule_claims
 from gafn_lib.repro.molecules.configs import (
-    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C,
+    DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GAFN_RELEASE_NO_C, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C,
     LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
     PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs,
     notebook_runs, notebook_settings, paper_runs, release_fields, release_method_fields, reward_label, scale_note, sweep_runs,
@@ -47,7 +47,7 @@ from gafn_lib.repro.molecules.probe import COLLAPSE_COMMAND, COLLAPSE_PROBES, OP
 from gafn_lib.repro.molecules.sampler import TAIL, format_summary, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table
 
 __all__ = [
-    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GFN_RELEASE", "GFN_RELEASE_LOSS", "GFN_RELEASE_NO_C",
+    "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GAFN_RELEASE", "GAFN_RELEASE_NO_C", "GFN_RELEASE", "GFN_RELEASE_LOSS", "GFN_RELEASE_NO_C",
     "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
     "COLLAPSE_COMMAND", "COLLAPSE_PROBES", "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
     "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
@@ -84,8 +84,9 @@ def run_archive(sweep: str) -> Path:
 def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) -> int:
     """Write the decisive run's tables and figure from its finished runs and print the verdicts
     (:mod:`gafn_lib.repro.molecules.decisive`): each learner against random search
-    (``decisive_verdicts.csv``) and the release GAFlowNet against each release GFlowNet that has run
-    (as released and with ``log_reg_c = 0``; ``decisive_gafn_vs_gfn.csv``, column ``reference``);
+    (``decisive_verdicts.csv``) and the release GAFlowNets against the release GFlowNets, each pair
+    that has run (both as released; the GAFlowNet as released against the GFlowNet without
+    ``log_reg_c``; both without it: ``decisive_gafn_vs_gfn.csv``, column ``reference``);
     defaults: the long profile's folders of notebook 06."""
     from gafn_lib.repro import paths
     from gafn_lib.repro.plotting import save_figure
@@ -102,9 +103,11 @@ def report_decisive(runs: list, results_dir, tables_dir=None, figures_dir=None) 
     hits.to_csv(tables / "decisive_tail_hits.csv", index=False)
     verdicts.to_csv(tables / "decisive_verdicts.csv", index=False)
     # the paper's comparison, GAFlowNet against GFlowNet, in the release's network: against each release GFlowNet that ran
-    references = [r for r in (GFN_RELEASE, GFN_RELEASE_NO_C) if r in set(hits["method"])] if GAFN_RELEASE in set(hits["method"]) else []
-    paired = pd.concat([decisive.against_reference(hits, r, [GAFN_RELEASE], name="GFlowNet").assign(reference=r) for r in references],
-                       ignore_index=True) if references else None
+    ran = set(hits["method"])
+    pairs = [(a, r) for a, r in ((GAFN_RELEASE, GFN_RELEASE), (GAFN_RELEASE, GFN_RELEASE_NO_C), (GAFN_RELEASE_NO_C, GFN_RELEASE_NO_C))
+             if {a, r} <= ran]
+    paired = pd.concat([decisive.against_reference(hits, r, [a], name="GFlowNet").assign(reference=r) for a, r in pairs],
+                       ignore_index=True) if pairs else None
     if paired is not None:
         paired.to_csv(tables / decisive.OPTIONAL_REPORT_TABLES["gafn_vs_gfn"], index=False)
     seeds = sorted(curves["seed"].unique())

@@ -230,19 +230,22 @@ GAFN_RELEASE = "GAFlowNet (release)"
 #: (:func:`gafn_lib.repro.molecules.probe.collapse_probe`) found behind its collapse: does the plain
 #: GFlowNet of the release's network beat random search once it does not collapse?
 GFN_RELEASE_NO_C = "GFlowNet (release, log_reg_c 0)"
+#: The release GAFlowNet with ``log_reg_c = 0``: GAFlowNet against GFlowNet with neither handicapped
+#: by the option that makes the plain GFlowNet collapse.
+GAFN_RELEASE_NO_C = "GAFlowNet (release, log_reg_c 0)"
 #: The fields of the release preset that make up its network.
 NETWORK_FIELDS = ("network", "hidden", "n_rounds")
 #: The decisive run (issue 23): does the release's configuration make a plain GFlowNet beat random
 #: search on the paper's reward, where our default does not? 2 seeds × 15,000 GFlowNet steps
 #: (60,000 molecules) of random search, the default GFlowNet, the release's loss on our network and
 #: the full release GFlowNet (in that order: cheapest first), then the release GAFlowNet (added once
-#: the release GFlowNet was seen to collapse onto the shortest molecules) and the release GFlowNet
-#: without ``log_reg_c`` (added once the collapse probe named it), a metric row (hit rate, mean
+#: the release GFlowNet was seen to collapse onto the shortest molecules), the release GFlowNet and
+#: GAFlowNet without ``log_reg_c`` (added once the collapse probe named it), a metric row (hit rate, mean
 #: score, ... of the window since the last row) every 500 steps (2,000 molecules).
 DECISIVE_STEPS = 15_000
 DECISIVE_SEEDS = (0, 1)
 DECISIVE_LOGS = 30
-DECISIVE_METHODS = (RANDOM, GFN, GFN_RELEASE_LOSS, GFN_RELEASE, GAFN_RELEASE, GFN_RELEASE_NO_C)
+DECISIVE_METHODS = (RANDOM, GFN, GFN_RELEASE_LOSS, GFN_RELEASE, GAFN_RELEASE, GFN_RELEASE_NO_C, GAFN_RELEASE_NO_C)
 #: Checkpoint period (steps) of the decisive runs (a release-configuration step costs ~0.3 s).
 DECISIVE_CHECKPOINT_EVERY = 500
 
@@ -268,8 +271,8 @@ def decisive_runs(
     cheap runs finish first), seeds within: :data:`RANDOM`, :data:`GFN` (plain GFlowNet, our
     defaults), :data:`GFN_RELEASE_LOSS` (plain GFlowNet, the release preset without its network) and
     :data:`GFN_RELEASE` (plain GFlowNet, the release preset) and :data:`GAFN_RELEASE` (GAFlowNet, the
-    release preset) and :data:`GFN_RELEASE_NO_C` (the release GFlowNet with ``log_reg_c = 0``),
-    each for ``4 · n_steps`` molecules on
+    release preset), :data:`GFN_RELEASE_NO_C` and :data:`GAFN_RELEASE_NO_C` (the release GFlowNet
+    and GAFlowNet with ``log_reg_c = 0``), each for ``4 · n_steps`` molecules on
     the paper's reward. ``common``: fields every config shares (tests shrink ``hidden``,
     ``n_rounds``, ``max_blocks``)."""
     unknown = set(methods) - set(DECISIVE_METHODS)
@@ -286,7 +289,9 @@ def decisive_runs(
             extra = {**{k: v for k, v in release_fields("none").items() if k not in NETWORK_FIELDS}, **common}
         elif label == GFN_RELEASE_NO_C:
             extra = {**release_fields("none"), "log_reg_c": 0.0, **common}
-        base = GFN if label in (GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C) else GAFN if label == GAFN_RELEASE else label
+        elif label == GAFN_RELEASE_NO_C:
+            extra = {**release_fields("joint"), "log_reg_c": 0.0, **common}
+        base = GFN if label in (GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C) else GAFN if label in (GAFN_RELEASE, GAFN_RELEASE_NO_C) else label
         for seed in seeds:
             runs.append((label, method_config(base, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD, **extra)))
     return runs
