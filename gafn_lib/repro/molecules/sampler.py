@@ -64,34 +64,30 @@ def tail_table(table: pd.DataFrame, tail: float = TAIL) -> pd.DataFrame:
 
 def hit_rate_vs_random(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] | None = None,
                        random_label: str = RANDOM) -> pd.DataFrame:
-    """Each learner's late-training hit rate against random search's, seed by seed (two-proportion z
-    per seed, :func:`gafn_lib.repro.molecules.decisive.against_random`): columns ``method``,
-    ``seeds``, ``hit_rate`` / ``random_hit_rate`` (per seed, with hits/molecules), ``mean_score`` /
+    """Each learner's late-training hit rate against random search's, seed by seed
+    (:func:`hit_rate_vs` with random search as the reference): columns ``method``, ``seeds``,
+    ``hit_rate`` / ``random_hit_rate`` (per seed, with hits/molecules), ``mean_score`` /
     ``random_mean_score``, ``z`` per seed, ``verdict`` (beats random / worse than random /
     inconclusive). Empty when random search has no finished run."""
-    from gafn_lib.repro.molecules import decisive
-
-    hits = tail_table(table, tail)
-    if random_label not in set(hits["method"]):
-        return pd.DataFrame(columns=["method", "seeds", "hit_rate", "random_hit_rate", "mean_score", "random_mean_score", "z", "verdict"])
-    learners = [m for m in (methods or MOL_METHODS) if m != random_label and m in set(hits["method"])]
-    return decisive.against_random(hits, random_label, learners)
+    return hit_rate_vs(table, random_label, methods or MOL_METHODS, tail, name="random")
 
 
-def hit_rate_vs(table: pd.DataFrame, reference: str, methods: Sequence[str], tail: float = TAIL) -> pd.DataFrame:
+def hit_rate_vs(table: pd.DataFrame, reference: str, methods: Sequence[str], tail: float = TAIL,
+                name: str | None = None) -> pd.DataFrame:
     """``methods``' late-training hit rates against ``reference``'s, seed by seed
-    (:func:`gafn_lib.repro.molecules.decisive.against_reference`; e.g. GAFlowNet against GFlowNet,
-    the paper's comparison, decided in these runs whatever the number of seeds). Empty when
+    (:func:`gafn_lib.repro.molecules.decisive.against_reference`, the reference called ``name``,
+    default its label, in the columns and verdicts; e.g. GAFlowNet against GFlowNet, the paper's
+    comparison, decided in these runs whatever the number of seeds). Empty (with its columns) when
     ``reference`` or every one of ``methods`` has no finished run."""
     from gafn_lib.repro.molecules import decisive
 
+    name = name or reference
     hits = tail_table(table, tail)
     present = set(hits["method"])
     learners = [m for m in methods if m != reference and m in present]
     if reference not in present or not learners:
-        return pd.DataFrame(columns=["method", "seeds", "hit_rate", f"{reference}_hit_rate", "mean_score",
-                                     f"{reference}_mean_score", "z", "verdict"])
-    return decisive.against_reference(hits, reference, learners)
+        return pd.DataFrame(columns=["method", "seeds", "hit_rate", f"{name}_hit_rate", "mean_score", f"{name}_mean_score", "z", "verdict"])
+    return decisive.against_reference(hits, reference, learners, name=name)
 
 
 def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = MOL_METHODS) -> pd.DataFrame:
