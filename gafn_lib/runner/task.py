@@ -113,7 +113,7 @@ class Checkpointer:
     save, and after each save pass one progress line to ``report`` (the runner's tasks: standard
     error)::
 
-        run 73d29e3e1cd33510 (GAFlowNet, seed 0): checkpoint at step 12,000 of 62,500; 8.6 steps/s since step 0, about 1 h 38 min left
+        run 73d29e3e1cd33510 (MolTrainConfig augment joint, seed 0): checkpoint at step 12,000 of 62,500; 8.6 steps/s since step 0, about 1 h 37 min left
 
     (the only sign of life of a run of hours trained in the background; ``report=None``, the
     default: silent)."""

@@ -159,7 +159,8 @@ REPORT_COMMAND = ("python -m gafn_lib.repro.mol_experiments decisive, then "
                   "GAFN_OUTPUT_DIR=$PWD python -m gafn_lib.repro.mol_experiments decisive --report (from the project root)")
 #: The report's tables (:func:`gafn_lib.repro.mol_experiments.report_decisive`), by key.
 REPORT_TABLES = {"curves": "decisive_curves.csv", "tail_hits": "decisive_tail_hits.csv", "verdicts": "decisive_verdicts.csv"}
-#: Tables the report writes when their runs exist: the release GAFlowNet against the release GFlowNet.
+#: Tables the report writes when their runs exist: the release GAFlowNets against the release
+#: GFlowNets, one row per pair that ran (column ``reference``).
 OPTIONAL_REPORT_TABLES = {"gafn_vs_gfn": "decisive_gafn_vs_gfn.csv"}
 #: The report's figure (its stem; ``.png`` and ``.pdf`` in the long profile's figure folder).
 REPORT_FIGURE = "molecules_decisive"

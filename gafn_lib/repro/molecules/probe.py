@@ -129,11 +129,12 @@ def collapse_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_collapse_probe(results_dir) -> pd.DataFrame | None:
-    """The committed collapse probe table under ``results_dir`` (``<results_dir>/long/06_molecule_generation/``),
-    or ``None`` when it has not been written (:data:`COLLAPSE_COMMAND`)."""
-    from pathlib import Path
+    """The committed collapse probe table beside the decisive run's report under ``results_dir``
+    (:func:`gafn_lib.repro.molecules.decisive.report_dir`), or ``None`` when it has not been
+    written (:data:`COLLAPSE_COMMAND`)."""
+    from gafn_lib.repro.molecules.decisive import report_dir
 
-    path = Path(results_dir) / "long" / "06_molecule_generation" / COLLAPSE_TABLE
+    path = report_dir(results_dir) / COLLAPSE_TABLE
     return pd.read_csv(path) if path.exists() else None
 
 
