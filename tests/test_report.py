@@ -222,7 +222,7 @@ def test_results_page_has_a_section_per_notebook_with_claims_counts_and_figures(
     assert f"| [{GRID_TITLE}](#{anchor}) | {quick_counts} | 1 / 0 / 1 | {report.NOT_RUN} |" in text
     assert "| [07 · Extending](#07--extending) | no claims (tables only) |" in text
     # compute: each run's last logged wall time, summed (60 + 120 + 3600 s)
-    assert "| quick | " + GRID_TITLE + " | 3 | 2 | 1.1 h |" in text
+    assert "| quick | " + GRID_TITLE + " | 3 | 2 | 1 h 03 min |" in text
 
 
 def test_results_page_reads_older_tables_and_marks_their_repeats(tmp_path):

@@ -361,6 +361,14 @@ def test_checkpointed_runs_report_their_progress_on_stderr(tmp_path, capfd):
     assert "checkpoint at step" not in capfd.readouterr().err
 
 
+def test_format_duration_by_hand():
+    from gafn_lib.runner.durations import format_duration
+    assert [format_duration(s) for s in (-5.0, 0.0, 59.4, 59.6, 89.0, 3569.0, 3571.0, 3890.0, 90_000.0)] == [
+        "0 s", "0 s", "59 s", "1 min", "1 min", "59 min", "1 h 00 min", "1 h 05 min", "25 h 00 min"]
+    with pytest.raises(ValueError, match="seconds must be finite"):
+        format_duration(float("nan"))
+
+
 def test_progress_line_by_hand(tmp_path):
     store = ExperimentStore.open("x", tmp_path)
     line = task_module.Checkpointer(store, "abc", 100, 1_000, 10_000, label="MolTrainConfig, seed 2").progress_line(4_000, 300.0)

@@ -49,6 +49,7 @@ import pandas as pd
 
 from gafn_lib.repro.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, VERDICTS
 from gafn_lib.repro.profiles import PROFILES
+from gafn_lib.runner.durations import format_duration
 
 #: Columns a notebook's full claims table must have for the report.
 REQUIRED_COLUMNS = ("claim", "label_a", "label_b", "metric_name", "scope", "verdict_only", "difference", "ci_low", "ci_high", "n_a", "n_b")
@@ -559,14 +560,6 @@ def logged_compute(results_root: str | Path, notebooks: Sequence[str], profiles:
     return pd.concat(rows, ignore_index=True)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def _steps_text(steps: pd.Series) -> str:
     values = sorted({int(s) for s in steps.dropna()})
     if not values:
@@ -641,10 +634,10 @@ def _compute_section(compute: pd.DataFrame, notebooks: Sequence[str], profiles: 
             rows = block[block["notebook"] == notebook]
             if not rows.empty:
                 out.append(f"| {profile} | {_escape(titles.get(notebook, notebook))} | {len(rows)} | {_steps_text(rows['n_steps'])} | "
-                           f"{_duration(float(rows['wall_seconds'].sum()))} |")
+                           f"{format_duration(float(rows['wall_seconds'].sum()))} |")
         unique = block.drop_duplicates("run")
         out.append(f"| **{profile}** | **all** (each run once) | **{len(unique)}** | {_steps_text(unique['n_steps'])} | "
-                   f"**{_duration(float(unique['wall_seconds'].sum()))}** |")
+                   f"**{format_duration(float(unique['wall_seconds'].sum()))}** |")
     without = [n for n in notebooks if not any(((compute["profile"] == p) & (compute["notebook"] == n)).any() for p in profiles)]
     if without:
         out.append("\nNo per-run log in the tables of: " + ", ".join(f"`{n}`" for n in without)

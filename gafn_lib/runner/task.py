@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from gafn_lib.registry import config_key, make_trainer, trainer_class
+from gafn_lib.runner.durations import format_duration
 from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
 from gafn_lib.core.runtime import THREADS_ENV_VAR, configure_threads
 
@@ -100,14 +101,6 @@ def package_versions() -> dict[str, str]:
     }
 
 
-def _hours(seconds: float) -> str:
-    """``1 h 05 min`` / ``12 min`` / ``40 s``."""
-    seconds = max(0.0, seconds)
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
-
-
 class Checkpointer:
     """``on_log`` hook: save the trainer's state once ``every`` steps have passed since the last
     save, and after each save pass one progress line to ``report`` (the runner's tasks: standard
@@ -151,7 +144,7 @@ class Checkpointer:
             rate = done / seconds
             line += f"; {rate:.3g} steps/s since step {self.start_step:,}"
             if self.final_step:
-                line += f", about {_hours((self.final_step - step) / rate)} left"
+                line += f", about {format_duration((self.final_step - step) / rate)} left"
         return line
 
 
