@@ -35,7 +35,7 @@ def test_status_finds_the_checkpoint_the_sweep_resumes_from(tmp_path):
     assert {store.read_metadata(run_id(c))["resumed_from_step"] for c in configs} == {20}
     after = sweep_status("st", configs, results_dir=tmp_path, workers=1)
     assert after[["task", "runs", "status", "step"]].values.tolist() == [["(finished)", 3, "finished", 40]]
-    assert "seed 0/1/2" in after["what"][0]
+    assert "seed 0–2" in after["what"][0]
 
     # a finished run whose table is damaged is pending again (the sweep would recompute it)
     store.table_path(run_id(configs[1])).write_text("run,step\n")
@@ -48,6 +48,16 @@ def test_summary_lists_the_distinct_values():
     text = summarise_configs([plain, GridTrainConfig(height=8, n_steps=40, eta=0.5, augment="joint", intrinsic="rnd", seed=1)])
     assert text.startswith("GridTrainConfig: height 8;")
     assert "augment joint/none" in text and "seed 0/1" in text and "eta 0/0.5" in text
+
+
+def test_summary_writes_consecutive_integers_as_ranges():
+    from gafn_lib.runner.status import _integer_runs
+    assert _integer_runs([0, 1, 2, 3, 7]) == "0–3/7"
+    assert _integer_runs([0, 1, 5, 6, 7, 9]) == "0/1/5–7/9"
+    assert _integer_runs([4]) == "4" and _integer_runs([]) == ""
+    seeds = [GridTrainConfig(height=h, n_steps=40, seed=s) for s in range(10) for h in (8, 16)]
+    text = summarise_configs(seeds)
+    assert "seed 0–9" in text and "height 8/16" in text
 
 
 def test_bad_arguments_are_named(tmp_path):
