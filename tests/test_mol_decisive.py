@@ -68,6 +68,20 @@ def test_tail_hits_reads_the_last_third_and_the_verdicts_can_go_either_way():
         decisive.tail_hits(curves, tail=0)
 
 
+def test_tail_hits_averages_length_and_uniqueness_by_molecules():
+    curves = _curves({("A", 0): [0.0] * 6})
+    curves["window_molecules"] = [1000, 1000, 1000, 1000, 1000, 3000]  # windows 5 and 6 make the tail (start >= 4,000)
+    curves["molecules_generated"] = curves["window_molecules"].cumsum()
+    curves["mean_length"] = [8.0, 8.0, 8.0, 8.0, 2.0, 4.0]
+    curves["unique_fraction"] = [1.0, 1.0, 1.0, 1.0, 0.2, 0.6]
+    hits = decisive.tail_hits(curves, tail=0.5).iloc[0]
+    assert hits["molecules"] == 4000
+    assert hits["mean_length"] == pytest.approx((1000 * 2.0 + 3000 * 4.0) / 4000)  # 3.5
+    assert hits["unique_fraction"] == pytest.approx((1000 * 0.2 + 3000 * 0.6) / 4000)  # 0.5
+    bare = decisive.tail_hits(curves.drop(columns=["mean_length", "unique_fraction"]), tail=0.5)
+    assert list(bare.columns) == ["method", "seed", "molecules", "hits", "hit_rate", "mean_score"]
+
+
 def test_status_lists_the_ten_runs(tmp_path, capsys):
     assert mx.main(["decisive", "--status", "--results-dir", str(tmp_path), "--no-archive"]) == 0
     out = capsys.readouterr().out

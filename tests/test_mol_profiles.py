@@ -169,6 +169,7 @@ def test_sampler_tables_from_window_columns():
                    "tail_mean_score_std", "seeds"):
         assert column in summary.columns, column
     assert summary.loc[mx.MARS, "tail_hit_rate_mean"] == pytest.approx(0.08 + 0.0001 * 1.5)
+    assert summary.loc[mx.MARS, "tail_mean_length_mean"] == 6.0 and summary.loc[mx.MARS, "tail_unique_fraction_mean"] == 1.0
     shown = sampler.format_summary(sampler.summary_table(table)).set_index("method")
     assert shown.loc[mx.MARS, "n_modes"] == "902 ± 1.29" and shown.loc[mx.MARS, "seeds"] == 4
     old = sampler.summary_table(_table(with_windows=False))

@@ -50,13 +50,21 @@ def decisive_curves(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
     return table[["method", "seed", *CURVE_COLUMNS]] if done else pd.DataFrame(columns=["method", "seed", *CURVE_COLUMNS])
 
 
+#: Window columns :func:`tail_hits` averages (molecule-weighted) over the tail when the curves have them.
+TAIL_AVERAGED = ("mean_score", "mean_length", "unique_fraction")
+
+
 def tail_hits(curves: pd.DataFrame, tail: float = 1 / 3) -> pd.DataFrame:
     """Per ``method`` × ``seed``: ``molecules`` and ``hits`` in the last ``tail`` share of the run's
     molecules (whole windows whose start lies in it; the last non-empty window when no window
-    starts there, as in a run with a few long windows), ``hit_rate`` = hits / molecules, and
-    ``mean_score`` (molecule-weighted) over the same windows."""
+    starts there, as in a run with a few long windows), ``hit_rate`` = hits / molecules, and the
+    molecule-weighted means over the same windows, Σ_w n_w·v_w / Σ_w n_w, of ``mean_score`` and,
+    when the curves have them, ``mean_length`` (blocks per molecule: a sampler collapsed onto the
+    smallest molecules shows ≈ 2) and ``unique_fraction`` (distinct molecules within each window:
+    below 1 when the sampler repeats itself)."""
     if not 0 < tail <= 1:
         raise ValueError(f"tail must be in (0, 1], got {tail!r}")
+    averaged = [c for c in TAIL_AVERAGED if c in curves.columns]
     rows = []
     for (method, seed), run in curves.groupby(["method", "seed"], sort=False):
         run = run.sort_values("molecules_generated")
@@ -67,10 +75,12 @@ def tail_hits(curves: pd.DataFrame, tail: float = 1 / 3) -> pd.DataFrame:
             part = run[run["window_molecules"] > 0].tail(1)
         n = float(part["window_molecules"].sum())
         hits = float((part["hit_rate"] * part["window_molecules"]).sum())
-        score = float((part["mean_score"] * part["window_molecules"]).sum() / n) if n else math.nan
-        rows.append({"method": method, "seed": int(seed), "molecules": int(round(n)), "hits": int(round(hits)),
-                     "hit_rate": hits / n if n else math.nan, "mean_score": score})
-    return pd.DataFrame(rows, columns=["method", "seed", "molecules", "hits", "hit_rate", "mean_score"])
+        row = {"method": method, "seed": int(seed), "molecules": int(round(n)), "hits": int(round(hits)),
+               "hit_rate": hits / n if n else math.nan}
+        for column in averaged:
+            row[column] = float((part[column] * part["window_molecules"]).sum() / n) if n else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["method", "seed", "molecules", "hits", "hit_rate", *averaged])
 
 
 def two_proportion_z(h1: float, n1: float, h0: float, n0: float) -> float:

@@ -51,15 +51,17 @@ def has_window_columns(table: pd.DataFrame) -> bool:
 
 
 def tail_table(table: pd.DataFrame, tail: float = TAIL) -> pd.DataFrame:
-    """Per method × seed: ``molecules``, ``hits``, ``hit_rate`` and ``mean_score`` over the windows
-    in the last ``tail`` of the run's molecules (:func:`gafn_lib.repro.molecules.decisive.tail_hits`);
+    """Per method × seed: ``molecules``, ``hits``, ``hit_rate``, ``mean_score`` (and ``mean_length``,
+    ``unique_fraction`` when the runs log them) over the windows in the last ``tail`` of the run's
+    molecules (:func:`gafn_lib.repro.molecules.decisive.tail_hits`);
     ``ValueError`` naming the columns when the runs lack them."""
     from gafn_lib.repro.molecules import decisive
 
     missing = [c for c in NEEDED if c not in table.columns]
     if missing:
         raise ValueError(f"table lacks the window columns {missing}: its runs were stored before the metrics had them; retrain them")
-    return decisive.tail_hits(table[["method", "seed", *NEEDED]], tail)
+    optional = [c for c in decisive.TAIL_AVERAGED if c not in NEEDED and c in table.columns]
+    return decisive.tail_hits(table[["method", "seed", *NEEDED, *optional]], tail)
 
 
 def hit_rate_vs_random(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] | None = None,
@@ -94,7 +96,8 @@ def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str
     """Per method, mean and std over seeds (``<metric>_mean``, ``<metric>_std``) of the final
     cumulative metrics (:data:`FINAL_METRICS` present in ``table``: top-10 reward and score/8,
     modes raw and separated, top-10 Tanimoto, ...) and, when the runs have window columns, of the
-    late-training ``tail_hit_rate`` and ``tail_mean_score`` (:func:`tail_table`), with ``seeds``."""
+    late-training ``tail_hit_rate``, ``tail_mean_score``, ``tail_mean_length`` and
+    ``tail_unique_fraction`` (:func:`tail_table`; the last two when the runs log them), with ``seeds``."""
     from gafn_lib.repro import experiments as ex
 
     metrics = [m for m in FINAL_METRICS if m in table.columns and table[m].notna().any()]
@@ -104,8 +107,10 @@ def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str
     seeds = table.groupby("method")["seed"].nunique().rename("seeds").reset_index()
     summary = seeds.merge(summary, on="method")
     if has_window_columns(table):
-        tails = tail_table(table, tail).rename(columns={"hit_rate": "tail_hit_rate", "mean_score": "tail_mean_score"})
-        stats = tails.groupby("method")[["tail_hit_rate", "tail_mean_score"]].agg(["mean", "std"])
+        tails = tail_table(table, tail)
+        tails = tails.rename(columns={c: f"tail_{c}" for c in ("hit_rate", "mean_score", "mean_length", "unique_fraction")})
+        columns = [c for c in ("tail_hit_rate", "tail_mean_score", "tail_mean_length", "tail_unique_fraction") if c in tails.columns]
+        stats = tails.groupby("method")[columns].agg(["mean", "std"])
         stats.columns = [f"{m}_{s}" for m, s in stats.columns]
         summary = summary.merge(stats.reset_index(), on="method", how="left")
     order = {m: i for i, m in enumerate(methods)}
