@@ -82,6 +82,20 @@ def test_tail_hits_averages_length_and_uniqueness_by_molecules():
     assert list(bare.columns) == ["method", "seed", "molecules", "hits", "hit_rate", "mean_score"]
 
 
+def test_decisive_figure_adds_the_modes_panel_when_the_curves_have_it():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curves = _curves({("A", 0): [0.0, 0.05], (RANDOM, 0): [0.01, 0.01]})
+    fig = decisive.plot_decisive(curves, "t")
+    assert len(fig.axes) == 3 and "modes" in fig.axes[2].get_ylabel()
+    assert list(fig.axes[0].lines[0].get_ydata()) == [0.0, 50.0]  # cumulative hits of A: 0, then 0.05 × 1000
+    plt.close(fig)
+    fig = decisive.plot_decisive(curves.drop(columns=["n_modes"]), "t")
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
 def test_status_lists_the_ten_runs(tmp_path, capsys):
     assert mx.main(["decisive", "--status", "--results-dir", str(tmp_path), "--no-archive"]) == 0
     out = capsys.readouterr().out

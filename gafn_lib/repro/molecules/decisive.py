@@ -137,29 +137,40 @@ def against_reference(hits: pd.DataFrame, reference: str, methods: Sequence[str]
 
 
 def plot_decisive(curves: pd.DataFrame, title: str):
-    """Two panels over molecules generated: the cumulative number of hits (molecules with score above
-    the threshold; its slope is the hit rate, so a learner that beats random search pulls away from
-    it, while the per-window rate of a few hits per window is mostly noise) and the window's mean
-    proxy score; one colour per method, one line style per seed."""
+    """Panels over molecules generated, one colour per method, one line style per seed:
+
+    - the cumulative number of hits, Σ_windows hit_rate·window_molecules (molecules with score
+      above the threshold, repeats included: its slope is the on-policy hit rate, so a learner that
+      beats random search pulls away from it, while the per-window rate of a few hits is mostly noise);
+    - the window's mean proxy score;
+    - when the curves have ``n_modes``: the distinct molecules with score > 7.5 found so far (the
+      paper's modes), where a sampler whose hits are mostly repeats does not pull away.
+
+    Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    modes = "n_modes" in curves.columns and curves["n_modes"].notna().any()
+    fig, axes = plt.subplots(1, 3 if modes else 2, figsize=(16 if modes else 11, 4), constrained_layout=True)
     colours = dict(zip(curves["method"].unique(), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     styles = ["-", "--", ":", "-."]
     seeds = sorted(curves["seed"].unique())
     for (method, seed), run in curves.groupby(["method", "seed"], sort=False):
         run = run.sort_values("molecules_generated")
         run = run[run["window_molecules"] > 0]
-        style = styles[seeds.index(seed) % len(styles)]
+        style = dict(linestyle=styles[seeds.index(seed) % len(styles)], color=colours[method], label=f"{method}, seed {seed}")
         hits = (run["hit_rate"] * run["window_molecules"]).cumsum()
-        axes[0].plot(run["molecules_generated"], hits, style, color=colours[method], label=f"{method}, seed {seed}")
-        axes[1].plot(run["molecules_generated"], run["mean_score"], style, color=colours[method], label=f"{method}, seed {seed}")
-    axes[0].set_ylabel("molecules with score > threshold (cumulative)")
+        axes[0].plot(run["molecules_generated"], hits, **style)
+        axes[1].plot(run["molecules_generated"], run["mean_score"], **style)
+        if modes:
+            axes[2].plot(run["molecules_generated"], run["n_modes"], **style)
+    axes[0].set_ylabel("molecules with score > threshold\n(cumulative, repeats included)")
     axes[1].set_ylabel("mean proxy score of the window")
+    if modes:
+        axes[2].set_ylabel("distinct molecules with score > 7.5\n(modes, cumulative)")
     for ax in axes:
         ax.set_xlabel("molecules generated")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title, fontsize=10)
     return fig
 
