@@ -356,6 +356,12 @@ def test_checkpointed_runs_report_their_progress_on_stderr(tmp_path, capfd):
     assert [l.split("checkpoint at step ")[1].split(" ")[0] for l in lines] == ["20", "40"]  # none at the last step
     assert all(l.startswith(f"run {rid} (GridTrainConfig augment {config.augment}, seed 0): ") and " of 60; " in l and "steps/s since step 0" in l
                and l.endswith(" left") for l in lines)
+    # an ensemble's line names its members by the distinct values of their configs
+    pair = [replace(tiny(s), n_steps=40) for s in (0, 1)]
+    run_sweep("progress-ensemble", pair, results_dir=tmp_path, backend="serial", checkpoint_every=20, progress=False)
+    lines = [l for l in capfd.readouterr().err.splitlines() if "checkpoint at step" in l]
+    assert len(lines) == 1 and lines[0].startswith("run ens-")
+    assert "(ensemble of 2: GridTrainConfig: height 8; " in lines[0] and "; seed 0/1): checkpoint at step 20 of 40; " in lines[0]
     # without checkpoints a sweep writes no such line
     run_sweep("quiet", [tiny(1)], results_dir=tmp_path, backend="serial", progress=False)
     assert "checkpoint at step" not in capfd.readouterr().err

@@ -51,7 +51,7 @@ def test_summary_lists_the_distinct_values():
 
 
 def test_summary_writes_consecutive_integers_as_ranges():
-    from gafn_lib.runner.status import _integer_runs
+    from gafn_lib.runner.describe import _integer_runs
     assert _integer_runs([0, 1, 2, 3, 7]) == "0–3/7"
     assert _integer_runs([0, 1, 5, 6, 7, 9]) == "0/1/5–7/9"
     assert _integer_runs([4]) == "4" and _integer_runs([]) == ""

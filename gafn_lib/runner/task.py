@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from gafn_lib.registry import config_key, make_trainer, trainer_class
+from gafn_lib.runner.describe import summarise_configs
 from gafn_lib.runner.durations import format_duration
 from gafn_lib.runner.store import ExperimentStore, atomic_torch_save, config_fields, run_table
 from gafn_lib.core.runtime import THREADS_ENV_VAR, configure_threads
@@ -263,7 +264,7 @@ def execute_ensemble(task: EnsembleTask) -> list[RunOutcome]:
         on_log = None
         if task.checkpoint_every:
             on_log = Checkpointer(store, ens, task.checkpoint_every, resumed_from, task.configs[0].n_steps,
-                                  label=f"ensemble of {size}: {_label(task.configs[0])}, …", report=_report_to_stderr)
+                                  label=f"ensemble of {size}: {summarise_configs(list(task.configs))}", report=_report_to_stderr)
         histories = trainer.train(progress=False, on_log=on_log)
         probs = trainer.forward_probabilities_all() if keeps_arrays else None
         wall = time.perf_counter() - start
