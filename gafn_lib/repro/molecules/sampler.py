@@ -107,11 +107,12 @@ def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str
     seeds = table.groupby("method")["seed"].nunique().rename("seeds").reset_index()
     summary = seeds.merge(summary, on="method")
     if has_window_columns(table):
+        from gafn_lib.repro.molecules.decisive import TAIL_AVERAGED
+
         tails = tail_table(table, tail)
-        tails = tails.rename(columns={c: f"tail_{c}" for c in ("hit_rate", "mean_score", "mean_length", "unique_fraction")})
-        columns = [c for c in ("tail_hit_rate", "tail_mean_score", "tail_mean_length", "tail_unique_fraction") if c in tails.columns]
+        columns = [c for c in ("hit_rate", *TAIL_AVERAGED) if c in tails.columns]
         stats = tails.groupby("method")[columns].agg(["mean", "std"])
-        stats.columns = [f"{m}_{s}" for m, s in stats.columns]
+        stats.columns = [f"tail_{m}_{s}" for m, s in stats.columns]
         summary = summary.merge(stats.reset_index(), on="method", how="left")
     order = {m: i for i, m in enumerate(methods)}
     return summary.sort_values("method", key=lambda s: s.map(lambda m: order.get(m, len(order)))).reset_index(drop=True)
