@@ -367,6 +367,22 @@ def test_checkpointed_runs_report_their_progress_on_stderr(tmp_path, capfd):
     assert "checkpoint at step" not in capfd.readouterr().err
 
 
+def test_sweep_bar_reads_the_average_rate_after_an_ensemble_bursts():
+    import io
+    from gafn_lib.runner.sweep import sweep_progress_bar
+    out = io.StringIO()
+    bar = sweep_progress_bar(214, 0, "grid", file=out, mininterval=0.0)
+    bar.start_t -= 1094.0  # 20 members of one ensemble finish together after 1,094 s
+    bar.last_print_t -= 1094.0
+    for _ in range(20):
+        bar.update(1)
+        bar.refresh()
+    shown = out.getvalue().split("\r")[-1]
+    bar.close()
+    # 194 runs left at 1,094 s / 20 runs = 54.7 s per run: 2 h 56 min 51 s (a moving average would say 59 h)
+    assert "20/214" in shown and "<2:56:5" in shown and "54.70s/run" in shown, shown
+
+
 def test_format_duration_by_hand():
     from gafn_lib.runner.durations import format_duration
     assert [format_duration(s) for s in (-5.0, 0.0, 59.4, 59.6, 89.0, 3569.0, 3571.0, 3890.0, 90_000.0)] == [

@@ -266,6 +266,16 @@ def _make_tasks(runs, pending, store, checkpoint_every, backend, provenance, cap
     return tasks
 
 
+def sweep_progress_bar(total: int, initial: int, name: str, disable: bool = False, **tqdm_options: Any):
+    """The sweep's bar, runs done of ``total``. Its rate is runs done / time since the start
+    (``smoothing=0``): an ensemble's members finish in one burst, and tqdm's moving average would
+    keep the burst's first interval (one run per task's wall time) as the rate, and show e.g.
+    "59 h left" for a sweep of a few hours."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="run", disable=disable, smoothing=0, **tqdm_options)
+
+
 def run_sweep(
     experiment_name: str,
     configs: Iterable[Any],
@@ -352,9 +362,7 @@ def run_sweep(
         runs, pending, store, checkpoint_every, backend, provenance, ensemble_size or 1, 1 if backend == "serial" else n_workers
     )
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=experiment_name, unit="run", disable=not progress)
+    bar = sweep_progress_bar(len(runs), len(runs) - len(pending), experiment_name, disable=not progress)
     failures: dict[str, tuple[str, str]] = {}
 
     def on_done(outcome: RunOutcome) -> None:
