@@ -30,13 +30,19 @@ def _fields(config) -> dict:
 # ------------------------------------------------------------------------------ profiles
 def test_long_profile_is_the_release_configuration_at_a_quarter_of_the_paper_budget():
     runs = mx.long_runs()
-    assert [(label, c.seed) for label, c in runs] == [(m, s) for s in (0, 1, 2) for m in mx.MOL_METHODS]  # seed-major
+    assert [(label, c.seed) for label, c in runs] == [(m, s) for s in (0, 1, 2) for m in mx.RELEASE_PROFILE_METHODS]  # seed-major
+    assert set(mx.RELEASE_PROFILE_METHODS) == set(mx.MOL_METHODS) | {mx.GFN_RELEASE_NO_C}
     by_label = {label: c for label, c in runs if c.seed == 0}
     reward = {k: v for k, v in mx.PAPER_REWARD.items()}
-    gafn, gfn = by_label[mx.GAFN], by_label[mx.GFN]
+    gafn, gfn, gfn_no_c = by_label[mx.GAFN], by_label[mx.GFN], by_label[mx.GFN_RELEASE_NO_C]
     assert _fields(gafn) == _fields(MolTrainConfig.preset("release", **reward))
     # the GFlowNet: the release preset without augmentation; the intrinsic-only fields at their (inert) defaults
     assert _fields(gfn) == _fields(MolTrainConfig.preset("release", augment="none", rnd_features="fixed", terminal="paper", **reward))
+    # the sixth method: that GFlowNet with log_reg_c 0 and nothing else changed, as in the decisive run
+    assert gfn.log_reg_c == 2.5e-5 and gfn_no_c.log_reg_c == 0.0
+    assert _fields(gfn_no_c) == {**_fields(gfn), "log_reg_c": 0.0}
+    decisive_no_c = dict(mx.decisive_runs(seeds=[0], methods=[mx.GFN_RELEASE_NO_C]))[mx.GFN_RELEASE_NO_C]
+    assert _fields(decisive_no_c) == _fields(gfn_no_c) and decisive_no_c.n_steps == 15_000
     assert (gafn.network, gafn.hidden, gafn.n_rounds, gafn.augment) == ("release", 256, 10, "joint")
     for label, config in runs:
         per_step = getattr(config, "n_chains", None) if label == mx.MARS else config.batch_size
@@ -70,18 +76,36 @@ def test_profile_builders_name_their_bad_parameters():
         mx.sweep_runs("long", ["PPO+"])
     with pytest.raises(ValueError, match="method_fields"):
         mx.molecule_runs([0], 8, method_fields={"nope": {}})
+    with pytest.raises(ValueError, match="methods has unknown labels"):
+        mx.molecule_runs([0], 8, ["GFlowNet (typo)"])
+    with pytest.raises(ValueError, match="quick profile"):  # the sixth method is the long and paper profiles' only
+        mx.sweep_runs("quick", [mx.GFN_RELEASE_NO_C])
+    with pytest.raises(ValueError, match="label must be one of"):
+        mx.variant_fields("GFlowNet (release, log_reg_c 1)")
+
+
+def test_a_variant_label_never_trains_its_base_config():
+    """A variant built by molecule_runs without method_fields still gets its own fields, so it can
+    never silently be a second copy of its base method's run."""
+    from gafn_lib.runner import run_id
+
+    runs = dict(mx.molecule_runs([0], 8, [mx.GFN, mx.GFN_RELEASE_NO_C, mx.GFN_RELEASE_LOSS], n_logs=2))
+    assert runs[mx.GFN_RELEASE_NO_C].log_reg_c == 0.0 and runs[mx.GFN_RELEASE_NO_C].network == "release"
+    assert runs[mx.GFN_RELEASE_LOSS].network == "compact" and runs[mx.GFN_RELEASE_LOSS].log_reg_c == 2.5e-5
+    assert len({run_id(c) for c in runs.values()}) == 3
+    assert mx.variant_fields(mx.GFN) == {} and mx.variant_fields(mx.RANDOM) == {}
 
 
 def test_scale_note_of_the_long_profile_states_the_share_and_the_seed_limit():
     s = mx.notebook_settings("long")
     note = mx.scale_note("long", s["molecules"], len(s["seeds"]), s["reward"])
-    assert "250,000 molecules" in note and "25 %" in note and "release" in note
+    assert "250,000 molecules" in note and "25 %" in note and "release" in note and "without log_reg_c" in note
     assert "CANNOT" in note and "4 vs 4" in note
 
 
 # ------------------------------------------------------------------------------ cost
 def test_cost_estimate_by_hand():
-    runs = mx.long_runs(seeds=[0])
+    runs = mx.long_runs(mx.MOL_METHODS, seeds=[0])
     table = cost.cost_estimate(runs, rates={mx.GAFN: 5.0, mx.GFN: 10.0, mx.PPO: 2.5, mx.MARS: 12.5, mx.RANDOM: 62.5}).set_index("method")
     assert table.loc[mx.GAFN, "core_hours_per_run"] == pytest.approx(62_500 / 5.0 / 3600)
     assert table.loc[mx.PPO, "core_hours"] == pytest.approx(15_625 / 2.5 / 3600)
@@ -101,15 +125,16 @@ def test_cost_estimate_by_hand():
 
 
 def test_measured_rates_cover_every_method_and_give_the_documented_total():
-    assert set(cost.RELEASE_CPU_STEPS_PER_SECOND) == set(mx.MOL_METHODS)
-    total = cost.cost_estimate(mx.long_runs()).set_index("method").loc["total", "core_hours"]
-    assert 12 < total < 16  # docs/distributed.md: about 14 core-hours
+    assert set(cost.RELEASE_CPU_STEPS_PER_SECOND) == set(mx.RELEASE_PROFILE_METHODS)
+    table = cost.cost_estimate(mx.long_runs()).set_index("method")
+    assert 16 < table.loc["total", "core_hours"] < 20  # docs/distributed.md: about 18 core-hours
+    assert table.loc[mx.GFN_RELEASE_NO_C, "core_hours"] == pytest.approx(3 * 62_500 / 13.3 / 3600)  # about 3.9
 
 
 def test_long_status_prints_the_cost_estimate(tmp_path, capsys):
     assert mx.main(["long", "--status", "--results-dir", str(tmp_path), "--no-archive", "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "0 of 15 runs done" in out and "core-hours in all" in out and "on 2 core(s)" in out
+    assert "0 of 18 runs done" in out and "core-hours in all" in out and "on 2 core(s)" in out
 
 
 def test_cli_checks_backend_and_address(tmp_path, capsys):
@@ -121,18 +146,19 @@ def test_cli_checks_backend_and_address(tmp_path, capsys):
         mx.main(base + ["--address", "localhost:6379"])
     assert "--address" in capsys.readouterr().err
     assert mx.main(["paper", "--status", "--results-dir", str(tmp_path), "--no-archive"]) == 0
-    assert "0 of 15 runs done" in capsys.readouterr().out
+    assert "0 of 18 runs done" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------ sampler tables and claims
-def _table(n_seeds: int = 4, windows: int = 6, window: int = 1000, with_windows: bool = True) -> pd.DataFrame:
-    """Runs of every method with made-up rows: PPO's and MARS's hit rates well above random search's
-    late in training, both GFlowNets at random search's."""
-    late = {mx.GAFN: 0.001, mx.GFN: 0.001, mx.PPO: 0.05, mx.MARS: 0.08, mx.RANDOM: 0.001}
-    final = {mx.GAFN: (0.7, 10, 8, 0.27), mx.GFN: (0.6, 7, 6, 0.26), mx.PPO: (1.4, 300, 40, 0.53), mx.MARS: (1.3, 900, 30, 0.48),
-             mx.RANDOM: (0.7, 12, 11, 0.28)}
+def _table(n_seeds: int = 4, windows: int = 6, window: int = 1000, with_windows: bool = True, methods=mx.MOL_METHODS) -> pd.DataFrame:
+    """Runs of ``methods`` with made-up rows: PPO's and MARS's hit rates well above random search's
+    late in training, GAFlowNet and GFlowNet at random search's, the GFlowNet without ``log_reg_c``
+    (when in ``methods``) between them."""
+    late = {mx.GAFN: 0.001, mx.GFN: 0.001, mx.GFN_RELEASE_NO_C: 0.01, mx.PPO: 0.05, mx.MARS: 0.08, mx.RANDOM: 0.001}
+    final = {mx.GAFN: (0.7, 10, 8, 0.27), mx.GFN: (0.6, 7, 6, 0.26), mx.GFN_RELEASE_NO_C: (0.9, 20, 15, 0.3),
+             mx.PPO: (1.4, 300, 40, 0.53), mx.MARS: (1.3, 900, 30, 0.48), mx.RANDOM: (0.7, 12, 11, 0.28)}
     rows = []
-    for method in mx.MOL_METHODS:
+    for method in methods:
         for seed in range(n_seeds):
             reward, modes, separated, tanimoto = final[method]
             for i in range(windows):
@@ -202,6 +228,28 @@ def test_claims_mark_duplicate_comparisons_and_count_distinct_ones():
     assert all(r.verdict == "inconclusive" for r in three)
 
 
+def test_claims_and_hit_rate_tests_cover_the_gflownet_without_log_reg_c():
+    """With the long profile's sixth method, every claim about "the GFlowNet" has a row per GFlowNet
+    (12 more rows, 9 more distinct comparisons), and GAFlowNet's hit rate is tested against each."""
+    table = _table(methods=mx.RELEASE_PROFILE_METHODS)
+    results = mx.molecule_claims(table)
+    against = [r for r in results if mx.GFN_RELEASE_NO_C in (r.label_a, r.label_b)]
+    assert len(results) == 35 + 12 and len(against) == 12
+    # 3 of them repeat a comparison of another claim ("diverse" vs PPO and MARS is "PPO and MARS are
+    # similar"; "lower in quality" is "GAFlowNet finds the best molecules"), as for the GFlowNet
+    assert len(cl.distinct_results(results)) == 27 + 9
+    quality = next(r for r in against if r.claim.startswith("GFlowNet is lower in quality than GAFlowNet"))
+    assert (quality.label_a, quality.label_b) == (mx.GAFN, mx.GFN_RELEASE_NO_C) and quality.verdict == "contradicted"
+    # restricted to the paper's five methods, the rows are those of the five
+    assert len(mx.molecule_claims(table, methods=mx.MOL_METHODS)) == 35
+    vs = sampler.gafn_vs_gflownets(table)
+    assert list(vs["reference"]) == [mx.GFN, mx.GFN_RELEASE_NO_C] and set(vs["method"]) == {mx.GAFN}
+    assert list(vs["verdict"]) == ["inconclusive", "worse than GFlowNet"]  # 0.001 against 0.001, then against 0.01
+    assert list(sampler.gafn_vs_gflownets(_table())["reference"]) == [mx.GFN]  # the quick profile has one GFlowNet
+    assert sampler.gafn_vs_gflownets(table[table["method"] != mx.GAFN]).empty
+    assert sampler.summary_table(table)["method"].tolist() == list(mx.RELEASE_PROFILE_METHODS)
+
+
 def test_sampler_panels_draw_four_axes():
     import matplotlib
 
@@ -251,14 +299,14 @@ def test_paper_profile_runs_end_to_end_on_a_local_ray_instance(tmp_path):
     for _, config in runs:
         assert store.is_complete(run_id(config))
         assert store.read_metadata(run_id(config))["backend"] == "ray"
-    assert set(table["method"]) == set(mx.MOL_METHODS)
+    assert set(table["method"]) == set(mx.RELEASE_PROFILE_METHODS)
     generated = table.groupby("method")["molecules_generated"].max()
     assert (generated.drop(mx.MARS) == 16).all() and generated[mx.MARS] == 32  # MARS also counts its 16 initial chain states
     assert sampler.has_window_columns(table)
     again = mx.load_molecules(runs, tmp_path)  # read back from the store
     assert len(again) == len(table) and np.allclose(again["hit_rate"].fillna(-1), table["hit_rate"].fillna(-1))
-    assert set(sampler.summary_table(table)["method"]) == set(mx.MOL_METHODS)
-    assert len(mx.molecule_claims(table, scope="paper reward")) == 35
+    assert set(sampler.summary_table(table)["method"]) == set(mx.RELEASE_PROFILE_METHODS)
+    assert len(mx.molecule_claims(table, scope="paper reward")) == 35 + 12  # a row per GFlowNet for each GFlowNet claim
 
 
 def test_tail_of_a_run_with_few_long_windows_is_its_last_window():

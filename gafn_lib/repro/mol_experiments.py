@@ -32,9 +32,10 @@ from gafn_lib.repro.molecules import decisive  # noqa: F401  (notebook 06 reads 
 from gafn_lib.repro.molecules.claims import molecule_claims
 from gafn_lib.repro.molecules.configs import (
     DECISIVE_CHECKPOINT_EVERY, DECISIVE_METHODS, DECISIVE_SEEDS, DECISIVE_STEPS, GAFN, GAFN_RELEASE, GAFN_RELEASE_NO_C, GFN, GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C,
-    LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
-    PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, REWARD_FIELDS, decisive_runs, long_runs, method_config, molecule_runs,
+    KNOWN_METHODS, LONG_CHECKPOINT_EVERY, LONG_LOGS, LONG_SEEDS, LONG_STEPS, MARS, MOL_METHODS, PAPER_CHECKPOINT_EVERY, PAPER_LOGS, PAPER_REWARD,
+    PAPER_SEEDS, PAPER_STEPS, PPO, RANDOM, REDUCED_REWARD, RELEASE_PROFILE_METHODS, REWARD_FIELDS, VARIANT_BASE, decisive_runs, long_runs, method_config, molecule_runs,
     notebook_runs, notebook_settings, paper_runs, release_fields, release_method_fields, reward_label, scale_note, sweep_runs,
+    variant_fields,
 )
 from gafn_lib.repro.molecules.cost import RELEASE_CPU_STEPS_PER_SECOND, cost_estimate, format_cost
 from gafn_lib.repro.molecules.load import (
@@ -44,18 +45,20 @@ from gafn_lib.repro.molecules.plots import (
     MODES_LINEAR_UP_TO, PANELS, SAMPLER_PANELS, draw_best_molecules, plot_panels, plot_sampler_panels, seeds_label, thousands,
 )
 from gafn_lib.repro.molecules.probe import COLLAPSE_COMMAND, COLLAPSE_PROBES, OPTION_PROBES, collapse_probe, collapse_summary, option_probe, read_collapse_probe
-from gafn_lib.repro.molecules.sampler import TAIL, format_summary, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table
+from gafn_lib.repro.molecules.sampler import (
+    TAIL, format_summary, gafn_vs_gflownets, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table,
+)
 
 __all__ = [
     "DECISIVE_CHECKPOINT_EVERY", "DECISIVE_METHODS", "DECISIVE_SEEDS", "DECISIVE_STEPS", "GAFN", "GFN", "GAFN_RELEASE", "GAFN_RELEASE_NO_C", "GFN_RELEASE", "GFN_RELEASE_LOSS", "GFN_RELEASE_NO_C",
-    "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
+    "KNOWN_METHODS", "LONG_CHECKPOINT_EVERY", "LONG_LOGS", "LONG_SEEDS", "LONG_STEPS", "MARS", "MODES_LINEAR_UP_TO", "MOL_METHODS", "MOL_STORE",
     "COLLAPSE_COMMAND", "COLLAPSE_PROBES", "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
-    "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
+    "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "RELEASE_PROFILE_METHODS", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
     "collapse_probe", "collapse_summary", "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs", "hit_rate_vs_random",
     "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
     "option_probe", "paper_runs", "read_collapse_probe", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
     "report_decisive", "reward_label", "run_archive", "run_molecules", "scale_note", "seeds_label", "split_complete", "summary_table",
-    "sweep_runs", "tail_table", "thousands",
+    "sweep_runs", "tail_table", "thousands", "VARIANT_BASE", "variant_fields", "gafn_vs_gflownets",
 ]
 
 
@@ -63,8 +66,8 @@ __all__ = [
 #: default seeds and methods. ``long`` and ``paper`` are notebook 06's profiles of those names.
 #: The builders look the functions up when called, so a test can replace ``long_runs`` on this module.
 SWEEPS = {
-    "long": (lambda methods, seeds: long_runs(methods, seeds), LONG_CHECKPOINT_EVERY, LONG_SEEDS, MOL_METHODS),
-    "paper": (lambda methods, seeds: paper_runs(methods, seeds), PAPER_CHECKPOINT_EVERY, PAPER_SEEDS, MOL_METHODS),
+    "long": (lambda methods, seeds: long_runs(methods, seeds), LONG_CHECKPOINT_EVERY, LONG_SEEDS, RELEASE_PROFILE_METHODS),
+    "paper": (lambda methods, seeds: paper_runs(methods, seeds), PAPER_CHECKPOINT_EVERY, PAPER_SEEDS, RELEASE_PROFILE_METHODS),
     "decisive": (lambda methods, seeds: decisive_runs(seeds, methods=methods), DECISIVE_CHECKPOINT_EVERY, DECISIVE_SEEDS, DECISIVE_METHODS),
 }
 #: Sweeps whose --status prints a cost estimate (their GFlowNets are in the release preset, the
@@ -128,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reads), checkpointed; rerun the same command to resume.
 
     ``long``: the long profile of notebook 06 (62,500 GFlowNet steps = 250,000 molecules per run,
-    3 seeds, both GFlowNets in the release configuration). ``paper``: the paper profile (250,000
+    3 seeds, both GFlowNets in the release configuration, and the release GFlowNet without
+    ``log_reg_c``: :data:`RELEASE_PROFILE_METHODS`). ``paper``: the paper profile (250,000
     steps, meant for a cluster: ``--backend ray``, docs/distributed.md). ``decisive``: issue 23's
     decisive run (the release configuration's GFlowNet vs our default GFlowNet vs random search,
     paper reward, 2 seeds).

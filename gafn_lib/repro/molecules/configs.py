@@ -43,6 +43,37 @@ GAFN, GFN, PPO, MARS, RANDOM = (method_spec(name, "molecules").label for name in
 #: Every method of the molecule figure; ``Random`` (uniform random actions) is the floor.
 MOL_METHODS = (GAFN, GFN, PPO, MARS, RANDOM)
 
+# Variants of GFlowNet and GAFlowNet, each a configuration of its registry method
+# (VARIANT_BASE, variant_fields): the decisive run compares them, and the long and paper profiles
+# add GFN_RELEASE_NO_C to the paper's five methods.
+#: Label of the GFlowNet in the public release's configuration (``MOL_PRESETS["release"]``).
+GFN_RELEASE = "GFlowNet (release)"
+#: The same with our compact network (128 wide, 3 rounds): the release's loss (``log_reg_c``,
+#: ``leaf_coef``) without its network, about 8x cheaper per step.
+GFN_RELEASE_LOSS = "GFlowNet (release loss)"
+#: GAFlowNet in the release's configuration (joint augmentation, the release's RND and terminal
+#: term): whether the intrinsic flow keeps the release's loss from collapsing where its GFlowNet does.
+GAFN_RELEASE = "GAFlowNet (release)"
+#: The release GFlowNet with ``log_reg_c = 0``, its one option that the collapse probe
+#: (:func:`gafn_lib.repro.molecules.probe.collapse_probe`) found behind its collapse: does the plain
+#: GFlowNet of the release's network beat random search once it does not collapse?
+GFN_RELEASE_NO_C = "GFlowNet (release, log_reg_c 0)"
+#: The release GAFlowNet with ``log_reg_c = 0``: GAFlowNet against GFlowNet with neither handicapped
+#: by the option that makes the plain GFlowNet collapse.
+GAFN_RELEASE_NO_C = "GAFlowNet (release, log_reg_c 0)"
+#: Variant label → the label of the registry method it configures.
+VARIANT_BASE = {GFN_RELEASE: GFN, GFN_RELEASE_LOSS: GFN, GFN_RELEASE_NO_C: GFN, GAFN_RELEASE: GAFN, GAFN_RELEASE_NO_C: GAFN}
+#: The methods of the long and paper profiles, in table and figure order: the paper's five, whose
+#: GFlowNet and GAFlowNet run in the release's configuration, and the release GFlowNet without
+#: ``log_reg_c`` (:data:`GFN_RELEASE_NO_C`). The release GFlowNet collapses onto 2–3-block
+#: molecules (the decisive run, 2 of 2 seeds; the collapse probe: 6 of 6 runs with ``log_reg_c``, 0 of
+#: 6 without), so against it alone "GAFlowNet beats GFlowNet" would measure that collapse; the
+#: variant without it is the GFlowNet that can win (in the decisive run it beat the GAFlowNets on
+#: the late hit rate).
+RELEASE_PROFILE_METHODS = (GAFN, GFN, GFN_RELEASE_NO_C, PPO, MARS, RANDOM)
+#: Every label a molecule run can have.
+KNOWN_METHODS = MOL_METHODS + tuple(VARIANT_BASE)
+
 REWARD_FIELDS = ("reward", "reward_threshold", "reward_normaliser", "reward_exponent", "reward_floor")
 PAPER_REWARD = {"reward": "sparse", "reward_threshold": 7.0, "reward_normaliser": 8.0, "reward_exponent": 10.0, "reward_floor": 1e-9}
 REDUCED_REWARD = {**PAPER_REWARD, "reward_threshold": 6.0}
@@ -74,7 +105,8 @@ def scale_note(profile: str, molecules: int, n_seeds: int, reward: dict[str, Any
     if profile == "long":
         share = 100 * molecules / 1_000_000
         return head + (
-            f" Both GFlowNets in the public release's configuration (network 256 wide, 10 rounds, its loss, RND and terminal term)."
+            f" Both GFlowNets in the public release's configuration (network 256 wide, 10 rounds, its loss, RND and terminal term),"
+            " and the release GFlowNet without log_reg_c, which does not collapse onto 2-3-block molecules as the release one does."
             f" CAN show: whether, at {share:.2g} % of the paper's budget and under its reward, each learner's sampler produces"
             " high-scoring molecules more often than random search late in training (window hit rate: thousands of molecules"
             " per seed, tested seed by seed), and whether the paper's ordering of top-10 reward, modes and diversity has"
@@ -95,7 +127,8 @@ def scale_note(profile: str, molecules: int, n_seeds: int, reward: dict[str, Any
 
 def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, reward: dict[str, Any] | None = None, **common: Any):
     """The config of one method (by its label: :data:`GAFN`, :data:`GFN`, :data:`PPO`, :data:`MARS`,
-    :data:`RANDOM`) for a budget of ``molecules`` generated molecules.
+    :data:`RANDOM`, or a variant's, which gets its base method's config: :data:`VARIANT_BASE`; the
+    variant's own fields come with ``common``) for a budget of ``molecules`` generated molecules.
 
     ``n_steps = ceil(molecules / molecules per step)`` (the method's ``batch_field`` in
     :data:`gafn_lib.registry.METHODS`: trajectories, or chains for MARS), a metrics row every
@@ -111,7 +144,7 @@ def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, r
     unknown = set(reward) - set(REWARD_FIELDS)
     if unknown:
         raise ValueError(f"reward has unknown fields {sorted(unknown)}; allowed: {REWARD_FIELDS}")
-    spec = method_by_label(method, "molecules")
+    spec = method_by_label(VARIANT_BASE.get(method, method), "molecules")
     fields = {**reward, **common, "seed": seed}
     per_step = fields.get(spec.batch_field, getattr(spec.config_class(), spec.batch_field))
     n_steps = max(1, math.ceil(molecules / per_step))
@@ -124,21 +157,25 @@ def molecule_runs(
 ) -> list[tuple[str, Any]]:
     """Every method × seed as ``(label, config)`` pairs at the same molecule budget, method-major.
 
-    ``method_fields`` maps a label to fields only that method's configs get (e.g.
-    :func:`release_method_fields`); ``common`` fields go to every config and override them (tests
-    shrink ``hidden`` and ``n_rounds`` this way)."""
+    A variant's label (:data:`VARIANT_BASE`) gets its base method's config with the variant's fields
+    (:func:`variant_fields`). ``method_fields`` maps a label to fields only that method's configs get
+    (e.g. :func:`release_method_fields`), over the variant's; ``common`` fields go to every config
+    and override them (tests shrink ``hidden`` and ``n_rounds`` this way)."""
     method_fields = method_fields or {}
-    unknown = set(method_fields) - set(MOL_METHODS)
-    if unknown:
-        raise ValueError(f"method_fields has unknown labels {sorted(unknown)}; allowed: {MOL_METHODS}")
-    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward, **{**method_fields.get(m, {}), **common}))
+    for name, labels in (("methods", methods), ("method_fields", method_fields)):
+        unknown = set(labels) - set(KNOWN_METHODS)
+        if unknown:
+            raise ValueError(f"{name} has unknown labels {sorted(unknown)}; allowed: {KNOWN_METHODS}")
+    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward,
+                              **{**variant_fields(m), **method_fields.get(m, {}), **common}))
             for m in methods for s in seeds]
 
 
 # ------------------------------------------------------------------------------ profiles
 def notebook_settings(profile: str, seeds: Sequence[int] | None = None, n_steps: int | None = None) -> dict[str, Any]:
     """Notebook 06's run settings for ``profile`` (its ``seeds`` / ``n_steps`` parameters override):
-    ``seeds``, ``n_steps`` (GFlowNet steps), ``molecules`` (4 per GFlowNet step: every method gets the
+    ``methods`` (labels, in table order: the paper's five, and in the long and paper profiles
+    :data:`RELEASE_PROFILE_METHODS`), ``seeds``, ``n_steps`` (GFlowNet steps), ``molecules`` (4 per GFlowNet step: every method gets the
     same budget), ``reward``, ``network`` (extra fields of every config), ``method_fields`` (extra
     fields per method: the release preset for both GFlowNets in the long and paper profiles,
     :func:`release_method_fields`), ``n_logs`` (metric rows per run) and ``checkpoint_every``
@@ -151,6 +188,7 @@ def notebook_settings(profile: str, seeds: Sequence[int] | None = None, n_steps:
     seeds = list(seeds or profile_value(profile, quick=[0, 1, 2, 3], paper=list(PAPER_SEEDS), long=list(LONG_SEEDS), smoke=[0]))
     n_steps = n_steps or profile_value(profile, quick=1_500, paper=PAPER_STEPS, long=LONG_STEPS, smoke=4)
     return {
+        "methods": profile_value(profile, quick=MOL_METHODS, paper=RELEASE_PROFILE_METHODS, long=RELEASE_PROFILE_METHODS, smoke=MOL_METHODS),
         "seeds": seeds,
         "n_steps": n_steps,
         "molecules": 4 * n_steps,
@@ -166,17 +204,20 @@ def notebook_runs(profile: str, seeds: Sequence[int] | None = None, n_steps: int
     """Notebook 06's ``(label, config)`` runs for ``profile``: every method × seed, method-major
     (:func:`notebook_settings`); ``common`` overrides fields of every config (tests: a tiny network)."""
     s = notebook_settings(profile, seeds, n_steps)
-    return molecule_runs(s["seeds"], s["molecules"], reward=s["reward"], n_logs=s["n_logs"], method_fields=s["method_fields"],
-                         **{**s["network"], **common})
+    return molecule_runs(s["seeds"], s["molecules"], s["methods"], reward=s["reward"], n_logs=s["n_logs"],
+                         method_fields=s["method_fields"], **{**s["network"], **common})
 
 
-def sweep_runs(profile: str, methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] | None = None,
+def sweep_runs(profile: str, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                n_steps: int | None = None, **common: Any) -> list[tuple[str, Any]]:
-    """The runs of :func:`notebook_runs` for ``methods``, seed-major (every method of the first seed
-    first: a sweep cut short has whole seeds), as ``python -m gafn_lib.repro.mol_experiments`` trains them."""
-    unknown = set(methods) - set(MOL_METHODS)
+    """The runs of :func:`notebook_runs` for ``methods`` (default: every method of the profile),
+    seed-major (every method of the first seed first: a sweep cut short has whole seeds), as
+    ``python -m gafn_lib.repro.mol_experiments`` trains them."""
+    allowed = notebook_settings(profile)["methods"]
+    methods = allowed if methods is None else methods
+    unknown = set(methods) - set(allowed)
     if unknown:
-        raise ValueError(f"methods has unknown labels {sorted(unknown)}; allowed: {MOL_METHODS}")
+        raise ValueError(f"methods has unknown labels {sorted(unknown)} for the {profile} profile; allowed: {allowed}")
     seeds = list(seeds) if seeds is not None else notebook_settings(profile)["seeds"]
     return [run for s in seeds for run in notebook_runs(profile, [s], n_steps, **common) if run[0] in methods]
 
@@ -184,9 +225,10 @@ def sweep_runs(profile: str, methods: Sequence[str] = MOL_METHODS, seeds: Sequen
 def release_method_fields() -> dict[str, dict[str, Any]]:
     """Label → the fields that put a method in the public release's configuration: GAFlowNet gets
     every field of ``MOL_PRESETS["release"]`` (joint augmentation, its default), GFlowNet the same
-    without the intrinsic-only ones (:func:`release_fields`); PPO, MARS and random search have no
-    release configuration and keep their defaults."""
-    return {GAFN: release_fields("joint"), GFN: release_fields("none")}
+    without the intrinsic-only ones (:func:`release_fields`), :data:`GFN_RELEASE_NO_C` the GFlowNet's
+    with ``log_reg_c = 0`` (:func:`variant_fields`); PPO, MARS and random search have no release
+    configuration and keep their defaults."""
+    return {GAFN: release_fields("joint"), GFN: release_fields("none"), GFN_RELEASE_NO_C: variant_fields(GFN_RELEASE_NO_C)}
 
 
 #: The ``long`` profile: the paper's reward, 62 500 GFlowNet steps (250 000 molecules, 25 % of the
@@ -207,32 +249,18 @@ PAPER_LOGS = 100
 PAPER_CHECKPOINT_EVERY = LONG_CHECKPOINT_EVERY
 
 
-def long_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = LONG_SEEDS) -> list[tuple[str, Any]]:
-    """The long profile's runs, seed-major (every method of seed 0 first), as notebook 06 builds them."""
+def long_runs(methods: Sequence[str] | None = None, seeds: Sequence[int] = LONG_SEEDS) -> list[tuple[str, Any]]:
+    """The long profile's runs (default: :data:`RELEASE_PROFILE_METHODS`), seed-major (every method
+    of seed 0 first), as notebook 06 builds them."""
     return sweep_runs("long", methods, seeds)
 
 
-def paper_runs(methods: Sequence[str] = MOL_METHODS, seeds: Sequence[int] = PAPER_SEEDS) -> list[tuple[str, Any]]:
+def paper_runs(methods: Sequence[str] | None = None, seeds: Sequence[int] = PAPER_SEEDS) -> list[tuple[str, Any]]:
     """The paper profile's runs, seed-major, as notebook 06 builds them (meant for a cluster)."""
     return sweep_runs("paper", methods, seeds)
 
 
 # ------------------------------------------------------------------------------ the decisive run
-#: Label of the GFlowNet in the public release's configuration (``MOL_PRESETS["release"]``).
-GFN_RELEASE = "GFlowNet (release)"
-#: The same with our compact network (128 wide, 3 rounds): the release's loss (``log_reg_c``,
-#: ``leaf_coef``) without its network, about 8x cheaper per step.
-GFN_RELEASE_LOSS = "GFlowNet (release loss)"
-#: GAFlowNet in the release's configuration (joint augmentation, the release's RND and terminal
-#: term): whether the intrinsic flow keeps the release's loss from collapsing where its GFlowNet does.
-GAFN_RELEASE = "GAFlowNet (release)"
-#: The release GFlowNet with ``log_reg_c = 0``, its one option that the collapse probe
-#: (:func:`gafn_lib.repro.molecules.probe.collapse_probe`) found behind its collapse: does the plain
-#: GFlowNet of the release's network beat random search once it does not collapse?
-GFN_RELEASE_NO_C = "GFlowNet (release, log_reg_c 0)"
-#: The release GAFlowNet with ``log_reg_c = 0``: GAFlowNet against GFlowNet with neither handicapped
-#: by the option that makes the plain GFlowNet collapse.
-GAFN_RELEASE_NO_C = "GAFlowNet (release, log_reg_c 0)"
 #: The fields of the release preset that make up its network.
 NETWORK_FIELDS = ("network", "hidden", "n_rounds")
 #: The decisive run (issue 23): does the release's configuration make a plain GFlowNet beat random
@@ -278,20 +306,24 @@ def decisive_runs(
     unknown = set(methods) - set(DECISIVE_METHODS)
     if unknown:
         raise ValueError(f"methods has unknown labels {sorted(unknown)}; allowed: {DECISIVE_METHODS}")
-    runs = []
-    for label in methods:
-        extra = dict(common)
-        if label == GFN_RELEASE:
-            extra = {**release_fields("none"), **common}
-        elif label == GAFN_RELEASE:
-            extra = {**release_fields("joint"), **common}
-        elif label == GFN_RELEASE_LOSS:
-            extra = {**{k: v for k, v in release_fields("none").items() if k not in NETWORK_FIELDS}, **common}
-        elif label == GFN_RELEASE_NO_C:
-            extra = {**release_fields("none"), "log_reg_c": 0.0, **common}
-        elif label == GAFN_RELEASE_NO_C:
-            extra = {**release_fields("joint"), "log_reg_c": 0.0, **common}
-        base = GFN if label in (GFN_RELEASE, GFN_RELEASE_LOSS, GFN_RELEASE_NO_C) else GAFN if label in (GAFN_RELEASE, GAFN_RELEASE_NO_C) else label
-        for seed in seeds:
-            runs.append((label, method_config(base, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD, **extra)))
-    return runs
+    return [(label, method_config(label, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD,
+                                  **{**variant_fields(label), **common}))
+            for label in methods for seed in seeds]
+
+
+def variant_fields(label: str) -> dict[str, Any]:
+    """The fields a variant of :data:`VARIANT_BASE` sets on its base method's config ({} for the
+    paper's five methods): :data:`GFN_RELEASE` and :data:`GAFN_RELEASE` the release preset
+    (:func:`release_fields`), :data:`GFN_RELEASE_LOSS` the preset without its network
+    (:data:`NETWORK_FIELDS`), :data:`GFN_RELEASE_NO_C` and :data:`GAFN_RELEASE_NO_C` the preset
+    with ``log_reg_c = 0``."""
+    if label not in KNOWN_METHODS:
+        raise ValueError(f"label must be one of {KNOWN_METHODS}, got {label!r}")
+    if label not in VARIANT_BASE:
+        return {}
+    fields = release_fields("joint" if VARIANT_BASE[label] == GAFN else "none")
+    if label == GFN_RELEASE_LOSS:
+        return {k: v for k, v in fields.items() if k not in NETWORK_FIELDS}
+    if label in (GFN_RELEASE_NO_C, GAFN_RELEASE_NO_C):
+        return {**fields, "log_reg_c": 0.0}
+    return fields

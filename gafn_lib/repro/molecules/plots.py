@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from gafn_lib.repro.molecules.configs import MOL_METHODS
+from gafn_lib.repro.molecules.configs import RELEASE_PROFILE_METHODS
 
 #: The three panels of the paper's molecule figure: (column, axis label).
 PANELS = (
@@ -40,7 +40,7 @@ def seeds_label(table: pd.DataFrame) -> str:
     return "seeds per method: " + ", ".join(f"{m} {len(v)}" for m, v in per_method.items())
 
 
-def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = MOL_METHODS) -> None:
+def plot_panels(table: pd.DataFrame, axes, methods: Sequence[str] = RELEASE_PROFILE_METHODS) -> None:
     """The paper's three panels against molecules generated, on three axes: per method the mean over
     seeds and the seeds' min–max band (:func:`gafn_lib.repro.plotting.plot_curves`).
 
@@ -75,7 +75,7 @@ SAMPLER_PANELS = (
 )
 
 
-def plot_sampler_panels(table: pd.DataFrame, axes, threshold: float, methods: Sequence[str] = MOL_METHODS) -> None:
+def plot_sampler_panels(table: pd.DataFrame, axes, threshold: float, methods: Sequence[str] = RELEASE_PROFILE_METHODS) -> None:
     """The four :data:`SAMPLER_PANELS` on four axes against molecules generated, per method the
     mean over seeds and the seeds' min–max band (:func:`gafn_lib.repro.plotting.plot_curves`).
 
@@ -107,7 +107,7 @@ def plot_sampler_panels(table: pd.DataFrame, axes, threshold: float, methods: Se
 
 
 def draw_best_molecules(
-    best: pd.DataFrame, methods: Sequence[str] = MOL_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200), title: str | None = None
+    best: pd.DataFrame, methods: Sequence[str] = RELEASE_PROFILE_METHODS, per_row: int = 4, sub_size: tuple[int, int] = (260, 200), title: str | None = None
 ):
     """One row of RDKit drawings (``MolsToGridImage``) per method, the proxy score written under each
     molecule; ``title`` above (say there what the numbers are: the figure has no legend)."""

@@ -18,7 +18,7 @@ the last :data:`TAIL` of its molecules (:func:`gafn_lib.repro.molecules.decisive
   (:func:`gafn_lib.repro.molecules.decisive.two_proportion_z`, molecules as independent draws);
   "beats random" when z > 1.645 in every seed. This decides about *these runs* with thousands of
   molecules per seed, at any number of seeds; :func:`hit_rate_vs` does the same against any
-  method (notebook 06: GAFlowNet against GFlowNet);
+  method, and :func:`gafn_vs_gflownets` GAFlowNet against each GFlowNet (notebook 06);
 - *over seeds* (:func:`gafn_lib.repro.molecules.claims.molecule_claims`): one late hit rate per
   seed and the exact Mann–Whitney rule of :func:`gafn_lib.repro.claims.compare`, which needs 4
   seeds per method to decide (3 vs 3 is always "inconclusive (cannot decide)").
@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from gafn_lib.repro.molecules.configs import MOL_METHODS, RANDOM
+from gafn_lib.repro.molecules.configs import GAFN, GFN, GFN_RELEASE_NO_C, KNOWN_METHODS, RANDOM, RELEASE_PROFILE_METHODS
 
 #: The share of a run's molecules (its end) whose windows make the late-training hit rate.
 TAIL = 1 / 3
@@ -71,7 +71,7 @@ def hit_rate_vs_random(table: pd.DataFrame, tail: float = TAIL, methods: Sequenc
     ``hit_rate`` / ``random_hit_rate`` (per seed, with hits/molecules), ``mean_score`` /
     ``random_mean_score``, ``z`` per seed, ``verdict`` (beats random / worse than random /
     inconclusive). Empty when random search has no finished run."""
-    return hit_rate_vs(table, random_label, methods or MOL_METHODS, tail, name="random")
+    return hit_rate_vs(table, random_label, methods or KNOWN_METHODS, tail, name="random")
 
 
 def hit_rate_vs(table: pd.DataFrame, reference: str, methods: Sequence[str], tail: float = TAIL,
@@ -92,7 +92,23 @@ def hit_rate_vs(table: pd.DataFrame, reference: str, methods: Sequence[str], tai
     return decisive.against_reference(hits, reference, learners, name=name)
 
 
-def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = MOL_METHODS) -> pd.DataFrame:
+def gafn_vs_gflownets(table: pd.DataFrame, tail: float = TAIL, gflownets: Sequence[str] = (GFN, GFN_RELEASE_NO_C)) -> pd.DataFrame:
+    """The paper's comparison, GAFlowNet's late-training hit rate against each GFlowNet's of
+    ``gflownets`` that has finished runs, seed by seed (:func:`hit_rate_vs`, the GFlowNet called
+    "GFlowNet" in the columns and verdicts), one block of rows per GFlowNet, named in the column
+    ``reference``. In the long and paper profiles the release GFlowNet collapses (with
+    ``log_reg_c``), so the row against :data:`GFN_RELEASE_NO_C` is the one where the GFlowNet can win.
+    Empty (with its columns) when GAFlowNet or every GFlowNet has no finished run."""
+    parts = [hit_rate_vs(table, g, [GAFN], tail, name="GFlowNet").assign(reference=g) for g in gflownets]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=["method", "reference", "seeds", "hit_rate", "GFlowNet_hit_rate", "mean_score",
+                                     "GFlowNet_mean_score", "z", "verdict"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["method", "reference", *[c for c in out.columns if c not in ("method", "reference")]]]
+
+
+def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = RELEASE_PROFILE_METHODS) -> pd.DataFrame:
     """Per method, mean and std over seeds (``<metric>_mean``, ``<metric>_std``) of the final
     cumulative metrics (:data:`FINAL_METRICS` present in ``table``: top-10 reward and score/8,
     modes raw and separated, top-10 Tanimoto, ...) and, when the runs have window columns, of the
