@@ -113,3 +113,37 @@ def test_checkpointed_ensemble_resumes_whatever_the_workers(tmp_path):
     run_sweep("st", configs, results_dir=tmp_path, backend="process", workers=3, progress=False)
     assert [store.read_metadata(r)["resumed_from_step"] for r in ids] == [20, 20, 20]
     assert [store.read_metadata(r)["ensemble"]["id"] for r in ids] == [name] * 3
+
+
+def test_solo_runs_not_started_share_one_row_and_a_checkpointed_one_keeps_its_own(tmp_path):
+    """Baselines without an ensemble trainer (MCMC) are one task per run: 50 not-started chains
+    would be 50 rows, so consecutive ones of one type and status are one row."""
+    from gafn_lib.baselines.mcmc import MCMCConfig
+
+    chains = [MCMCConfig(height=h, n_steps=40, log_every=10, seed=s) for h in (8, 16) for s in range(3)]
+    table = sweep_status("st", [tiny(0), *chains], results_dir=tmp_path, workers=1).set_index("task")
+    # the chains: one row; the grid run, another config type, a row of its own under its run id
+    assert sorted(table.index) == sorted(["(not started)", run_id(tiny(0))])
+    assert table.loc["(not started)", "runs"] == 6 and table.loc[run_id(tiny(0)), "runs"] == 1
+    assert "MCMCConfig: height 8/16" in table.loc["(not started)", "what"] and "seed 0–2" in table.loc["(not started)", "what"]
+    # one chain checkpointed: the runs before it and after it are rows of their own
+    store = ExperimentStore.open("st", tmp_path)
+    atomic_torch_save(store.checkpoint_path(run_id(chains[2])), {"step_count": 20})
+    table = sweep_status("st", chains, results_dir=tmp_path, workers=1)
+    assert table[["task", "runs", "status", "step"]].values.tolist() == [
+        ["(not started)", 2, "not started", 0], [run_id(chains[2]), 1, "checkpointed", 20], ["(not started)", 3, "not started", 0]]
+    # a single waiting run keeps its run id as the task
+    assert sweep_status("st", chains[:1], results_dir=tmp_path, workers=1)["task"].tolist() == [run_id(chains[0])]
+
+
+def test_summary_names_any_other_field_that_differs():
+    """A tuning sweep's members differ in fields outside the usual list (PPO's lr, entropy_coef):
+    the description names them, so its tasks never read the same; fields that agree stay out."""
+    from gafn_lib.baselines.ppo import PPOConfig
+
+    sweep = [PPOConfig(height=32, n_steps=40, lr=lr, entropy_coef=0.1, seed=s) for lr in (1e-3, 1e-4) for s in (0, 1)]
+    text = summarise_configs(sweep)
+    assert text.startswith("PPOConfig: height 32;") and "seed 0/1" in text
+    assert text.endswith("lr 0.0001/0.001") and "entropy_coef" not in text and "n_steps" not in text
+    assert summarise_configs(sweep[:1]) == summarise_configs(sweep[:1])  # one config: the usual fields only
+    assert "lr" not in summarise_configs([c for c in sweep if c.lr == 1e-3])

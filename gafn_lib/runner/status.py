@@ -60,7 +60,9 @@ def sweep_status(
     live sweep holds the runs' locks, :mod:`gafn_lib.runner.locks`; a sweep locks all its pending
     runs when it starts, so such a task is training or queued in it), ``step`` (the checkpoint's
     step; the planned steps for finished runs; 0 if not started) and ``steps_planned``. Finished runs are one row per config
-    type (``task`` ``"(finished)"``). Nothing is trained or written.
+    type (``task`` ``"(finished)"``), and so are consecutive solo runs (not in an ensemble) not started
+    yet with the same status (``task`` ``"(not started)"``, e.g. 50 MCMC chains: one row, its seeds
+    and heights in ``what``). Nothing is trained or written.
 
     Raises:
         ValueError: for an unknown ``backend``, ``workers < 1``, ``ensemble_size < 1``, an empty
@@ -82,6 +84,16 @@ def sweep_status(
         rows.append({"task": "(finished)", "runs": len(members), "what": summarise_configs(members),
                      "status": "finished", "step": planned, "steps_planned": planned})
     locks = RunLocks(store.root)
+    waiting: list[Any] = []  # consecutive solo runs not started, of one config type and status: one row
+
+    def flush() -> None:
+        if waiting:
+            task = waiting[0][0] if len(waiting) == 1 else "(not started)"
+            members = [c for _, c, _ in waiting]
+            rows.append({"task": task, "runs": len(members), "what": summarise_configs(members), "status": waiting[0][2],
+                         "step": 0, "steps_planned": max(getattr(c, "n_steps", 0) for c in members) or None})
+            waiting.clear()
+
     for task in tasks:
         if isinstance(task, EnsembleTask):
             name, members, ids = task.ensemble_id, list(task.configs), list(task.run_ids)
@@ -93,7 +105,14 @@ def sweep_status(
         owners = [o for o in map(locks.live_owner, ids) if o is not None]
         if owners:  # another sweep holds these runs right now
             status = f"in a live sweep ({owners[0].describe()})"
+        solo_waiting = not isinstance(task, EnsembleTask) and step is None
+        if waiting and not (solo_waiting and type(members[0]) is type(waiting[0][1]) and status == waiting[0][2]):
+            flush()
+        if solo_waiting:
+            waiting.append((name, members[0], status))
+            continue
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),
                      "status": status, "step": step or 0, "steps_planned": planned})
+    flush()
     table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
     return table.astype({"runs": int, "step": "Int64", "steps_planned": "Int64"})
