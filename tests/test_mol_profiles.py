@@ -94,6 +94,8 @@ def test_a_variant_label_never_trains_its_base_config():
     assert runs[mx.GFN_RELEASE_LOSS].network == "compact" and runs[mx.GFN_RELEASE_LOSS].log_reg_c == 2.5e-5
     assert len({run_id(c) for c in runs.values()}) == 3
     assert mx.variant_fields(mx.GFN) == {} and mx.variant_fields(mx.RANDOM) == {}
+    direct = mx.method_config(mx.GFN_RELEASE_NO_C, seed=0, molecules=8, n_logs=2)  # one config, by hand
+    assert run_id(direct) == run_id(runs[mx.GFN_RELEASE_NO_C])
 
 
 def test_scale_note_of_the_long_profile_states_the_share_and_the_seed_limit():

@@ -127,8 +127,8 @@ def scale_note(profile: str, molecules: int, n_seeds: int, reward: dict[str, Any
 
 def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, reward: dict[str, Any] | None = None, **common: Any):
     """The config of one method (by its label: :data:`GAFN`, :data:`GFN`, :data:`PPO`, :data:`MARS`,
-    :data:`RANDOM`, or a variant's, which gets its base method's config: :data:`VARIANT_BASE`; the
-    variant's own fields come with ``common``) for a budget of ``molecules`` generated molecules.
+    :data:`RANDOM`, or a variant's: its base method's config (:data:`VARIANT_BASE`) with the
+    variant's fields, :func:`variant_fields`) for a budget of ``molecules`` generated molecules.
 
     ``n_steps = ceil(molecules / molecules per step)`` (the method's ``batch_field`` in
     :data:`gafn_lib.registry.METHODS`: trajectories, or chains for MARS), a metrics row every
@@ -145,7 +145,7 @@ def method_config(method: str, *, seed: int, molecules: int, n_logs: int = 20, r
     if unknown:
         raise ValueError(f"reward has unknown fields {sorted(unknown)}; allowed: {REWARD_FIELDS}")
     spec = method_by_label(VARIANT_BASE.get(method, method), "molecules")
-    fields = {**reward, **common, "seed": seed}
+    fields = {**reward, **variant_fields(method), **common, "seed": seed}
     per_step = fields.get(spec.batch_field, getattr(spec.config_class(), spec.batch_field))
     n_steps = max(1, math.ceil(molecules / per_step))
     return registry_method_config(spec.name, "molecules", **fields, n_steps=n_steps, log_every=max(1, n_steps // n_logs))
@@ -166,8 +166,7 @@ def molecule_runs(
         unknown = set(labels) - set(KNOWN_METHODS)
         if unknown:
             raise ValueError(f"{name} has unknown labels {sorted(unknown)}; allowed: {KNOWN_METHODS}")
-    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward,
-                              **{**variant_fields(m), **method_fields.get(m, {}), **common}))
+    return [(m, method_config(m, seed=s, molecules=molecules, n_logs=n_logs, reward=reward, **{**method_fields.get(m, {}), **common}))
             for m in methods for s in seeds]
 
 
@@ -306,8 +305,7 @@ def decisive_runs(
     unknown = set(methods) - set(DECISIVE_METHODS)
     if unknown:
         raise ValueError(f"methods has unknown labels {sorted(unknown)}; allowed: {DECISIVE_METHODS}")
-    return [(label, method_config(label, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD,
-                                  **{**variant_fields(label), **common}))
+    return [(label, method_config(label, seed=seed, molecules=4 * n_steps, n_logs=n_logs, reward=PAPER_REWARD, **common))
             for label in methods for seed in seeds]
 
 
