@@ -398,3 +398,70 @@ def test_progress_line_by_hand(tmp_path):
     long = task_module.Checkpointer(store, "abc", 100, 0, 62_500).progress_line(2_000, 250.0)
     assert long == "run abc: checkpoint at step 2,000 of 62,500; 8 steps/s since step 0, about 2 h 06 min left"  # 60,500 steps at 8/s
     assert task_module.Checkpointer(store, "abc", 100, 500, None).progress_line(500, 0.0) == "run abc: checkpoint at step 500"
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped by its new parent, counts as gone)."""
+    import os
+    from pathlib import Path
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and any(line.startswith("State:") and "Z" in line.split()[1] for line in status.read_text().splitlines()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to tell a zombie from a live process")
+def test_a_pool_worker_stops_when_its_sweep_process_is_killed(tmp_path):
+    """A sweep killed with SIGKILL (the end of a sitting) must not leave its pool worker training on
+    as an orphan beside the next sweep: the worker exits within a few poll intervals."""
+    import os
+    import signal
+    import subprocess
+    import textwrap
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    script = tmp_path / "sweep.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing, os, time
+        from concurrent.futures import ProcessPoolExecutor
+        from gafn_lib.runner import task
+
+        def job(path):
+            open(path, "w").write(str(os.getpid()))
+            time.sleep(120)  # a long run
+
+        if __name__ == "__main__":
+            task.PARENT_POLL_SECONDS = 0.2
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=task.init_worker)
+            pool.submit(job, {str(pid_file)!r})
+            time.sleep(120)
+    """))
+    sweep = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _alive(worker)
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait(10)
+        deadline = time.monotonic() + 10  # the spawned worker polls every 2 s (the module default: it re-imports task)
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived its sweep process"
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+        if pid_file.exists() and pid_file.read_text() and _alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_exit_with_parent_checks_its_interval():
+    from gafn_lib.runner.task import exit_with_parent
+
+    with pytest.raises(ValueError, match="poll_seconds"):
+        exit_with_parent(0)

@@ -303,7 +303,40 @@ def execute_task(task: RunTask | EnsembleTask) -> list[RunOutcome]:
     return [execute_run(task)]
 
 
+#: Seconds between two checks, in a pool worker, that the sweep process that started it is alive.
+PARENT_POLL_SECONDS = 2.0
+
+
 def init_worker() -> None:
-    """Pool initializer: one torch thread per worker process."""
+    """Pool initializer: one torch thread per worker process, and the worker ends with its sweep
+    (:func:`exit_with_parent`)."""
     os.environ[THREADS_ENV_VAR] = "1"
     configure_threads(1)
+    exit_with_parent()
+
+
+def exit_with_parent(poll_seconds: float = PARENT_POLL_SECONDS):
+    """Start a daemon thread that ends this process once its parent has died, checked every
+    ``poll_seconds`` (the parent pid changes when the process is re-parented); returns the thread.
+
+    A pool worker whose sweep process was killed (``kill``, the end of a sitting) would otherwise go
+    on training its task as an orphan: the runs' locks belong to the dead sweep, so the next sweep
+    trains the same runs again beside it, each on a core. The worker exits instead, and its task
+    resumes from its last checkpoint in the next sweep, as if the whole sweep had been killed."""
+    import threading
+
+    if not poll_seconds > 0:
+        raise ValueError(f"poll_seconds must be > 0, got {poll_seconds!r}")
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent:
+                print(f"pool worker {os.getpid()}: its sweep process {parent} has ended; stopping (the task resumes "
+                      "from its last checkpoint in the next sweep)", file=sys.stderr, flush=True)
+                os._exit(1)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
