@@ -317,3 +317,27 @@ def test_tail_of_a_run_with_few_long_windows_is_its_last_window():
     tails = sampler.tail_table(table).set_index(["method", "seed"])
     assert (tails["molecules"] == 8).all()
     assert len(sampler.hit_rate_vs_random(table)) == 4
+
+
+def test_progress_names_the_runs_a_live_sweep_holds(tmp_path):
+    """Two sweeps train the long profile at once (the sixth method on its own core): --status says
+    which runs another live process holds, so none is started twice."""
+    import subprocess
+    import sys
+
+    from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.locks import RunLocks
+
+    runs = mx.long_runs([mx.GFN_RELEASE_NO_C, mx.RANDOM], seeds=[0])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        locks = RunLocks(ExperimentStore.open(mx.MOL_STORE, tmp_path).root)
+        locks.pid = other.pid  # that process's sweep holds the first run
+        locks.acquire([run_id(runs[0][1])])
+        status = mx.progress_of(runs, tmp_path)["status"].tolist()
+        assert status[0] == f"not started · in a live sweep (pid {other.pid} on {locks.host} since {locks.owner(run_id(runs[0][1])).started_at})"
+        assert status[1] == "not started"
+    finally:
+        other.kill()
+        other.wait()
+    assert mx.progress_of(runs, tmp_path)["status"].tolist() == ["not started", "not started"]  # its process is gone

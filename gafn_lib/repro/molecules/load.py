@@ -50,11 +50,16 @@ def load_molecules(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
 
 
 def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
-    """Per run: method, seed, steps planned, and the step of its last checkpoint (``done`` if complete)."""
+    """Per run: method, seed, steps planned, the step of its last checkpoint and its status: ``done``,
+    ``checkpointed`` or ``not started``, followed by ``· in a live sweep (pid … on … since …)`` when
+    a running sweep holds the run's lock (:mod:`gafn_lib.runner.locks`: a sweep locks every run it
+    will train when it starts, so such a run is training or queued there; do not start it elsewhere)."""
     from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.locks import RunLocks
     from gafn_lib.runner.status import checkpoint_step
 
     store = ExperimentStore.open(MOL_STORE, results_dir)
+    locks = RunLocks(store.root)
     rows = []
     for label, config in runs:
         rid = run_id(config)
@@ -65,6 +70,9 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
             status, step = "checkpointed", -1 if step is None else step
         else:
             status, step = "not started", 0
+        owner = None if status == "done" else locks.live_owner(rid)
+        if owner is not None:
+            status += f" · in a live sweep ({owner.describe()})"
         rows.append({"method": label, "seed": config.seed, "run": rid, "steps_planned": config.n_steps, "steps_done": step, "status": status})
     return pd.DataFrame(rows)
 
