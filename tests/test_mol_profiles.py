@@ -250,6 +250,8 @@ def test_claims_and_hit_rate_tests_cover_the_gflownet_without_log_reg_c():
     assert list(sampler.gafn_vs_gflownets(_table())["reference"]) == [mx.GFN]  # the quick profile has one GFlowNet
     assert sampler.gafn_vs_gflownets(table[table["method"] != mx.GAFN]).empty
     assert sampler.summary_table(table)["method"].tolist() == list(mx.RELEASE_PROFILE_METHODS)
+    learners = [m for m in mx.RELEASE_PROFILE_METHODS if m != mx.RANDOM]
+    assert sampler.hit_rate_vs_random(table)["method"].tolist() == learners  # in table order
 
 
 def test_sampler_panels_draw_four_axes():

@@ -71,8 +71,8 @@ VARIANT_BASE = {GFN_RELEASE: GFN, GFN_RELEASE_LOSS: GFN, GFN_RELEASE_NO_C: GFN, 
 #: variant without it is the GFlowNet that can win (in the decisive run it beat the GAFlowNets on
 #: the late hit rate).
 RELEASE_PROFILE_METHODS = (GAFN, GFN, GFN_RELEASE_NO_C, PPO, MARS, RANDOM)
-#: Every label a molecule run can have.
-KNOWN_METHODS = MOL_METHODS + tuple(VARIANT_BASE)
+#: Every label a molecule run can have, in table order (the long profile's first).
+KNOWN_METHODS = RELEASE_PROFILE_METHODS + tuple(m for m in VARIANT_BASE if m not in RELEASE_PROFILE_METHODS)
 
 REWARD_FIELDS = ("reward", "reward_threshold", "reward_normaliser", "reward_exponent", "reward_floor")
 PAPER_REWARD = {"reward": "sparse", "reward_threshold": 7.0, "reward_normaliser": 8.0, "reward_exponent": 10.0, "reward_floor": 1e-9}
