@@ -281,3 +281,36 @@ def test_long_command_runs_in_a_pool_and_reports_status(tmp_path, monkeypatch, c
     with pytest.raises(SystemExit):
         mx.main(args + ["--workers", "0"])
     assert "--workers must be >= 1" in capsys.readouterr().err
+
+
+def test_serial_sweep_goes_past_a_run_another_live_sweep_holds(tmp_path, monkeypatch, capsys):
+    """Two long sweeps share the store (the sixth method on its own core). A serial sweep that meets
+    a run the other holds trains the next run first and takes the held one over when its holder dies."""
+    import subprocess
+    import sys
+
+    from gafn_lib.runner import ExperimentStore, run_id
+    from gafn_lib.runner.locks import RunLocks
+
+    def tiny_long_runs(methods, seeds):
+        return [run for s in seeds for run in mx.molecule_runs([s], 8, methods, n_logs=2, reward=mx.PAPER_REWARD,
+                                                                hidden=16, n_rounds=1)]
+
+    monkeypatch.setattr(mx, "long_runs", tiny_long_runs)
+    runs = tiny_long_runs([mx.GFN, mx.RANDOM], [0])
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])  # holds the GFlowNet run, then dies
+    try:
+        locks = RunLocks(ExperimentStore.open(mx.MOL_STORE, tmp_path).root)
+        locks.pid = holder.pid
+        locks.acquire([run_id(runs[0][1])])
+        args = ["long", "--methods", mx.GFN, mx.RANDOM, "--seeds", "0", "--results-dir", str(tmp_path), "--no-archive"]
+        assert mx.main(args) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    out = capsys.readouterr().out
+    assert "another live sweep is training it" in out and "waiting for the 1 run(s)" in out
+    store = ExperimentStore.open(mx.MOL_STORE, tmp_path)
+    assert all(store.is_complete(run_id(c)) for _, c in runs)
+    started = {label: store.read_metadata(run_id(c))["started_at"] for label, c in runs}
+    assert started[mx.RANDOM] <= started[mx.GFN]  # the held run was trained last, after its holder died

@@ -147,8 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     (one CPU each; the cluster of ``--address`` or ``$RAY_ADDRESS``, else a local instance with
     ``--workers`` CPUs). Each finished run is stored as soon as it finishes. ``--status`` trains
     nothing and prints each run's progress (done, checkpointed at which step, not started) and, for
-    ``long`` and ``paper``, the estimated core-hours (:mod:`gafn_lib.repro.molecules.cost`). Do not
-    start two of these commands on the same runs at once.
+    ``long`` and ``paper``, the estimated core-hours (:mod:`gafn_lib.repro.molecules.cost`). Two of
+    these commands may share a store, e.g. ``long --methods "GFlowNet (release, log_reg_c 0)"`` on a
+    second core beside ``long``: each run is locked by the process training it, ``--status`` names
+    the holder, and with ``--workers 1`` a sweep that reaches a run another live sweep holds goes on
+    with the next one and waits for the held runs at its end (training them itself if that sweep
+    dies first).
     """
     import argparse
 
@@ -211,9 +215,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if backend == "serial":
+            held = []  # runs another live sweep is training: go on with the others, then wait for these
             for label, config in runs:  # one at a time: each finished run is stored at once
                 print(f"{label} seed {config.seed}: {config.n_steps} steps", flush=True)
-                run_molecules([(label, config)], results, workers=1, backend="serial", progress=False, checkpoint_every=checkpoint_every)
+                try:
+                    run_molecules([(label, config)], results, workers=1, backend="serial", progress=False,
+                                  checkpoint_every=checkpoint_every, wait=False)
+                except RunsInProgressError as err:
+                    owner = next(iter(err.busy.values())).describe()
+                    print(f"{label} seed {config.seed}: another live sweep is training it ({owner}); going on with the next run", flush=True)
+                    held.append((label, config))
+            if held:  # finished by their sweep, or trained here if that sweep dies first
+                print(f"waiting for the {len(held)} run(s) another live sweep is training", flush=True)
+                run_molecules(held, results, workers=1, backend="serial", progress=False, checkpoint_every=checkpoint_every)
         else:
             print(f"{len(runs)} runs, {args.workers} at a time on {backend} (finished ones are skipped)", flush=True)
             run_molecules(runs, results, workers=args.workers, backend=backend, progress=True, checkpoint_every=checkpoint_every,

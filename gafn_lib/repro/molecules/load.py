@@ -13,15 +13,16 @@ MOL_STORE = "molecules"
 
 def run_molecules(
     runs: list[tuple[str, Any]], results_dir, workers: int | None = None, backend: str = "process", progress: bool = True,
-    checkpoint_every: int | None = None, address: str | None = None,
+    checkpoint_every: int | None = None, address: str | None = None, wait: bool = True,
 ) -> pd.DataFrame:
     """Run (cached; checkpointed every ``checkpoint_every`` steps if given) in the ``molecules`` store
     with :func:`gafn_lib.runner.run_sweep` (``backend``: serial, process or ray, ``address``: a Ray
-    cluster); the tidy table with ``method`` and ``seed`` columns."""
+    cluster; ``wait=False``: raise :class:`gafn_lib.runner.RunsInProgressError` for runs another
+    live sweep is training instead of waiting for them); the tidy table with ``method`` and ``seed`` columns."""
     from gafn_lib.runner import run_sweep
 
     run_sweep(MOL_STORE, [c for _, c in runs], results_dir=results_dir, workers=workers, backend=backend,
-              checkpoint_every=checkpoint_every, progress=progress, address=address)
+              checkpoint_every=checkpoint_every, progress=progress, address=address, wait=wait)
     return load_molecules(runs, results_dir)
 
 
