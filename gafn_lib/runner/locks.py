@@ -80,6 +80,10 @@ class LockOwner:
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.started_at}"
 
+    def status(self) -> str:
+        """The status a progress table shows for a run this owner holds: ``"in a live sweep (pid … on … since …)"``."""
+        return f"in a live sweep ({self.describe()})"
+
 
 class RunsInProgressError(RuntimeError):
     """Some runs of a sweep are being trained by another process; the sweep trained the others.

@@ -104,7 +104,7 @@ def sweep_status(
         status = "not started" if step is None else "checkpointed"
         owners = [o for o in map(locks.live_owner, ids) if o is not None]
         if owners:  # another sweep holds these runs right now
-            status = f"in a live sweep ({owners[0].describe()})"
+            status = owners[0].status()
         solo_waiting = not isinstance(task, EnsembleTask) and step is None
         if waiting and not (solo_waiting and type(members[0]) is type(waiting[0][1]) and status == waiting[0][2]):
             flush()

@@ -53,8 +53,8 @@ def load_molecules(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
 def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
     """Per run: method, seed, steps planned, the step of its last checkpoint and its status: ``done``,
     ``checkpointed`` or ``not started``, followed by ``· in a live sweep (pid … on … since …)`` when
-    a running sweep holds the run's lock (:mod:`gafn_lib.runner.locks`: a sweep locks every run it
-    will train when it starts, so such a run is training or queued there; do not start it elsewhere)."""
+    a running sweep holds the run's lock (:mod:`gafn_lib.runner.locks`: a sweep locks the runs it is
+    about to train, so such a run is training or queued there; do not start it elsewhere)."""
     from gafn_lib.runner import ExperimentStore, run_id
     from gafn_lib.runner.locks import RunLocks
     from gafn_lib.runner.status import checkpoint_step
@@ -73,7 +73,7 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
             status, step = "not started", 0
         owner = None if status == "done" else locks.live_owner(rid)
         if owner is not None:
-            status += f" · in a live sweep ({owner.describe()})"
+            status += f" · {owner.status()}"
         rows.append({"method": label, "seed": config.seed, "run": rid, "steps_planned": config.n_steps, "steps_done": step, "status": status})
     return pd.DataFrame(rows)
 
