@@ -2,7 +2,8 @@
 
 The rates (:data:`RELEASE_CPU_STEPS_PER_SECOND`) are steps per second of each method on one core
 (one torch thread): for GAFlowNet and GFlowNet, measured over whole runs of the decisive sweep; for
-the baselines, CPU steps per second of the benchmark's fresh trainers, measured with::
+PPO, over the second half of its first long run; for MARS and random search, CPU steps per second
+of the benchmark's fresh trainers, measured with::
 
     OMP_NUM_THREADS=1 python -m gafn_lib.bench_mols --preset release \\
         --methods GAFlowNet GFlowNet PPO MARS Random --steps 20 --n-proxy 0  # and --steps 40
@@ -37,10 +38,13 @@ from gafn_lib.repro.molecules.configs import GAFN, GFN, GFN_RELEASE_NO_C, MARS, 
 #: collapses onto 2–3-block molecules, as it will in the long profile: ``probe.collapse_probe``).
 #: The bench's fresh trainers had given 6.48 and 9.42. The release GFlowNet without ``log_reg_c``
 #: (:data:`~gafn_lib.repro.molecules.configs.GFN_RELEASE_NO_C`, about 4 blocks per molecule): 13.3
-#: and 13.3 steps/s over its two decisive runs. PPO, MARS and random search: the mean of two
-#: runs of bench_mols --preset release on 2026-12-06 (``--steps 20``: PPO 3.55, MARS 15.1, Random
-#: 79.3; ``--steps 40``: 3.74, 19.2, 95.8).
-RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 8.0, GFN: 19.0, GFN_RELEASE_NO_C: 13.3, PPO: 3.65, MARS: 17.1, RANDOM: 87.6}
+#: and 13.3 steps/s over its two decisive runs. PPO: its long run of seed 0 (2026-12-07, wall
+#: clock of its metric rows): 2.68 and 2.83 steps/s over the second half (steps 7,956–15,625, one
+#: other job on the machine), 1.64–1.72 over the first half (two other jobs on two cores); the
+#: bench's fresh trainers had given 3.65, before PPO's molecules grew to 7 blocks. MARS and random
+#: search: the mean of two runs of bench_mols --preset release on 2026-12-06 (``--steps 20``: MARS
+#: 15.1, Random 79.3; ``--steps 40``: 19.2, 95.8).
+RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 8.0, GFN: 19.0, GFN_RELEASE_NO_C: 13.3, PPO: 2.75, MARS: 17.1, RANDOM: 87.6}
 
 
 def cost_estimate(
@@ -92,4 +96,4 @@ def format_cost(table: pd.DataFrame, workers: int = 1) -> str:
     left = float(total["core_hours_left"])
     return (shown.to_string(index=False)
             + f"\nestimated cost: {float(total['core_hours']):.1f} core-hours in all, {left:.1f} left;"
-            + f" on {workers} core(s) at least {left / workers:.1f} h of wall clock (CPU rates of bench_mols, ±30 %)")
+            + f" on {workers} core(s) at least {left / workers:.1f} h of wall clock (measured step rates, ±30 %)")
