@@ -179,8 +179,14 @@ def test_prefetch_plans_the_paper_profiles_ppo_tuning_sweep_with_notebook_01():
 def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, capsys):
     from gafn_lib.repro import experiments as ex
     from gafn_lib.repro.prefetch import main as prefetch_main
+    from gafn_lib.repro.grid_cost import run_seconds
     from gafn_lib.runner import ExperimentStore, run_id
 
+    # before training: every task not started, with the expected core-hours of the whole sweep
+    assert prefetch_main(["--profile", "smoke", "--only", "05", "--results-dir", str(tmp_path), "--workers", "1", "--status"]) == 0
+    expected_hours = sum(run_seconds(c) for c in {run_id(c): c for c in ex.notebook_runs("smoke")["05"]}.values()) / 3600
+    out = capsys.readouterr().out
+    assert "core_hours_left" in out and f"gridworld: ≈ {expected_hours:.3g} core-hours left" in out, out
     assert prefetch_main(["--profile", "smoke", "--only", "05", "--results-dir", str(tmp_path), "--workers", "1"]) == 0
     store = ExperimentStore.open(ex.GRID_STORE, tmp_path)
     expected = {run_id(c) for c in ex.notebook_runs("smoke")["05"]}

@@ -1107,7 +1107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"PPO tuning: {total - len(missing)} of {total} runs finished in {results}"
               + (f"; missing: {', '.join(missing)}" if missing else ""))
         return 0
-    run_sweep(GRID_STORE, [c for _, c in runs], results_dir=results, workers=args.workers, checkpoint_every=1_000, progress=True)
+    from gafn_lib.repro.grid_cost import seconds_per_step
+
+    run_sweep(GRID_STORE, [c for _, c in runs], results_dir=results, workers=args.workers, checkpoint_every=1_000, progress=True,
+              step_seconds=seconds_per_step)
     return 0
 
 

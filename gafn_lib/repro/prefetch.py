@@ -116,6 +116,7 @@ def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, wo
     checkpoints are first restored into the stores, so only what it lacks is trained."""
     if checkpoint_every is None:
         checkpoint_every = CHECKPOINT_EVERY.get(profile)
+    from gafn_lib.repro.grid_cost import seconds_per_step
     from gafn_lib.runner import run_sweep
 
     if archive is not None:
@@ -125,7 +126,7 @@ def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, wo
         start = time.perf_counter()
         print(f"prefetch: {len(configs)} runs of the {store!r} store (cached runs are skipped) ...", flush=True)
         run_sweep(store, configs, results_dir=results_dir, workers=workers, backend=backend, progress=progress,
-                  checkpoint_every=checkpoint_every)
+                  checkpoint_every=checkpoint_every, step_seconds=seconds_per_step)
         print(f"prefetch: {store!r} ready in {time.perf_counter() - start:.1f} s", flush=True)
         counts[store] = len(configs)
     return counts
@@ -133,10 +134,12 @@ def prefetch(notebooks: Sequence[str], profile: str, results_dir: str | Path, wo
 
 def status(notebooks: Sequence[str], profile: str, results_dir: str | Path, workers: int | None = None) -> dict[str, "Any"]:
     """``{store: table}`` of :func:`gafn_lib.runner.status.sweep_status` for the runs
-    :func:`prefetch` would train (same grouping into ensembles for the same ``workers``)."""
+    :func:`prefetch` would train (same grouping into ensembles for the same ``workers``), with the
+    expected core-hours left per task (:mod:`gafn_lib.repro.grid_cost`; NaN for molecule runs)."""
+    from gafn_lib.repro.grid_cost import seconds_per_step
     from gafn_lib.runner.status import sweep_status
 
-    return {store: sweep_status(store, configs, results_dir=results_dir, workers=workers)
+    return {store: sweep_status(store, configs, results_dir=results_dir, workers=workers, step_seconds=seconds_per_step)
             for store, configs in planned_runs(notebooks, profile).items()}
 
 
@@ -151,7 +154,15 @@ def print_status(tables: dict[str, Any]) -> None:
             left = table[table["status"] != "finished"]
             checkpointed = int((left["status"] == "checkpointed").sum())
             print(f"{store}: {done} of {runs} runs finished; {len(left)} task(s) left ({checkpointed} checkpointed)")
-            print(table.to_string(index=False))
+            shown = table.copy()
+            if "core_hours_left" in shown:
+                shown["core_hours_left"] = shown["core_hours_left"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+            print(shown.to_string(index=False))
+            if "core_hours_left" in table and len(left):
+                hours = left["core_hours_left"]
+                known = f"≈ {hours.sum():.3g} core-hours left" if hours.notna().all() else (
+                    f"≈ {hours.sum():.3g} core-hours left for the {int(hours.notna().sum())} task(s) with an estimate")
+                print(f"{store}: {known} (gafn_lib.repro.grid_cost: measured ms per member-step by method and height, ±50 %)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ as they were started (whatever ``workers``), the runs not started yet by ``worke
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -29,18 +29,9 @@ STATUS_COLUMNS = ("task", "runs", "what", "status", "step", "steps_planned")
 
 
 def checkpoint_step(store: ExperimentStore, name: str) -> int | None:
-    """The step saved in ``checkpoints/<name>.pt``, or ``None`` if there is no readable checkpoint."""
-    path = store.checkpoint_path(name)
-    if not path.exists():
-        return None
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: run_sweep will warn and start that task from step 0
-        return None
-    step = state.get("step_count") if isinstance(state, dict) else None
-    return int(step) if step is not None else None
+    """The step saved in ``checkpoints/<name>.pt``, or ``None`` if there is no readable checkpoint
+    (:meth:`ExperimentStore.checkpoint_step`)."""
+    return store.checkpoint_step(name)
 
 
 def sweep_status(
@@ -50,6 +41,7 @@ def sweep_status(
     workers: int | None = None,
     backend: str = "process",
     ensemble_size: int | None = DEFAULT_ENSEMBLE_SIZE,
+    step_seconds: Callable[[Any], float | None] | None = None,
 ) -> pd.DataFrame:
     """One row per task of the sweep ``run_sweep(experiment_name, configs, ...)`` would run, after
     rows for the runs already finished.
@@ -63,6 +55,11 @@ def sweep_status(
     type (``task`` ``"(finished)"``), and so are consecutive solo runs (not in an ensemble) not started
     yet with the same status (``task`` ``"(not started)"``, e.g. 50 MCMC chains: one row, its seeds
     and heights in ``what``). Nothing is trained or written.
+
+    With ``step_seconds`` (a run's expected seconds per training step from its config, e.g.
+    :func:`gafn_lib.repro.grid_cost.seconds_per_step`) the table has one more column,
+    ``core_hours_left``: Σ over the task's runs of ``step_seconds(config) × (n_steps − step) /
+    3600`` (0 for finished runs, NaN where ``step_seconds`` returns ``None``).
 
     Raises:
         ValueError: for an unknown ``backend``, ``workers < 1``, ``ensemble_size < 1``, an empty
@@ -82,7 +79,7 @@ def sweep_status(
     for members in by_class.values():  # one row per config type: what is finished
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
         rows.append({"task": "(finished)", "runs": len(members), "what": summarise_configs(members),
-                     "status": "finished", "step": planned, "steps_planned": planned})
+                     "status": "finished", "step": planned, "steps_planned": planned, "_members": members})
     locks = RunLocks(store.root)
     waiting: list[Any] = []  # consecutive solo runs not started, of one config type and status: one row
 
@@ -91,7 +88,7 @@ def sweep_status(
             task = waiting[0][0] if len(waiting) == 1 else "(not started)"
             members = [c for _, c, _ in waiting]
             rows.append({"task": task, "runs": len(members), "what": summarise_configs(members), "status": waiting[0][2],
-                         "step": 0, "steps_planned": max(getattr(c, "n_steps", 0) for c in members) or None})
+                         "step": 0, "steps_planned": max(getattr(c, "n_steps", 0) for c in members) or None, "_members": members})
             waiting.clear()
 
     for task in tasks:
@@ -112,7 +109,23 @@ def sweep_status(
             waiting.append((name, members[0], status))
             continue
         rows.append({"task": name, "runs": len(members), "what": summarise_configs(members),
-                     "status": status, "step": step or 0, "steps_planned": planned})
+                     "status": status, "step": step or 0, "steps_planned": planned, "_members": members})
     flush()
     table = pd.DataFrame(rows, columns=list(STATUS_COLUMNS))
-    return table.astype({"runs": int, "step": "Int64", "steps_planned": "Int64"})
+    table = table.astype({"runs": int, "step": "Int64", "steps_planned": "Int64"})
+    if step_seconds is not None:
+        table["core_hours_left"] = [
+            0.0 if row["status"] == "finished" else _core_hours_left(row["_members"], int(row["step"] or 0), step_seconds)
+            for row in rows]
+    return table
+
+
+def _core_hours_left(members: list[Any], step: int, step_seconds: Callable[[Any], float | None]) -> float:
+    """Expected core-hours of ``members`` from ``step`` to their ``n_steps`` (NaN if any has no estimate)."""
+    total = 0.0
+    for config in members:
+        seconds, n_steps = step_seconds(config), getattr(config, "n_steps", None)
+        if seconds is None or not isinstance(n_steps, int):
+            return float("nan")
+        total += seconds * max(0, n_steps - step) / 3600
+    return total

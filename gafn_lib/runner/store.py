@@ -305,3 +305,19 @@ class ExperimentStore:
     def remove_checkpoint(self, run: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.checkpoint_path(run).unlink()
+
+    def checkpoint_step(self, name: str) -> int | None:
+        """The step saved in ``checkpoints/<name>.pt`` (a run id or an ensemble's id), or ``None``
+        if there is no readable checkpoint (an unreadable one is restarted from step 0 by the sweep,
+        which warns)."""
+        path = self.checkpoint_path(name)
+        if not path.exists():
+            return None
+        import torch
+
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            return None
+        step = state.get("step_count") if isinstance(state, dict) else None
+        return int(step) if step is not None else None

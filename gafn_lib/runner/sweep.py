@@ -20,6 +20,7 @@ every run has the columns is returned as stored, without ``first_visit_recorded`
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import subprocess
@@ -276,6 +277,80 @@ def sweep_progress_bar(total: int, initial: int, name: str, disable: bool = Fals
     return tqdm(total=total, initial=initial, desc=name, unit="run", disable=disable, smoothing=0, **tqdm_options)
 
 
+#: The cost-weighted bar: runs done in the description, percentage and time left by expected seconds.
+WEIGHTED_BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+
+
+class SweepProgress:
+    """The sweep's progress: runs done of all, as a bar.
+
+    Without costs (``seconds_left is None``) the bar counts runs (:func:`sweep_progress_bar`).
+    With them, the bar's percentage and time left are weighted by each run's expected seconds:
+    ``total`` is the expected seconds of every run of the sweep, the bar starts at ``total − Σ
+    seconds_left`` (finished runs and the steps before a checkpoint count as done) and a finished
+    run adds its ``seconds_left``. The rate is the weight done in this sweep / the time since its start
+    (``smoothing=0``), so the time left is the weight left at the speed measured so far: the costs
+    only need to be right relative to each other. It reads ``"name: k/N runs 10%|█…| [elapsed<left]"``
+    (and the failures after the runs)."""
+
+    def __init__(self, name: str, n_runs: int, n_done: int, seconds_left: dict[str, float] | None = None,
+                 seconds_total: float | None = None, disable: bool = False, **tqdm_options: Any):
+        self.n_runs, self.n_done, self.failed = n_runs, n_done, 0
+        self.name, self.seconds_left = name, seconds_left
+        if seconds_left is None:
+            self.bar = sweep_progress_bar(n_runs, n_done, name, disable=disable, **tqdm_options)
+            return
+        from tqdm.auto import tqdm
+
+        if seconds_total is None or not seconds_total >= sum(seconds_left.values()):
+            raise ValueError(f"SweepProgress: seconds_total must be at least the sum of seconds_left, got {seconds_total!r}")
+        self.bar = tqdm(total=seconds_total, initial=seconds_total - sum(seconds_left.values()), desc=self._description(),
+                        disable=disable, smoothing=0, bar_format=WEIGHTED_BAR_FORMAT, **tqdm_options)
+
+    def _description(self) -> str:
+        return f"{self.name}: {self.n_done}/{self.n_runs} runs" + (f", {self.failed} failed" if self.failed else "")
+
+    def run_done(self, run: str, failed: bool = False) -> None:
+        """Count run ``run`` as done (``failed``: it raised) and redraw the bar."""
+        self.n_done += 1
+        self.failed += bool(failed)
+        if self.seconds_left is None:
+            self.bar.update(1)
+            if failed:
+                self.bar.set_postfix(failed=self.failed)
+        else:
+            self.bar.set_description_str(self._description(), refresh=False)
+            self.bar.update(self.seconds_left.get(run, 0.0))
+        self.bar.refresh()  # an ensemble's members finish together: tqdm would skip all but the first in its interval
+
+    def write(self, line: str) -> None:
+        self.bar.write(line)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def expected_seconds(runs: dict[str, Any], tasks: list[RunTask | EnsembleTask], store: ExperimentStore,
+                     step_seconds: Callable[[Any], float | None]) -> tuple[dict[str, float], float] | None:
+    """``(seconds left per pending run, seconds of every run)`` by ``step_seconds(config)`` (expected
+    seconds per training step) and each config's ``n_steps``; a pending run's steps before its
+    task's checkpoint count as done. ``None`` if any run has no estimate (``step_seconds`` returns
+    ``None`` or the config has no ``n_steps``): the sweep then counts runs."""
+    per_step: dict[str, float] = {}
+    for rid, config in runs.items():
+        seconds, n_steps = step_seconds(config), getattr(config, "n_steps", None)
+        if seconds is None or not isinstance(n_steps, int) or not math.isfinite(seconds) or seconds < 0:
+            return None
+        per_step[rid] = seconds
+    left: dict[str, float] = {}
+    for task in tasks:
+        name, ids = (task.ensemble_id, task.run_ids) if isinstance(task, EnsembleTask) else (task.run_id, (task.run_id,))
+        step = store.checkpoint_step(name) or 0
+        for rid in ids:
+            left[rid] = per_step[rid] * max(0, runs[rid].n_steps - step)
+    return left, sum(per_step[rid] * runs[rid].n_steps for rid in runs)
+
+
 def run_sweep(
     experiment_name: str,
     configs: Iterable[Any],
@@ -287,6 +362,7 @@ def run_sweep(
     address: str | None = None,
     ensemble_size: int | None = DEFAULT_ENSEMBLE_SIZE,
     wait: bool = True,
+    step_seconds: Callable[[Any], float | None] | None = None,
 ) -> pd.DataFrame:
     """Run every config not yet complete and return the tidy table of all of them.
 
@@ -321,6 +397,10 @@ def run_sweep(
             waits for them (a notebook and a background sweep, or two notebooks, needing the same
             runs), and trains any whose process dies before finishing them; with ``wait=False`` it
             raises :class:`~gafn_lib.runner.locks.RunsInProgressError` instead.
+        step_seconds: a run's expected seconds per training step, from its config (e.g.
+            :func:`gafn_lib.repro.grid_cost.seconds_per_step`); with it the progress bar weights its
+            percentage and time left by each run's expected cost (:class:`SweepProgress`), else it
+            counts runs. If it returns ``None`` for any config, runs are counted.
 
     Returns:
         The combined table (one row per logged step of every run), also written to
@@ -362,18 +442,19 @@ def run_sweep(
         runs, pending, store, checkpoint_every, backend, provenance, ensemble_size or 1, 1 if backend == "serial" else n_workers
     )
 
-    bar = sweep_progress_bar(len(runs), len(runs) - len(pending), experiment_name, disable=not progress)
+    ours = {rid: config for rid, config in runs.items() if rid not in busy}  # another live sweep's runs: not this bar's work
+    costs = expected_seconds(ours, tasks, store, step_seconds) if step_seconds is not None and progress else None
+    bar = SweepProgress(experiment_name, len(runs), len(runs) - len(pending), seconds_left=costs[0] if costs else None,
+                        seconds_total=costs[1] if costs else None, disable=not progress)
     failures: dict[str, tuple[str, str]] = {}
 
     def on_done(outcome: RunOutcome) -> None:
-        bar.update(1)
-        bar.refresh()  # an ensemble's members finish together: tqdm would skip all but the first in its interval
         if not outcome.finished:
             description = describe_config(runs[outcome.run_id])
             failures[outcome.run_id] = (description, outcome.error or "unknown error")
             last_line = (outcome.error or "").strip().splitlines()[-1:] or ["?"]
             bar.write(f"run {outcome.run_id} failed ({description}): {last_line[0]}")
-            bar.set_postfix(failed=len(failures))
+        bar.run_done(outcome.run_id, failed=not outcome.finished)
 
     try:
         if tasks:
@@ -398,7 +479,8 @@ def run_sweep(
         orphaned = _wait_for(store, locks, runs, busy)
         if orphaned:  # their process died before finishing them: train them here (locks taken again)
             run_sweep(experiment_name, [runs[r] for r in orphaned], results_dir=results_dir, workers=workers, backend=backend,
-                      checkpoint_every=checkpoint_every, progress=progress, address=address, ensemble_size=ensemble_size, wait=wait)
+                      checkpoint_every=checkpoint_every, progress=progress, address=address, ensemble_size=ensemble_size, wait=wait,
+                      step_seconds=step_seconds)
         combined = combine_run_tables([store.read_table(rid) for rid in runs if rid not in failures], experiment_name)
     atomic_write_csv(store.results_path, combined)
     return combined

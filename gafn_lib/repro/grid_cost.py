@@ -1,0 +1,100 @@
+"""What a GridWorld run costs on one core, from measured times per member-step, by method and height.
+
+A sweep of the paper profile trains for many hours, and most of it at large heights: a step of a
+GFlowNet at H = 128 samples 16 trajectories of up to 254 moves, one at H = 8 of up to 14. Counting
+runs (the sweep's progress bar before this module) therefore made the time left look several times
+shorter after the cheap heights were done. :func:`seconds_per_step` gives one run's expected seconds
+per training step on one core, and :func:`run_seconds` a whole run's; the sweep's progress bar
+weights runs by them (:func:`gafn_lib.runner.run_sweep`, ``step_seconds``) and ``prefetch
+--status`` prints the core-hours left per task.
+
+The anchors (:data:`MS_PER_MEMBER_STEP`) are milliseconds per member-step of an ensemble (steps per
+second of the ensemble divided into its members), one torch thread, trained-length trajectories,
+each with where it comes from. Between anchors the time is interpolated linearly in log(H) and
+log(time); outside them the nearest anchor's value is used. The GFlowNet anchors are the mean of an
+ensemble that mixes GAFlowNet (RND) and plain TB members; a run with an intrinsic reward is taken
+as :data:`INTRINSIC_FACTOR` times that mean and one without as :data:`PLAIN_FACTOR` (TB ≈ 0.6×
+GAFlowNet, measured: "GFlowNet (TB) ≈ 0.7× GAFlowNet" solo and "TB about half" in the 3-seed
+sweep). The anchors are for the paper's 2-D grid; other ``ndim`` use the same table (a rough guide
+only). Treat an estimate as ±50 %: the machine is shared and a run's trajectories lengthen as it
+learns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+#: Milliseconds per member-step on one core, by method family and grid height (2-D grid).
+#:
+#: - ``"gflownet"``, H = 8 and 16: the 10-seed paper sweep (2026-12-06/07, engine of issue 22),
+#:   GAFlowNet and TB seeds 0–9 as one ensemble of 20, the other core busy: 18.6 steps/s (2.7 ms) at
+#:   H = 8, 7.1 steps/s (7.0 ms) at H = 16.
+#: - ``"gflownet"``, H = 32, 64, 128: H = 16's 7.0 ms times the growth between heights of the
+#:   3-seed paper sweep (2026-12-05, the engine before issue 22; GAFlowNet ensembles of 3 took 3,
+#:   4.5, 12 and 37 min at H = 16, 32, 64, 128): 10.5, 28 and 86 ms. To be replaced by the 10-seed
+#:   sweep's own rates as its ensembles finish (the progress lines print them).
+#: - ``"ppo"``, H = 8: the 10-seed sweep's PPO ensemble of 10 at 5.05 steps/s (19.8 ms); H = 16:
+#:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H ≥ 32:
+#:   PPO stops after about 2 moves there (it never reaches a goal), and the 3-seed sweep's PPO runs
+#:   took 5–10 min at every height, so H = 8's 19.8 ms is used.
+#: - ``"mcmc"``: the 3-seed sweep's chains took about 2 s per 20,000 steps at every height.
+MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
+    "gflownet": {8: 2.7, 16: 7.0, 32: 10.5, 64: 28.0, 128: 86.0},
+    "ppo": {8: 19.8, 16: 39.0, 32: 19.8, 64: 19.8, 128: 19.8},
+    "mcmc": {8: 0.1, 128: 0.1},
+}
+
+#: A GFlowNet run with an intrinsic reward (GAFlowNet) costs this times the mixed ensemble's mean,
+#: one without it this much (so a half-and-half ensemble costs the mean).
+INTRINSIC_FACTOR = 1.25
+PLAIN_FACTOR = 0.75
+
+#: Config class name → method family of :data:`MS_PER_MEMBER_STEP`.
+FAMILY_OF_CONFIG = {"GridTrainConfig": "gflownet", "PPOConfig": "ppo", "MCMCConfig": "mcmc"}
+
+
+def interpolate_log_log(anchors: Mapping[int, float], height: int) -> float:
+    """``anchors`` (height → ms) at ``height``: linear in (log H, log ms) between the two anchors
+    around it, the nearest anchor's value outside them.
+
+    >>> interpolate_log_log({8: 2.0, 32: 8.0}, 16)
+    4.0
+    """
+    if not anchors:
+        raise ValueError("interpolate_log_log: anchors must not be empty")
+    if not (isinstance(height, int) and height >= 1):
+        raise ValueError(f"interpolate_log_log: height must be an integer >= 1, got {height!r}")
+    points = sorted(anchors.items())
+    if height <= points[0][0]:
+        return float(points[0][1])
+    for (h0, t0), (h1, t1) in zip(points, points[1:]):
+        if height <= h1:
+            w = (math.log(height) - math.log(h0)) / (math.log(h1) - math.log(h0))
+            return float(math.exp((1 - w) * math.log(t0) + w * math.log(t1)))
+    return float(points[-1][1])
+
+
+def seconds_per_step(config: Any) -> float | None:
+    """Expected seconds per training step of the grid run ``config`` on one core (in an ensemble),
+    or ``None`` for a config this model does not cover (not a grid run, e.g. a molecule run)."""
+    family = FAMILY_OF_CONFIG.get(type(config).__name__)
+    height = getattr(config, "height", None)
+    if family is None or not isinstance(height, int):
+        return None
+    ms = interpolate_log_log(MS_PER_MEMBER_STEP[family], height)
+    if family == "gflownet":
+        ms *= INTRINSIC_FACTOR if getattr(config, "intrinsic", "none") != "none" else PLAIN_FACTOR
+    return ms / 1000.0
+
+
+def run_seconds(config: Any, steps_done: int = 0) -> float | None:
+    """Expected seconds of the steps of ``config`` not done yet (``n_steps − steps_done``) on one
+    core, or ``None`` where :func:`seconds_per_step` has no estimate."""
+    per_step = seconds_per_step(config)
+    n_steps = getattr(config, "n_steps", None)
+    if per_step is None or not isinstance(n_steps, int):
+        return None
+    if not 0 <= steps_done <= n_steps:
+        raise ValueError(f"run_seconds: steps_done must be in [0, {n_steps}], got {steps_done!r}")
+    return per_step * (n_steps - steps_done)
