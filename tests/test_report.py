@@ -283,3 +283,64 @@ def test_distinct_counts_read_a_missing_duplicate_column_as_none():
     old = pd.DataFrame({**common, "claim": ["b"], "label_b": ["z"], "verdict_only": ["contradicted"]})
     counts = report.distinct_verdict_counts(pd.concat([new, old], ignore_index=True))
     assert counts["supported"] == 1 and counts["contradicted"] == 1
+
+
+# ---------------------------------------------------------------- tables of an earlier sweep
+
+
+def _archive_run(archive, store: str, rid: str, finished: bool = True) -> None:
+    folder = archive / store / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{rid}.json").write_text(json.dumps({"run_id": rid, "finished": finished}))
+
+
+def test_plan_status_by_hand(tmp_path):
+    from gafn_lib.repro.plan_status import plan_status
+
+    plan = lambda notebook, profile: {"gridworld": ["r1", "r2", "r3", "r4"]} if notebook.startswith("01") else None
+    archive, table = tmp_path / "runs" / "paper", tmp_path / "results" / "01_x"
+    table.mkdir(parents=True)
+    pd.DataFrame({"run": ["old1", "old1", "old2"], "step": [1, 2, 2]}).to_csv(table / "curves.csv", index=False)
+    _archive_run(archive, "gridworld", "r1")
+    _archive_run(archive, "gridworld", "r2", finished=False)  # checkpointed only
+    status = plan_status("01_x", "paper", table, archive, plan)
+    assert (status.planned, status.archived, status.table_runs, status.table_is_plan) == (4, 1, 2, False)
+    assert status.note() == "earlier sweep of 2 runs; current plan: 1 of 4 runs done" and not status.current
+    # every planned run archived, but the table not redrawn: still marked
+    for rid in ("r2", "r3", "r4"):
+        _archive_run(archive, "gridworld", rid)
+    assert plan_status("01_x", "paper", table, archive, plan).note() == (
+        "earlier sweep of 2 runs; current plan: all 4 runs done, tables not redrawn yet")
+    # the table drawn from exactly the plan's runs: current, no mark
+    pd.DataFrame({"run": ["r1", "r2", "r3", "r4"], "step": [2] * 4}).to_csv(table / "curves.csv", index=False)
+    redrawn = plan_status("01_x", "paper", table, archive, plan)
+    assert redrawn.current and redrawn.note() == ""
+    # no archive, or a notebook without a plan: nothing to say
+    assert plan_status("01_x", "quick", table, None, plan) is None
+    assert plan_status("07_x", "paper", table, archive, plan) is None
+
+
+def test_results_page_marks_the_tables_of_an_earlier_sweep(project):
+    plan = lambda notebook, profile: {"gridworld": [f"p{i}" for i in range(10)]} if notebook.startswith("01") else None
+    archive = project / "data" / "runs" / "paper"
+    for i in range(3):
+        _archive_run(archive, "gridworld", f"p{i}")
+    pd.DataFrame({"run": ["a", "b"], "step": [2, 2]}).to_csv(
+        project / "data" / "results" / "paper" / "01_gridworld_comparison" / "curves.csv", index=False)
+    text = report.results_markdown(project, project / "docs" / "results.md", plan=plan)
+    mark = "earlier sweep of 2 runs; current plan: 3 of 10 runs done"
+    assert f"| 1 / 0 / 1 ({mark}) |" in text  # summary cell
+    assert "**1 / 0 / 1** (with earlier sweeps)" in text  # the paper column's total
+    assert re.search(rf"^\| paper \| \[claims_full\.csv\]\([^)]+\) \(2 rows\) · \*\*{re.escape(mark)}\*\* \|", _section(text, GRID_TITLE), flags=re.M)
+    # the quick profile has no archive: never marked
+    assert "| [" + GRID_TITLE + "](#01--gridworld-gaflownet-vs-gflownet-tb-mcmc-and-ppo) | 2 / 0 / 1 | " in text
+    # a profile with runs archived but no tables yet says how far it is
+    _archive_run(project / "data" / "runs" / "long", "gridworld", "p0")
+    text = report.results_markdown(project, project / "docs" / "results.md", plan=plan)
+    assert f"| 1 / 0 / 1 ({mark}) | not run yet; 1 of 10 runs done |" in text
+    # the plan's own runs in the table and all archived: no mark
+    for i in range(3, 10):
+        _archive_run(archive, "gridworld", f"p{i}")
+    pd.DataFrame({"run": [f"p{i}" for i in range(10)], "step": [2] * 10}).to_csv(
+        project / "data" / "results" / "paper" / "01_gridworld_comparison" / "curves.csv", index=False)
+    assert "earlier sweep" not in report.results_markdown(project, project / "docs" / "results.md", plan=plan).split("## Summary")[1]

@@ -43,11 +43,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from gafn_lib.repro.claims import CONTRADICTED, INCONCLUSIVE, SUPPORTED, VERDICTS
+from gafn_lib.repro.plan_status import PlanStatus, plan_status, planned_run_ids
 from gafn_lib.repro.profiles import PROFILES
 from gafn_lib.runner.durations import format_duration
 
@@ -458,6 +459,12 @@ class NotebookResults:
     claims: pd.DataFrame | None = None
     claims_path: Path | None = None
     error: str = ""
+    plan: PlanStatus | None = None  # the profile's current plan and its sweep (profiles with a run archive)
+
+    @property
+    def plan_note(self) -> str:
+        """Why these tables are not the current plan's, and how far its sweep is (empty if they are)."""
+        return self.plan.note() if self.plan is not None and self.ran else ""
 
     @property
     def ran(self) -> bool:
@@ -471,19 +478,29 @@ class NotebookResults:
         return sorted(p for p in self.folder.glob("*.csv") if p.name not in CLAIMS_FILES)
 
 
-def collect_results(results_root: str | Path, notebooks: Sequence[str], profiles: Sequence[str] = PROFILES) -> dict[tuple[str, str], NotebookResults]:
+def collect_results(results_root: str | Path, notebooks: Sequence[str], profiles: Sequence[str] = PROFILES,
+                    archives: dict[str, Path] | None = None,
+                    plan: Callable[[str, str], dict[str, list[str]] | None] = planned_run_ids) -> dict[tuple[str, str], NotebookResults]:
     """Per (notebook, profile): the notebook's results under ``results_root`` (quick: the root
     itself, other profiles: ``<root>/<profile>``). A claims table that cannot be read is reported in
-    :attr:`NotebookResults.error`, never raised, so one old table does not hide the others."""
+    :attr:`NotebookResults.error`, never raised, so one old table does not hide the others.
+
+    ``archives`` (profile → its committed run archive, e.g. ``data/runs/paper``; a profile without
+    one, or whose folder does not exist, gets none) adds :attr:`NotebookResults.plan`: whether the
+    tables are those of the notebook's current plan (``plan(notebook, profile)``: its run ids by
+    store, :func:`gafn_lib.repro.plan_status.planned_run_ids`) and how many of its runs are done."""
     found: dict[tuple[str, str], NotebookResults] = {}
+    archives = {p: a for p, a in (archives or {}).items() if a is not None and Path(a).is_dir()}
     for profile in profiles:
         base = profile_folder(results_root, profile)
         for notebook in notebooks:
             folder = base / notebook
+            status = plan_status(notebook, profile, folder if folder.is_dir() else None, archives[profile], plan) \
+                if profile in archives else None
             if not folder.is_dir() or not any(folder.iterdir()):
-                found[(notebook, profile)] = NotebookResults(None)
+                found[(notebook, profile)] = NotebookResults(None, plan=status)
                 continue
-            entry = NotebookResults(folder, claims_path=claims_file(folder))
+            entry = NotebookResults(folder, claims_path=claims_file(folder), plan=status)
             if entry.claims_path is not None:
                 try:
                     entry.claims = read_claims_table(entry.claims_path).assign(notebook=notebook, profile=profile)
@@ -584,14 +601,17 @@ def heading_anchor(title: str) -> str:
 
 
 def _profile_cell(entry: NotebookResults) -> str:
-    """A notebook × profile cell of the summary table: the distinct verdict counts, or why there are none."""
+    """A notebook × profile cell of the summary table: the distinct verdict counts, or why there are
+    none; where the tables are not the current plan's, what they are and how far the plan is."""
     if not entry.ran:
-        return NOT_RUN
+        return f"not run yet; {entry.plan.progress()}" if entry.plan is not None and entry.plan.archived else NOT_RUN
     if entry.error:
-        return "claims table unreadable"
-    if entry.claims is None:
-        return "no claims (tables only)"
-    return _counts_text(distinct_verdict_counts(entry.claims))
+        text = "claims table unreadable"
+    elif entry.claims is None:
+        text = "no claims (tables only)"
+    else:
+        text = _counts_text(distinct_verdict_counts(entry.claims))
+    return text + (f" ({entry.plan_note})" if entry.plan_note else "")
 
 
 def summary_table(found: dict[tuple[str, str], NotebookResults], notebooks: Sequence[str], profiles: Sequence[str],
@@ -608,8 +628,10 @@ def summary_table(found: dict[tuple[str, str], NotebookResults], notebooks: Sequ
     totals = []
     for profile in profiles:
         tables = [found[(n, profile)].claims for n in notebooks if found[(n, profile)].claims is not None]
-        totals.append(_counts_text(distinct_verdict_counts(pd.concat(tables, ignore_index=True))) if tables else NOT_RUN)
-    out.append("| **all notebooks** (a comparison counted once, whichever notebook states it) | " + " | ".join(f"**{t}**" for t in totals) + " |")
+        earlier = any(found[(n, profile)].plan_note for n in notebooks if found[(n, profile)].claims is not None)
+        totals.append((f"**{_counts_text(distinct_verdict_counts(pd.concat(tables, ignore_index=True)))}**"
+                       + (" (with earlier sweeps)" if earlier else "")) if tables else f"**{NOT_RUN}**")
+    out.append("| **all notebooks** (a comparison counted once, whichever notebook states it) | " + " | ".join(totals) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -679,7 +701,8 @@ def _notebook_section(out_dir: Path, notebook: str, title: str, found: dict[tupl
             table = entry.claims
             scopes = ", ".join(dict.fromkeys(str(s) for s in table["scope"] if str(s))) or "—"
             link = f"[{entry.claims_path.name}]({_link(entry.claims_path, out_dir)})"
-            out.append(f"| {profile} | {link} ({len(table)} rows) | {_escape(scopes)} | {_escape(_statistics(table))} | "
+            note = f" · **{_escape(entry.plan_note)}**" if entry.plan_note else ""
+            out.append(f"| {profile} | {link} ({len(table)} rows){note} | {_escape(scopes)} | {_escape(_statistics(table))} | "
                        f"{_counts_text(distinct_verdict_counts(table))} |")
     out.append("")
     tables = [found[(notebook, p)].claims for p in profiles if found[(notebook, p)].claims is not None]
@@ -708,8 +731,16 @@ def _notebook_section(out_dir: Path, notebook: str, title: str, found: dict[tupl
     return "\n".join(out) + "\n"
 
 
+def run_archives(root: Path, profiles: Sequence[str]) -> dict[str, Path]:
+    """Profile → its committed run archive under the project ``root`` (the profiles that have one)."""
+    from gafn_lib.repro.paths import run_archive_dir
+
+    return {p: a for p in profiles if (a := run_archive_dir(p, root)) is not None}
+
+
 def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[str] = PROFILES,
-                     results_root: str | Path | None = None, figures_root: str | Path | None = None) -> str:
+                     results_root: str | Path | None = None, figures_root: str | Path | None = None,
+                     plan: Callable[[str, str], dict[str, list[str]] | None] = planned_run_ids) -> str:
     """The results page (``docs/results.md``), generated from the tables alone.
 
     Args:
@@ -718,6 +749,9 @@ def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[
         profiles: the profiles to show, in column order.
         results_root: the claims tables (default ``<root>/data/results``; other profiles in ``<profile>/``).
         figures_root: the figures (default ``<root>/figures``; other profiles in ``<profile>/``).
+        plan: a notebook's current run ids by store at a profile (default: its notebook's default
+            parameters); with the run archives under ``<root>/data/runs/`` it marks the tables of
+            an earlier sweep (:mod:`gafn_lib.repro.plan_status`).
 
     Returns:
         The page: how to read it, a summary of distinct comparisons per notebook and profile, the
@@ -730,7 +764,7 @@ def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[
     out_dir = Path(out_path).parent
     notebooks = discover_notebooks(root, results_root, profiles)
     titles = {n: notebook_title(root, n) for n in notebooks}
-    found = collect_results(results_root, notebooks, profiles)
+    found = collect_results(results_root, notebooks, profiles, run_archives(root, profiles), plan)
     head = (
         "# Results: every claim of the paper, by notebook and profile\n\n"
         "*Generated by `make results` (`python -m gafn_lib.repro.report --results-md docs/results.md`) from the "
@@ -753,6 +787,11 @@ def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[
         "**Counting.** *Distinct comparisons* count each test on the same runs once: rows marked duplicate and "
         "rows with the same groups, metric, scope and per-seed values as an earlier row are left out, as "
         "`gafn_lib.repro.claims.verdict_counts(..., distinct=True)` does.\n\n"
+        "**Earlier sweeps.** The paper and long profiles are trained over many sittings into a committed run "
+        "archive (`data/runs/<profile>/`), and a notebook's tables are redrawn only when its sweep is complete. "
+        "A table marked *earlier sweep* was drawn from other runs than the notebook's current plan (e.g. 3 seeds "
+        "where the plan has 10); the mark says how many of the plan's runs are done "
+        "(`gafn_lib/repro/plan_status.py`).\n\n"
         "## Summary: distinct comparisons by verdict (supported / contradicted / inconclusive)\n\n"
     )
     body = summary_table(found, notebooks, profiles, titles) + "\n"
@@ -763,13 +802,14 @@ def results_markdown(root: str | Path, out_path: str | Path, profiles: Sequence[
 
 
 def readme_summary(root: str | Path, results_md: str | Path, readme_dir: str | Path, profiles: Sequence[str] = PROFILES,
-                   results_root: str | Path | None = None) -> str:
+                   results_root: str | Path | None = None,
+                   plan: Callable[[str, str], dict[str, list[str]] | None] = planned_run_ids) -> str:
     """The README's summary block: the notebook × profile table of distinct verdict counts and a link
     to the results page (relative to ``readme_dir``), between :data:`README_BEGIN` and :data:`README_END`."""
     root = Path(root)
     results_root = Path(results_root) if results_root is not None else root / "data" / "results"
     notebooks = discover_notebooks(root, results_root, profiles)
-    found = collect_results(results_root, notebooks, profiles)
+    found = collect_results(results_root, notebooks, profiles, run_archives(root, profiles), plan)
     link = _link(Path(results_md), Path(readme_dir))
     return (
         f"{README_BEGIN}\n"
@@ -794,7 +834,8 @@ def replace_readme_block(text: str, block: str) -> str:
 
 def write_results(root: str | Path, out_path: str | Path | None = None, readme: str | Path | None = None,
                   profiles: Sequence[str] = PROFILES, results_root: str | Path | None = None,
-                  figures_root: str | Path | None = None) -> Path:
+                  figures_root: str | Path | None = None,
+                  plan: Callable[[str, str], dict[str, list[str]] | None] = planned_run_ids) -> Path:
     """Write :func:`results_markdown` to ``out_path`` (default ``<root>/docs/results.md``) and, with
     ``readme``, rewrite that file's summary block (:func:`readme_summary`). Returns the page's path.
 
@@ -803,11 +844,11 @@ def write_results(root: str | Path, out_path: str | Path | None = None, readme: 
     """
     root = Path(root)
     target = Path(out_path) if out_path is not None else root / RESULTS_FILE
-    page = results_markdown(root, target, profiles, results_root, figures_root)
+    page = results_markdown(root, target, profiles, results_root, figures_root, plan)
     new_readme = None
     if readme is not None:
         readme = Path(readme)
-        new_readme = replace_readme_block(readme.read_text(), readme_summary(root, target, readme.parent, profiles, results_root))
+        new_readme = replace_readme_block(readme.read_text(), readme_summary(root, target, readme.parent, profiles, results_root, plan))
     from gafn_lib.runner.store import atomic_write_text
 
     target.parent.mkdir(parents=True, exist_ok=True)
