@@ -444,6 +444,8 @@ def run_sweep(
 
     ours = {rid: config for rid, config in runs.items() if rid not in busy}  # another live sweep's runs: not this bar's work
     costs = expected_seconds(ours, tasks, store, step_seconds) if step_seconds is not None and progress else None
+    if costs is not None and not costs[1] > 0:  # nothing to weight by (free runs): count them
+        costs = None
     bar = SweepProgress(experiment_name, len(runs), len(runs) - len(pending), seconds_left=costs[0] if costs else None,
                         seconds_total=costs[1] if costs else None, disable=not progress)
     failures: dict[str, tuple[str, str]] = {}
