@@ -152,6 +152,26 @@ def test_tables_round_trip_exactly(tmp_path):
     pd.testing.assert_frame_equal(store.read_table("abc"), table, check_exact=True, check_dtype=False)
 
 
+def test_run_ids_that_look_like_numbers_stay_text(tmp_path, monkeypatch):
+    # a real run id of the paper sweep (TB, H = 8, seed 3) is decimal digits only: read as an
+    # integer, it matched no run id, and its run was missing from notebook 01's tables
+    digits = "2811874323528678"
+    store = ExperimentStore(tmp_path / "s")
+    for rid in (digits, "0123456789012345", "12e4567890123456"):
+        store.write_table(rid, run_table(rid, tiny(), [{"step": 1, "loss": 0.5}]))
+        assert store.read_table(rid)["run"].tolist() == [rid]
+    # end to end: a sweep stores the run under that id and the notebooks' loader finds it
+    import gafn_lib.runner as runner_package
+    import gafn_lib.runner.sweep as sweep_module
+    from gafn_lib.repro import experiments as ex
+
+    monkeypatch.setattr(sweep_module, "run_id", lambda config: digits)
+    monkeypatch.setattr(runner_package, "run_id", lambda config: digits)
+    run_sweep("digits", [tiny()], results_dir=tmp_path, backend="serial", progress=False)
+    table, missing = ex.load_complete([("TB", tiny())], tmp_path, experiment="digits")
+    assert missing == [] and table["run"].unique().tolist() == [digits] and len(table) == 4
+
+
 # ------------------------------------------------------------------------------- store and cache
 def test_sweep_writes_store_and_skips_complete_runs(tmp_path, monkeypatch):
     configs = [tiny(0), tiny(1), tiny(0)]  # the duplicate runs once

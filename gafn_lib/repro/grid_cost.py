@@ -38,11 +38,12 @@ from typing import Any, Mapping
 #:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H ≥ 32:
 #:   PPO stops after about 2 moves there (it never reaches a goal), and the 3-seed sweep's PPO runs
 #:   took 5–10 min at every height, so H = 8's 19.8 ms is used.
-#: - ``"mcmc"``: the 3-seed sweep's chains took about 2 s per 20,000 steps at every height.
+#: - ``"mcmc"``: the 10-seed sweep's 50 chains (H = 8…128, 20,000 steps, checkpointed every 1,000)
+#:   took 319 s in all on one core (2026-12-07): 0.32 ms per step at every height.
 MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
     "gflownet": {8: 2.7, 16: 7.0, 32: 10.5, 64: 28.0, 128: 86.0},
     "ppo": {8: 19.8, 16: 39.0, 32: 19.8, 64: 19.8, 128: 19.8},
-    "mcmc": {8: 0.1, 128: 0.1},
+    "mcmc": {8: 0.32, 128: 0.32},
 }
 
 #: A GFlowNet run with an intrinsic reward (GAFlowNet) costs this times the mixed ensemble's mean,

@@ -107,7 +107,7 @@ def table_run_ids(folder: Path | None) -> set[str] | None:
     if path is None or not path.is_file():
         return None
     try:
-        runs = pd.read_csv(path, usecols=["run"])["run"]
+        runs = pd.read_csv(path, usecols=["run"], dtype={"run": str})["run"]
     except (ValueError, OSError):
         return None
     return set(runs.dropna().astype(str))

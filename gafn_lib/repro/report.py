@@ -561,7 +561,7 @@ def logged_compute(results_root: str | Path, notebooks: Sequence[str], profiles:
             if not path.is_file():
                 continue
             wanted = ("run", "wall_seconds", "step", "n_steps")
-            curves = pd.read_csv(path, usecols=lambda c: c in wanted)
+            curves = pd.read_csv(path, usecols=lambda c: c in wanted, dtype={"run": str})
             if "run" not in curves or "wall_seconds" not in curves:
                 continue
             if "step" in curves:

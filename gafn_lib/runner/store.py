@@ -173,14 +173,21 @@ def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
 
 
+#: Columns read as text whatever they hold: run ids are 16 hex digits, and one made of decimal digits
+#: only (about 1 in 1,800) or of digits around one ``e`` would otherwise be read as a number, and
+#: match no run id (its run silently missing from every table built by id).
+TEXT_COLUMNS = ("run",)
+
+
 def read_csv(path: str | os.PathLike | io.BytesIO) -> pd.DataFrame:
     """Read a table written by :func:`atomic_write_csv`, floats bit-exact.
 
-    Only empty cells are missing values: strings such as ``"none"`` or ``"NA"`` stay strings.
+    Only empty cells are missing values: strings such as ``"none"`` or ``"NA"`` stay strings, and
+    the columns of :data:`TEXT_COLUMNS` (run ids) are always text.
     """
     # pandas >= 3 parses floats exactly by default (and deprecates the option); pandas 2 needs it
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], **exact)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in TEXT_COLUMNS}, **exact)
 
 
 def atomic_torch_save(path: str | os.PathLike, state: Any) -> None:
