@@ -206,6 +206,23 @@ def test_sampler_tables_from_window_columns():
         sampler.tail_table(_table(with_windows=False))
 
 
+def test_finished_runs_give_each_runs_late_window_and_final_metrics():
+    table = _table(n_seeds=2, methods=(mx.RANDOM, mx.PPO))
+    runs = sampler.finished_runs(table)
+    assert runs[["method", "seed"]].values.tolist() == [[mx.PPO, 0], [mx.PPO, 1], [mx.RANDOM, 0], [mx.RANDOM, 1]]  # table order
+    ppo1 = runs.set_index(["method", "seed"]).loc[(mx.PPO, 1)]
+    # the last third of 6 windows of 1,000: windows 5 and 6, at PPO's late rate 0.05 + 0.0001 · seed
+    assert ppo1["late_hits"] == round(2000 * 0.0501) and ppo1["late_hit_rate"] == pytest.approx(0.0501)
+    assert ppo1["late_mean_score"] == pytest.approx(5 + 10 * 0.05) and ppo1["late_mean_length"] == 6.0
+    assert ppo1["n_modes"] == 300 + 1 and ppo1["n_modes_separated"] == 40 + 1 and ppo1["hours"] == pytest.approx(1 / 3600)
+    assert ppo1["top10_reward"] == pytest.approx(1.4 + 0.01)
+    shown = sampler.format_finished_runs(runs).set_index(["method", "seed"])
+    assert shown.loc[(mx.PPO, 1), "late_hit_rate"] == "5.01 %"
+    # runs stored before the window columns: the final metrics only
+    assert "late_hit_rate" not in sampler.finished_runs(_table(n_seeds=1, with_windows=False)).columns
+    assert sampler.finished_runs(table.iloc[:0]).empty
+
+
 def test_claims_mark_duplicate_comparisons_and_count_distinct_ones():
     # without the window and separated-modes columns: the 27 rows of the paper's claims are 19 comparisons
     old = _table(with_windows=False).drop(columns=["n_modes_separated"])

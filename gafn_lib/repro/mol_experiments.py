@@ -46,7 +46,8 @@ from gafn_lib.repro.molecules.plots import (
 )
 from gafn_lib.repro.molecules.probe import COLLAPSE_COMMAND, COLLAPSE_PROBES, OPTION_PROBES, collapse_probe, collapse_summary, option_probe, read_collapse_probe
 from gafn_lib.repro.molecules.sampler import (
-    TAIL, format_summary, gafn_vs_gflownets, has_window_columns, hit_rate_vs, hit_rate_vs_random, summary_table, tail_table,
+    TAIL, finished_runs, format_finished_runs, format_summary, gafn_vs_gflownets, has_window_columns, hit_rate_vs, hit_rate_vs_random,
+    summary_table, tail_table,
 )
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
     "COLLAPSE_COMMAND", "COLLAPSE_PROBES", "OPTION_PROBES", "PANELS", "PAPER_CHECKPOINT_EVERY", "PAPER_LOGS", "PAPER_REWARD", "PAPER_SEEDS", "PAPER_STEPS", "PPO", "RANDOM",
     "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "RELEASE_PROFILE_METHODS", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
     "collapse_probe", "collapse_summary", "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs", "hit_rate_vs_random",
-    "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
+    "finished_runs", "format_finished_runs", "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
     "option_probe", "paper_runs", "read_collapse_probe", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
     "report_decisive", "reward_label", "run_archive", "run_molecules", "scale_note", "seeds_label", "split_complete", "summary_table",
     "sweep_runs", "tail_table", "thousands", "VARIANT_BASE", "variant_fields", "gafn_vs_gflownets",
@@ -209,6 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress = progress_of(runs, results)
         print(progress.to_string(index=False))
         print(f"{int((progress['status'] == 'done').sum())} of {len(progress)} runs done")
+        done, _ = split_complete(runs, results)
+        if done:
+            found = finished_runs(load_molecules(done, results))
+            print(f"\nwhat the finished runs found (late = the last {TAIL:.0%} of a run's molecules; one seed decides no claim):")
+            with pd.option_context("display.width", 250):
+                print(format_finished_runs(found).to_string(index=False) + "\n")
         if args.sweep in COSTED_SWEEPS:
             done = {i: max(0, int(step)) for i, step in enumerate(progress["steps_done"])}
             print(format_cost(cost_estimate(runs, steps_done=done), workers=args.workers))

@@ -134,6 +134,48 @@ def summary_table(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str
     return summary.sort_values("method", key=lambda s: s.map(lambda m: order.get(m, len(order)))).reset_index(drop=True)
 
 
+#: Columns of :func:`finished_runs`, in order (those the runs do not log are left out).
+FINISHED_RUN_COLUMNS = ("method", "seed", "late_hit_rate", "late_hits", "late_mean_score", "late_unique_fraction",
+                        "late_mean_length", "n_modes", "n_modes_separated", "top10_reward", "top10_score", "top10_tanimoto", "hours")
+
+
+def finished_runs(table: pd.DataFrame, tail: float = TAIL, methods: Sequence[str] = RELEASE_PROFILE_METHODS) -> pd.DataFrame:
+    """One row per run of ``table`` (finished runs' metric rows, with ``method`` and ``seed``): what a
+    long sweep has found so far, run by run, before any claim over seeds can be made.
+
+    ``late_*``: the last ``tail`` of the run's molecules (:func:`tail_table`: hit rate = hits /
+    molecules, molecule-weighted mean score, unique fraction, blocks per molecule); the cumulative
+    metrics of the run's last row (modes raw and separated, top-10 reward, score and Tanimoto); and
+    ``hours``, its logged training time (``wall_seconds`` / 3600). Rows in ``methods`` order, then seed."""
+    if table.empty:
+        return pd.DataFrame(columns=list(FINISHED_RUN_COLUMNS))
+    last = table.sort_values("molecules_generated").groupby(["method", "seed"], sort=False).tail(1)
+    out = last[["method", "seed"]].copy()
+    for column in ("n_modes", "n_modes_separated", "top10_reward", "top10_score", "top10_tanimoto"):
+        if column in last.columns:
+            out[column] = last[column].to_numpy()
+    if "wall_seconds" in last.columns:
+        out["hours"] = last["wall_seconds"].to_numpy(float) / 3600
+    if has_window_columns(table):
+        tails = tail_table(table, tail).rename(columns={"hit_rate": "late_hit_rate", "hits": "late_hits", "mean_score": "late_mean_score",
+                                                        "unique_fraction": "late_unique_fraction", "mean_length": "late_mean_length"})
+        out = out.merge(tails.drop(columns=["molecules"]), on=["method", "seed"], how="left")
+    order = {m: i for i, m in enumerate(methods)}
+    out = out.sort_values(["method", "seed"], key=lambda s: s.map(lambda m: order.get(m, len(order))) if s.name == "method" else s)
+    return out[[c for c in FINISHED_RUN_COLUMNS if c in out.columns]].reset_index(drop=True)
+
+
+def format_finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`finished_runs` for reading: the hit rate in per cent, 3 significant digits elsewhere."""
+    shown = runs.copy()
+    if "late_hit_rate" in shown:
+        shown["late_hit_rate"] = shown["late_hit_rate"].map(lambda v: f"{100 * v:.3g} %")
+    for column in ("late_mean_score", "late_unique_fraction", "late_mean_length", "top10_reward", "top10_score", "top10_tanimoto", "hours"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: f"{v:.3g}")
+    return shown
+
+
 def window_curves(table: pd.DataFrame) -> pd.DataFrame:
     """The rows with a non-empty window, ``hit_rate_plot`` added: the hit rate with a window without
     a hit drawn at ``1 / window_molecules`` (the lowest rate the window could show), for a log axis."""
