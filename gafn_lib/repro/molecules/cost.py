@@ -1,25 +1,22 @@
 """What the long and paper molecule sweeps cost in CPU core-hours, from measured step rates.
 
-The rates (:data:`RELEASE_CPU_STEPS_PER_SECOND`) are steps per second of each method on one core
-(one torch thread): for GAFlowNet and GFlowNet, measured over whole runs of the decisive sweep; for
-PPO, over the second half of its first long run; for MARS and random search, CPU steps per second
-of the benchmark's fresh trainers, measured with::
+The rates (:data:`RELEASE_CPU_STEPS_PER_SECOND`) are steps per second of each method over a whole
+run of the long profile (seed 0, 250,000 molecules, 2026-12-06/07): the training time its metric
+rows logged (``wall_seconds`` of its last row, summed over the sittings it was resumed in), on this
+project's 2-core machine with the other core running the other sweep, as every long run does, and
+at times a test suite beside it. That is what a long run costs here, drift included: the step cost
+changes as a sampler's molecules lengthen or shorten during training, and the earlier estimates
+from short runs missed it by 1.2–2.2× (the decisive runs, 15,000 steps: GAFlowNet 8.0 steps/s,
+GFlowNet 19.0, the GFlowNet without ``log_reg_c`` 13.3; the bench's fresh trainers: PPO 3.65, MARS
+17.1, random search 87.6). GAFlowNet and GFlowNet are in the release preset (the long and paper
+profiles' configuration), the baselines at their defaults. A step is 4 molecules for GAFlowNet,
+GFlowNet and random search, 16 for PPO (one iteration) and MARS (one proposal per chain);
+:func:`gafn_lib.repro.molecules.configs.method_config` gives every method the same number of
+molecules, so PPO and MARS take a quarter of the steps.
 
-    OMP_NUM_THREADS=1 python -m gafn_lib.bench_mols --preset release \\
-        --methods GAFlowNet GFlowNet PPO MARS Random --steps 20 --n-proxy 0  # and --steps 40
-
-on this project's 2-core machine while it was shared with other training jobs, so the *CPU time*
-rates are used (the wall-clock ones were 2–4× lower). GAFlowNet and GFlowNet are in the release
-preset (the long and paper profiles' configuration), the baselines at their defaults. A step is 4
-molecules for GAFlowNet, GFlowNet and random search, 16 for PPO (one iteration) and MARS (one
-proposal per chain); :func:`gafn_lib.repro.molecules.configs.method_config` gives every method the
-same number of molecules, so PPO and MARS take a quarter of the steps.
-
-What the estimate leaves out: the metric rows (100 per run, each ranking the unique molecules so
-far: seconds per run), checkpoints, and any drift of the step cost during training (a GFlowNet that
-learns to stop earlier builds fewer blocks per molecule and gets cheaper; one that keeps building 8
-blocks does not). The bench starts from a fresh trainer, so its molecules have the untrained
-policies' lengths. The two measurements differ by up to 25 % (MARS); treat the estimate as ±30 %.
+What the estimate leaves out: the metric rows' evaluation and the checkpoints (outside the logged
+training time: minutes per run). Wall-clock rates on a shared machine vary: treat the estimate as
+±30 %.
 """
 
 from __future__ import annotations
@@ -31,20 +28,13 @@ import pandas as pd
 
 from gafn_lib.repro.molecules.configs import GAFN, GFN, GFN_RELEASE_NO_C, MARS, PPO, RANDOM
 
-#: Steps per second on one core, by method label, GAFlowNet and GFlowNet in the release preset.
-#: GAFlowNet and GFlowNet: whole runs of the decisive sweep (15,000 steps, 2026-12-06, wall clock
-#: on one core with the other busy; metric rows and checkpoints included): the release GAFlowNet
-#: 8.0 and 8.3 steps/s (about 5 blocks per molecule), the release GFlowNet 20.5 and 18.1 (it
-#: collapses onto 2–3-block molecules, as it will in the long profile: ``probe.collapse_probe``).
-#: The bench's fresh trainers had given 6.48 and 9.42. The release GFlowNet without ``log_reg_c``
-#: (:data:`~gafn_lib.repro.molecules.configs.GFN_RELEASE_NO_C`, about 4 blocks per molecule): 13.3
-#: and 13.3 steps/s over its two decisive runs. PPO: its long run of seed 0 (2026-12-07, wall
-#: clock of its metric rows): 2.68 and 2.83 steps/s over the second half (steps 7,956–15,625, one
-#: other job on the machine), 1.64–1.72 over the first half (two other jobs on two cores); the
-#: bench's fresh trainers had given 3.65, before PPO's molecules grew to 7 blocks. MARS and random
-#: search: the mean of two runs of bench_mols --preset release on 2026-12-06 (``--steps 20``: MARS
-#: 15.1, Random 79.3; ``--steps 40``: 19.2, 95.8).
-RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 8.0, GFN: 19.0, GFN_RELEASE_NO_C: 13.3, PPO: 2.75, MARS: 17.1, RANDOM: 87.6}
+#: Steps per second on one core, by method label, GAFlowNet and GFlowNet in the release preset:
+#: each method's long run of seed 0 (62,500 steps; PPO and MARS 15,625), logged training time:
+#: GAFlowNet 2.71 h (about 5 blocks per molecule), GFlowNet 1.99 h (collapsed onto short molecules
+#: early, then 5–6 blocks), the GFlowNet without ``log_reg_c`` 3.08 h (4.5–6.8 blocks; about 50 min
+#: of it paused by SIGSTOP while test suites ran, so its rate is a lower bound), PPO 2.08 h (7 blocks;
+#: its first half beside two other jobs), MARS 0.35 h, random search 0.28 h.
+RELEASE_CPU_STEPS_PER_SECOND: Mapping[str, float] = {GAFN: 6.4, GFN: 8.73, GFN_RELEASE_NO_C: 5.64, PPO: 2.08, MARS: 12.5, RANDOM: 61.9}
 
 
 def cost_estimate(
