@@ -26,7 +26,8 @@ from typing import Callable
 
 import pandas as pd
 
-#: The per-run log a notebook writes next to its claims table (column ``run``: run ids).
+#: The per-run log a notebook writes next to its claims table (column ``run``: run ids; the
+#: results page also sums its ``wall_seconds``).
 CURVES_FILE = "curves.csv"
 
 

@@ -21,7 +21,9 @@ import pandas as pd
 from gafn_lib.runner.describe import summarise_configs
 from gafn_lib.runner.locks import RunLocks
 from gafn_lib.runner.store import ExperimentStore
-from gafn_lib.runner.sweep import DEFAULT_ENSEMBLE_SIZE, _make_tasks, check_sweep_arguments, default_workers, is_run_complete, unique_runs
+from gafn_lib.runner.sweep import (
+    DEFAULT_ENSEMBLE_SIZE, _make_tasks, check_sweep_arguments, default_workers, is_run_complete, seconds_left, unique_runs,
+)
 from gafn_lib.runner.task import EnsembleTask
 
 #: Columns of :func:`sweep_status`.
@@ -121,11 +123,7 @@ def sweep_status(
 
 
 def _core_hours_left(members: list[Any], step: int, step_seconds: Callable[[Any], float | None]) -> float:
-    """Expected core-hours of ``members`` from ``step`` to their ``n_steps`` (NaN if any has no estimate)."""
-    total = 0.0
-    for config in members:
-        seconds, n_steps = step_seconds(config), getattr(config, "n_steps", None)
-        if seconds is None or not isinstance(n_steps, int):
-            return float("nan")
-        total += seconds * max(0, n_steps - step) / 3600
-    return total
+    """Expected core-hours of ``members`` from ``step`` to their ``n_steps``
+    (:func:`~gafn_lib.runner.sweep.seconds_left`; NaN if any has no estimate)."""
+    left = [seconds_left(config, step, step_seconds) for config in members]
+    return float("nan") if any(s is None for s in left) else sum(left) / 3600

@@ -330,25 +330,31 @@ class SweepProgress:
         self.bar.close()
 
 
+def seconds_left(config: Any, step: int, step_seconds: Callable[[Any], float | None]) -> float | None:
+    """Expected seconds of ``config``'s steps from ``step`` to its ``n_steps``:
+    ``step_seconds(config) × max(0, n_steps − step)``; ``None`` if there is no estimate
+    (``step_seconds`` returns ``None`` or a negative or infinite value, or the config has no ``n_steps``)."""
+    seconds, n_steps = step_seconds(config), getattr(config, "n_steps", None)
+    if seconds is None or not isinstance(n_steps, int) or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds * max(0, n_steps - step)
+
+
 def expected_seconds(runs: dict[str, Any], tasks: list[RunTask | EnsembleTask], store: ExperimentStore,
                      step_seconds: Callable[[Any], float | None]) -> tuple[dict[str, float], float] | None:
-    """``(seconds left per pending run, seconds of every run)`` by ``step_seconds(config)`` (expected
-    seconds per training step) and each config's ``n_steps``; a pending run's steps before its
-    task's checkpoint count as done. ``None`` if any run has no estimate (``step_seconds`` returns
-    ``None`` or the config has no ``n_steps``): the sweep then counts runs."""
-    per_step: dict[str, float] = {}
-    for rid, config in runs.items():
-        seconds, n_steps = step_seconds(config), getattr(config, "n_steps", None)
-        if seconds is None or not isinstance(n_steps, int) or not math.isfinite(seconds) or seconds < 0:
-            return None
-        per_step[rid] = seconds
+    """``(seconds left per pending run, seconds of every run)`` by :func:`seconds_left`; a pending
+    run's steps before its task's checkpoint count as done. ``None`` if any run has no estimate: the
+    sweep then counts runs."""
+    whole = {rid: seconds_left(config, 0, step_seconds) for rid, config in runs.items()}
+    if any(seconds is None for seconds in whole.values()):
+        return None
     left: dict[str, float] = {}
     for task in tasks:
         name, ids = (task.ensemble_id, task.run_ids) if isinstance(task, EnsembleTask) else (task.run_id, (task.run_id,))
         step = store.checkpoint_step(name) or 0
         for rid in ids:
-            left[rid] = per_step[rid] * max(0, runs[rid].n_steps - step)
-    return left, sum(per_step[rid] * runs[rid].n_steps for rid in runs)
+            left[rid] = seconds_left(runs[rid], step, step_seconds)
+    return left, sum(whole.values())
 
 
 def run_sweep(
