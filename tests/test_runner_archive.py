@@ -15,7 +15,6 @@ from gafn_lib.repro import paths, prefetch
 from gafn_lib.runner import ExperimentStore, run_id, run_sweep
 from gafn_lib.runner.archive import restore_from_archive, save_to_archive
 from gafn_lib.runner.locks import RunLocks
-from gafn_lib.runner.status import checkpoint_step
 from gafn_lib.runner.store import atomic_torch_save
 
 
@@ -90,9 +89,9 @@ def test_only_a_checkpoint_further_on_replaces_another(tmp_path):
     checkpointed(store, configs, steps=30)
 
     assert restore_from_archive(archive, store, ids).checkpoints == {}  # the store's is further on
-    assert checkpoint_step(store, name) == 30
+    assert store.checkpoint_step(name) == 30
     assert save_to_archive(store, archive, ids, max_checkpoint_bytes=None).checkpoints == {name: 30}
-    assert checkpoint_step(archive, name) == 30
+    assert archive.checkpoint_step(name) == 30
     assert save_to_archive(store, archive, ids, max_checkpoint_bytes=None).checkpoints == {}  # nothing new
 
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Iterable
 
 from gafn_lib.runner.locks import RunLocks
-from gafn_lib.runner.status import checkpoint_step
 from gafn_lib.runner.store import ExperimentStore, atomic_write_bytes
 
 __all__ = ["ArchiveReport", "MAX_ARCHIVED_CHECKPOINT_BYTES", "save_to_archive", "restore_from_archive"]
@@ -103,11 +102,11 @@ def _copy_checkpoints(source: ExperimentStore, target: ExperimentStore, run_ids:
         if busy & set(members):
             report.skipped[name] = "a sweep running now holds its runs"
             continue
-        step = checkpoint_step(source, name)
+        step = source.checkpoint_step(name)
         if step is None:
             report.skipped[name] = f"its checkpoint {source.checkpoint_path(name)} is unreadable"
             continue
-        have = checkpoint_step(target, name)
+        have = target.checkpoint_step(name)
         if have is not None and have >= step:
             continue
         size = source.checkpoint_path(name).stat().st_size

@@ -30,12 +30,6 @@ from gafn_lib.runner.task import EnsembleTask
 STATUS_COLUMNS = ("task", "runs", "what", "status", "step", "steps_planned")
 
 
-def checkpoint_step(store: ExperimentStore, name: str) -> int | None:
-    """The step saved in ``checkpoints/<name>.pt``, or ``None`` if there is no readable checkpoint
-    (:meth:`ExperimentStore.checkpoint_step`)."""
-    return store.checkpoint_step(name)
-
-
 def sweep_status(
     experiment_name: str,
     configs: Iterable[Any],
@@ -98,7 +92,7 @@ def sweep_status(
             name, members, ids = task.ensemble_id, list(task.configs), list(task.run_ids)
         else:
             name, members, ids = task.run_id, [task.config], [task.run_id]
-        step = checkpoint_step(store, name)
+        step = store.checkpoint_step(name)
         planned = max(getattr(c, "n_steps", 0) for c in members) or None
         status = "not started" if step is None else "checkpointed"
         owners = [o for o in map(locks.live_owner, ids) if o is not None]

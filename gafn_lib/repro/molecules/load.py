@@ -57,7 +57,6 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
     about to train, so such a run is training or queued there; do not start it elsewhere)."""
     from gafn_lib.runner import ExperimentStore, run_id
     from gafn_lib.runner.locks import RunLocks
-    from gafn_lib.runner.status import checkpoint_step
 
     store = ExperimentStore.open(MOL_STORE, results_dir)
     locks = RunLocks(store.root)
@@ -67,7 +66,7 @@ def progress_of(runs: list[tuple[str, Any]], results_dir) -> pd.DataFrame:
         if store.is_complete(rid):
             status, step = "done", config.n_steps
         elif store.checkpoint_path(rid).exists():
-            step = checkpoint_step(store, rid)
+            step = store.checkpoint_step(rid)
             status, step = "checkpointed", -1 if step is None else step
         else:
             status, step = "not started", 0
