@@ -344,3 +344,17 @@ def test_results_page_marks_the_tables_of_an_earlier_sweep(project):
     pd.DataFrame({"run": [f"p{i}" for i in range(10)], "step": [2] * 10}).to_csv(
         project / "data" / "results" / "paper" / "01_gridworld_comparison" / "curves.csv", index=False)
     assert "earlier sweep" not in report.results_markdown(project, project / "docs" / "results.md", plan=plan).split("## Summary")[1]
+
+
+def test_committed_results_page_and_readme_summary_are_current():
+    """``docs/results.md`` and the README's summary block are what ``make results`` writes from the
+    committed tables and run archive: a commit that adds archived runs or tables without rerunning
+    ``make results`` leaves a stale page (it once said "4 of 18 runs done" with 6 archived)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = root / report.RESULTS_FILE
+    assert page.read_text() == report.results_markdown(root, page), "docs/results.md is stale: run `make results` and commit it"
+    readme = (root / "README.md").read_text()
+    block = report.readme_summary(root, page, root)
+    assert report.replace_readme_block(readme, block) == readme, "the README's summary table is stale: run `make results` and commit it"
