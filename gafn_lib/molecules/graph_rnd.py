@@ -26,6 +26,7 @@ from torch import nn
 from gafn_lib.envs.fragment_batch import encode_states
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.molecules.networks import build_state_embedding
+from gafn_lib.molecules.state_cache import EMBEDDING_CACHE_SIZE, BoundedStateCache
 
 
 class GraphRND(nn.Module):
@@ -46,25 +47,22 @@ class GraphRND(nn.Module):
         self.target = build_state_embedding(network, mdp, hidden, n_rounds)
         self.predictor = build_state_embedding(network, mdp, hidden, n_rounds)
         self.target.requires_grad_(False)
-        self._target_cache: dict[BlockState, torch.Tensor] = {}
+        #: the frozen target's embedding of each state seen (bounded; cleared when weights are loaded)
+        self._target_cache: BoundedStateCache[BlockState, torch.Tensor] = BoundedStateCache(self._embed_targets, EMBEDDING_CACHE_SIZE)
 
-    def _target(self, states: Sequence[BlockState], device) -> torch.Tensor:
-        cache = self._target_cache
-        new = list(dict.fromkeys(s for s in states if s not in cache))
-        if len(cache) + len(new) > 200_000:  # bounded: start afresh, keeping this batch's states
-            cache.clear()
-            new = list(dict.fromkeys(states))
-        if new:
-            with torch.no_grad():
-                emb = self.target.embed(encode_states(self.mdp, new, device))
-            cache.update(zip(new, emb))
-        return torch.stack([cache[s] for s in states])
+    def _embed_targets(self, states: list[BlockState]) -> list[torch.Tensor]:
+        device = next(self.target.parameters()).device
+        with torch.no_grad():
+            return list(self.target.embed(encode_states(self.mdp, states, device)))
+
+    def _target(self, states: Sequence[BlockState]) -> torch.Tensor:
+        return torch.stack(self._target_cache(states))
 
     def error(self, states: Sequence[BlockState]) -> torch.Tensor:
         """``‖f̂(s) − f(s)‖₂`` per state ``(N,)``, differentiable w.r.t. the predictor."""
         device = next(self.predictor.parameters()).device
         predicted = self.predictor.embed(encode_states(self.mdp, list(states), device))
-        return (predicted - self._target(states, device)).norm(dim=-1)
+        return (predicted - self._target(states)).norm(dim=-1)
 
     def reward_and_loss(self, states: Sequence[BlockState]) -> tuple[torch.Tensor, torch.Tensor]:
         err = self.error(states)

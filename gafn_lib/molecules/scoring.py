@@ -5,7 +5,7 @@ its stem atoms, hence its proxy score: the cache key is the state itself, so a m
 costs one dictionary lookup instead of RDKit assembly, canonical SMILES and the proxy's own
 SMILES-keyed lookup. New states go through the proxy in one batch. Results are identical with the
 cache on or off (the proxy is deterministic); the cache is a speed device only and is cleared
-when it reaches ``max_size`` entries.
+when it reaches ``max_size`` entries (:class:`~gafn_lib.molecules.state_cache.BoundedStateCache`).
 """
 
 from __future__ import annotations
@@ -17,28 +17,23 @@ import numpy as np
 from gafn_lib.envs.fragments import BlockState, FragmentMDP
 from gafn_lib.envs.mol_reward import MolReward
 from gafn_lib.envs.sehproxy import SEHProxy
+from gafn_lib.molecules.state_cache import BoundedStateCache
 
 
 class StateScorer:
     """``scorer(states) -> (smiles, scores)`` for finished states, cached by state."""
 
     def __init__(self, mdp: FragmentMDP, proxy: SEHProxy, max_size: int = 500_000) -> None:
-        if max_size < 1:
-            raise ValueError(f"max_size must be >= 1, got {max_size}")
         self.mdp, self.proxy, self.max_size = mdp, proxy, int(max_size)
-        self._cache: dict[BlockState, tuple[str, float]] = {}
+        self._cache: BoundedStateCache[BlockState, tuple[str, float]] = BoundedStateCache(self._compute, max_size)
+
+    def _compute(self, states: list[BlockState]) -> list[tuple[str, float]]:
+        mols = [self.mdp.to_mol(x) for x in states]
+        scores = self.proxy.score_mols(mols, [self.mdp.stem_atoms(x) for x in states])
+        return [(self.mdp.smiles(x), float(score)) for x, score in zip(states, scores)]
 
     def __call__(self, states: Sequence[BlockState]) -> tuple[list[str], np.ndarray]:
-        new = list(dict.fromkeys(s for s in states if s not in self._cache))
-        if len(self._cache) + len(new) > self.max_size:  # bounded: start afresh, keeping this batch's states
-            self._cache.clear()
-            new = list(dict.fromkeys(states))
-        if new:
-            mols = [self.mdp.to_mol(x) for x in new]
-            scores = self.proxy.score_mols(mols, [self.mdp.stem_atoms(x) for x in new])
-            for x, score in zip(new, scores):
-                self._cache[x] = (self.mdp.smiles(x), float(score))
-        hits = [self._cache[s] for s in states]
+        hits = self._cache(states)
         return [h[0] for h in hits], np.array([h[1] for h in hits], dtype=np.float64)
 
     def __len__(self) -> int:

@@ -46,6 +46,7 @@ from gafn_lib.molecules.sampling import (
     MolTrajectories, draw_early_stops, flow_matching_terms, fm_parents, forward_batch, sample_mol_trajectories, trajectory_terms,
 )
 from gafn_lib.molecules.scoring import score_molecules
+from gafn_lib.molecules.state_cache import EMBEDDING_CACHE_SIZE, BoundedStateCache
 from gafn_lib.molecules.tracking import MolMetricsTracker
 
 #: Also importable from here: the config (its run ids key it as ``gafn_lib.mol_train.MolTrainConfig``,
@@ -74,7 +75,7 @@ class MolTrainer(MoleculeTrainer):
         if config.intrinsic == "rnd" and config.rnd_features == "fixed":
             self.rnd_encoder = build_state_embedding(config.network, self.mdp, config.hidden, config.n_rounds).to(device=self.device, dtype=self.dtype)
             self.rnd_encoder.requires_grad_(False)
-        self._rnd_embedding_cache: dict = {}
+        self._rnd_embedding_cache = BoundedStateCache(self._embed_fixed_features, EMBEDDING_CACHE_SIZE)
         params = list(self.policy.parameters()) + [p for p in self.intrinsic.parameters() if p.requires_grad]
         groups = [{"params": params, "lr": config.lr}]
         if config.objective != "fm":  # FM has no log Z: Z = Σ_a F(s_0 → a)
@@ -97,17 +98,12 @@ class MolTrainer(MoleculeTrainer):
         if self.rnd_encoder is None:
             return fwd.out.embedding[rows].detach()
         distinct = list(fwd.row)
-        states = [distinct[i] for i in rows.tolist()]
-        cache = self._rnd_embedding_cache  # the encoder is frozen: an embedding never changes
-        new = list(dict.fromkeys(s for s in states if s not in cache))
-        if len(cache) + len(new) > 200_000:  # bounded: start afresh, keeping this batch's states
-            cache.clear()
-            new = list(dict.fromkeys(states))
-        if new:
-            with torch.no_grad():
-                emb = self.rnd_encoder.embed(encode_states(self.mdp, new, self.device))
-            cache.update(zip(new, emb))
-        return torch.stack([cache[s] for s in states])
+        return torch.stack(self._rnd_embedding_cache([distinct[i] for i in rows.tolist()]))
+
+    def _embed_fixed_features(self, states: list) -> list[torch.Tensor]:
+        """The frozen random encoder's graph embeddings of ``states`` (computed once per state: it never changes)."""
+        with torch.no_grad():
+            return list(self.rnd_encoder.embed(encode_states(self.mdp, states, self.device)))
 
     def loss(self, trajs: MolTrajectories, log_reward: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The objective's loss (with augmentation) plus the intrinsic model's loss."""
