@@ -24,8 +24,13 @@ class StateScorer:
     """``scorer(states) -> (smiles, scores)`` for finished states, cached by state."""
 
     def __init__(self, mdp: FragmentMDP, proxy: SEHProxy, max_size: int = 500_000) -> None:
-        self.mdp, self.proxy, self.max_size = mdp, proxy, int(max_size)
+        self.mdp, self.proxy = mdp, proxy
         self._cache: BoundedStateCache[BlockState, tuple[str, float]] = BoundedStateCache(self._compute, max_size)
+
+    @property
+    def max_size(self) -> int:
+        """The most finished states whose SMILES and score are kept (the cache's bound)."""
+        return self._cache.max_size
 
     def _compute(self, states: list[BlockState]) -> list[tuple[str, float]]:
         mols = [self.mdp.to_mol(x) for x in states]
