@@ -114,6 +114,69 @@ def test_a_checkpoint_over_the_size_limit_stays_in_the_store(tmp_path):
             save_to_archive(store, archive, ids, max_checkpoint_bytes=bad)
 
 
+def test_a_checkpoint_larger_than_a_part_travels_in_parts_and_resumes_bit_exactly(tmp_path):
+    """A checkpoint over ``part_bytes`` is archived as parts no larger than that plus a manifest; the
+    restored file is byte-identical, the resumed sweep reports the step, and once the runs finish the
+    parts and the manifest are removed together."""
+    configs = [tiny(s) for s in range(2)]
+    ids = [run_id(c) for c in configs]
+    first = ExperimentStore.open("g", tmp_path / "first")
+    archive = ExperimentStore.open("g", tmp_path / "archive")
+    name = checkpointed(first, configs, steps=20)
+    whole = first.checkpoint_path(name).read_bytes()
+    part = len(whole) // 3 + 1  # three parts, the last one shorter
+
+    assert save_to_archive(first, archive, ids, part_bytes=part).checkpoints == {name: 20}
+    folder = archive.root / "checkpoints"
+    parts = sorted(folder.glob(f"{name}.pt.*"))
+    assert [p.name for p in parts] == [f"{name}.pt.{i:03d}" for i in range(3)]
+    assert max(p.stat().st_size for p in parts) <= part and not archive.checkpoint_path(name).exists()
+    assert (folder / f"{name}.parts.json").exists()
+    assert save_to_archive(first, archive, ids, part_bytes=part).checkpoints == {}  # the manifest's step: not newer
+
+    new = ExperimentStore.open("g", tmp_path / "new")
+    assert restore_from_archive(archive, new, ids).checkpoints == {name: 20}
+    assert new.checkpoint_path(name).read_bytes() == whole
+    run_sweep("g", configs, results_dir=tmp_path / "new", backend="serial", progress=False)
+    assert [new.read_metadata(r)["resumed_from_step"] for r in ids] == [20, 20]
+    finished = save_to_archive(new, archive, ids, part_bytes=part)
+    assert finished.removed == [name] and sorted(folder.iterdir()) == []
+
+
+def test_damaged_or_missing_parts_are_reported_not_restored(tmp_path):
+    configs = [tiny(s) for s in range(2)]
+    ids = [run_id(c) for c in configs]
+    store = ExperimentStore.open("g", tmp_path / "store")
+    archive = ExperimentStore.open("g", tmp_path / "archive")
+    name = checkpointed(store, configs, steps=20)
+    part = store.checkpoint_path(name).stat().st_size // 2 + 1
+    save_to_archive(store, archive, ids, part_bytes=part)
+    folder = archive.root / "checkpoints"
+
+    first = folder / f"{name}.pt.000"
+    good = first.read_bytes()
+    first.write_bytes(bytes([good[0] ^ 1]) + good[1:])  # same size, one bit flipped
+    fresh = ExperimentStore.open("g", tmp_path / "fresh")
+    report = restore_from_archive(archive, fresh, ids)
+    assert report.checkpoints == {} and "SHA-256" in report.skipped[name]
+    assert not fresh.checkpoint_path(name).exists()
+
+    first.write_bytes(good)
+    (folder / f"{name}.pt.001").unlink()
+    report = restore_from_archive(archive, fresh, ids)
+    assert report.checkpoints == {} and "incomplete" in report.skipped[name]
+
+    # a newer save repairs the archive; a checkpoint that fits one file replaces the parts
+    assert save_to_archive(store, archive, ids, part_bytes=part).checkpoints == {name: 20}
+    assert restore_from_archive(archive, fresh, ids).checkpoints == {name: 20}
+    checkpointed(store, configs, steps=30)
+    assert save_to_archive(store, archive, ids).checkpoints == {name: 30}
+    assert sorted(p.name for p in folder.iterdir()) == [f"{name}.pt"]
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="part_bytes"):
+            save_to_archive(store, archive, ids, part_bytes=bad)
+
+
 def test_a_damaged_table_is_neither_saved_nor_restored(tmp_path):
     config = tiny(0)
     rid = run_id(config)

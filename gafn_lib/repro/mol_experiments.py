@@ -141,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Before training, the sweep's committed run archive (``data/runs/<sweep>/``; ``--no-archive``:
     none) is restored into the store, so a new clone or machine resumes from the last saved
     checkpoints. ``--save-archive`` trains nothing: it copies the finished runs and the current
-    checkpoints of at most 5 MB into the archive, to commit (a release-configuration run's checkpoint
-    is larger: it stays in the local store, which resumes it on this machine). ``--workers 1`` (default) trains one run after the
+    checkpoints into the archive, to commit (a release-configuration run's checkpoint, 12–45 MB, is
+    stored as parts of at most 5 MB: :mod:`gafn_lib.runner.archive`). ``--workers 1`` (default) trains one run after the
     other in this process; ``--workers N`` trains ``N`` at a time in a process pool (one core and one
     torch thread each), in the same seed-major order; ``--backend ray`` submits every run to Ray
     (one CPU each; the cluster of ``--address`` or ``$RAY_ADDRESS``, else a local instance with
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="default: serial with --workers 1, else process; ray: one task per run on a Ray instance")
     parser.add_argument("--address", default=None, help="Ray cluster address (--backend ray; default $RAY_ADDRESS or a local instance)")
     parser.add_argument("--status", action="store_true", help="print each run's progress (and the cost estimate) and exit (trains nothing)")
-    parser.add_argument("--save-archive", action="store_true", help="copy finished runs and checkpoints (up to 5 MB each) into the run archive; train nothing")
+    parser.add_argument("--save-archive", action="store_true", help="copy finished runs and checkpoints (up to 64 MB each, in files of at most 5 MB) into the run archive; train nothing")
     parser.add_argument("--no-archive", action="store_true", help="neither restore from nor save to the run archive")
     parser.add_argument("--report", action="store_true",
                         help="decisive only: train nothing; write the finished runs' curves, tail hit rates and verdicts "

@@ -29,8 +29,8 @@ ensembles are checkpointed at which step, and what has not started.
 profiles that train for hours (``paper``, ``long``) the prefetch first restores the committed run
 archive ``data/runs/<profile>/`` (:mod:`gafn_lib.runner.archive`: finished runs and in-progress
 checkpoints) into the store, and ``--save-archive`` copies the store's finished runs and current
-checkpoints of at most 5 MB (:data:`gafn_lib.runner.archive.MAX_ARCHIVED_CHECKPOINT_BYTES`; larger
-ones stay in the local store and are named) back into it, to be committed::
+checkpoints (up to :data:`gafn_lib.runner.archive.MAX_ARCHIVED_CHECKPOINT_BYTES`, 64 MB, in files of at
+most 5 MB; larger ones stay in the local store and are named) back into it, to be committed::
 
     python -m gafn_lib.repro.prefetch --profile paper --only 01,02 --save-archive
     git add data/runs/paper && git commit -m "paper profile: runs so far"
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "the paper and long profiles when --results-dir is not given)")
     parser.add_argument("--no-archive", action="store_true", help="do not restore from (or save to) a run archive")
     parser.add_argument("--save-archive", action="store_true",
-                        help="copy the finished runs and current checkpoints (up to 5 MB each) into the run archive (to commit); train nothing")
+                        help="copy the finished runs and current checkpoints (up to 64 MB each, in files of at most 5 MB) into the run archive (to commit); train nothing")
     parser.add_argument("--status", action="store_true",
                         help="print what is finished, checkpointed (at which step), running in another process "
                              "and not started; train nothing")

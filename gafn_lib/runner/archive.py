@@ -11,13 +11,18 @@ store's layout (``runs/``, ``checkpoints/``; :class:`~gafn_lib.runner.store.Expe
   with its config, library versions and git commit, and its arrays) whose table still matches its
   recorded SHA-256, and every **checkpoint** of a run or ensemble still in progress (with its
   members' metadata, which says how the ensemble was grouped) that is further on than the
-  archive's copy and no larger than :data:`MAX_ARCHIVED_CHECKPOINT_BYTES` (5 MB, the largest file
-  the project commits). Larger checkpoints stay in the local store, which resumes them as before;
-  the report names them (a molecule GFlowNet in the release configuration checkpoints 12–45 MB:
-  its network, Adam's moments and the molecules it has made). Checkpoints whose runs have all
-  finished are removed from the archive.
+  archive's copy and no larger than :data:`MAX_ARCHIVED_CHECKPOINT_BYTES` (64 MB). A checkpoint
+  larger than :data:`ARCHIVE_PART_BYTES` (5 MB, the largest file the project commits) is stored as
+  numbered parts of at most that size, ``checkpoints/<name>.pt.000``, ``.001``, ..., beside a
+  manifest ``checkpoints/<name>.parts.json`` (step, size, SHA-256 of the whole file) written last:
+  a molecule GFlowNet in the release configuration checkpoints 12–45 MB (its network, Adam's
+  moments and the molecules it has made) and runs longer than one sitting, so without parts it
+  could never finish across sittings. Larger checkpoints stay in the local store, which resumes
+  them as before; the report names them. Checkpoints whose runs have all finished are removed from
+  the archive, parts and manifest alike.
 * :func:`restore_from_archive` copies the other way, into a store: finished runs the store lacks
-  (or holds damaged), and checkpoints further on than the store's own. It never touches a run that
+  (or holds damaged), and checkpoints further on than the store's own (parts joined and checked
+  against the manifest's SHA-256; a mismatch is reported and the part files left alone). It never touches a run that
   is finished in the store or held by a live sweep (:class:`~gafn_lib.runner.locks.RunLocks`).
 
 Then :func:`gafn_lib.runner.run_sweep` finds the finished runs in its cache and resumes the
@@ -28,18 +33,25 @@ atomically (a kill leaves the previous copy or the new one, never half a file).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Iterable
 
 from gafn_lib.runner.locks import RunLocks
-from gafn_lib.runner.store import ExperimentStore, atomic_write_bytes
+from gafn_lib.runner.store import ExperimentStore, atomic_write_bytes, atomic_write_json
 
-__all__ = ["ArchiveReport", "MAX_ARCHIVED_CHECKPOINT_BYTES", "save_to_archive", "restore_from_archive"]
+__all__ = ["ARCHIVE_PART_BYTES", "ArchiveReport", "MAX_ARCHIVED_CHECKPOINT_BYTES", "save_to_archive", "restore_from_archive"]
 
-#: The largest checkpoint :func:`save_to_archive` copies into an archive by default: 5 MB, the
-#: largest file the project commits to git. A larger one is left in the store and named in the report.
-MAX_ARCHIVED_CHECKPOINT_BYTES = 5_000_000
+#: The largest single file :func:`save_to_archive` writes: 5 MB, the largest file the project
+#: commits to git. A larger checkpoint is archived as parts of at most this size.
+ARCHIVE_PART_BYTES = 5_000_000
+
+#: The largest checkpoint :func:`save_to_archive` copies into an archive by default (64 MB, in
+#: parts): the largest molecule checkpoint seen is 45 MB. A larger one is left in the store and
+#: named in the report.
+MAX_ARCHIVED_CHECKPOINT_BYTES = 64_000_000
 
 
 @dataclasses.dataclass
@@ -88,13 +100,101 @@ def _in_progress(store: ExperimentStore, run_ids: Iterable[str]) -> dict[str, li
         meta = store.read_metadata(rid) or {}
         ens = meta.get("ensemble")
         name = str(ens["id"]) if isinstance(ens, dict) and ens.get("id") else rid
-        if store.checkpoint_path(name).exists():
+        if _has_checkpoint(store, name):
             groups.setdefault(name, []).append(rid)
     return groups
 
 
+# ------------------------------------------------------------------ checkpoints, whole or in parts
+def _manifest_path(store: ExperimentStore, name: str) -> Path:
+    return store.root / "checkpoints" / f"{name}.parts.json"
+
+
+def _part_path(store: ExperimentStore, name: str, index: int) -> Path:
+    return store.root / "checkpoints" / f"{name}.pt.{index:03d}"
+
+
+def _read_manifest(store: ExperimentStore, name: str) -> dict | None:
+    path = _manifest_path(store, name)
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        return manifest if isinstance(manifest, dict) and isinstance(manifest.get("parts"), int) else {}
+    except (OSError, ValueError):
+        return {}  # present but unreadable
+
+
+def _has_checkpoint(store: ExperimentStore, name: str) -> bool:
+    return store.checkpoint_path(name).exists() or _manifest_path(store, name).exists()
+
+
+def _checkpoint_step(store: ExperimentStore, name: str) -> int | None:
+    """The step of ``name``'s checkpoint, whole (read from the file) or in parts (from the
+    manifest, if every part is there with the recorded total size); ``None`` if unreadable."""
+    if store.checkpoint_path(name).exists():
+        return store.checkpoint_step(name)
+    manifest = _read_manifest(store, name)
+    if not manifest or not isinstance(manifest.get("step"), int):
+        return None
+    paths = [_part_path(store, name, i) for i in range(manifest["parts"])]
+    if not all(p.exists() for p in paths) or sum(p.stat().st_size for p in paths) != manifest.get("bytes"):
+        return None
+    return manifest["step"]
+
+
+def _checkpoint_size(store: ExperimentStore, name: str) -> int:
+    if store.checkpoint_path(name).exists():
+        return store.checkpoint_path(name).stat().st_size
+    return int((_read_manifest(store, name) or {}).get("bytes", 0))
+
+
+def _read_checkpoint(store: ExperimentStore, name: str) -> bytes:
+    """The checkpoint file's bytes; parts are joined and checked against the manifest's SHA-256."""
+    if store.checkpoint_path(name).exists():
+        return store.checkpoint_path(name).read_bytes()
+    manifest = _read_manifest(store, name) or {}
+    data = b"".join(_part_path(store, name, i).read_bytes() for i in range(manifest.get("parts", 0)))
+    if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
+        raise ValueError(f"the parts of {store.checkpoint_path(name)} do not match the SHA-256 of "
+                         f"{_manifest_path(store, name)} (a part is missing, stale or damaged)")
+    return data
+
+
+def _remove_parts(store: ExperimentStore, name: str, keep: int = 0) -> None:
+    """Remove the manifest (unless parts are kept) and every part numbered ``keep`` or above."""
+    if keep == 0:
+        _manifest_path(store, name).unlink(missing_ok=True)
+    folder = store.root / "checkpoints"
+    for path in folder.glob(f"{name}.pt.[0-9][0-9][0-9]"):
+        if int(path.suffix[1:]) >= keep:
+            path.unlink()
+
+
+def _write_checkpoint(store: ExperimentStore, name: str, data: bytes, step: int, part_bytes: int | None) -> None:
+    """Write a checkpoint whole, or (when larger than ``part_bytes``) as parts and then the manifest
+    that makes them count; whatever the other form left behind is removed afterwards."""
+    if part_bytes is None or len(data) <= part_bytes:
+        atomic_write_bytes(store.checkpoint_path(name), data)
+        _remove_parts(store, name)
+        return
+    n = -(-len(data) // part_bytes)
+    _manifest_path(store, name).unlink(missing_ok=True)  # the old parts stop counting before any is replaced
+    for i in range(n):
+        atomic_write_bytes(_part_path(store, name, i), data[i * part_bytes:(i + 1) * part_bytes])
+    atomic_write_json(_manifest_path(store, name), {"name": name, "step": int(step), "bytes": len(data), "parts": n,
+                                                   "part_bytes": part_bytes, "sha256": hashlib.sha256(data).hexdigest()})
+    _remove_parts(store, name, keep=n)
+    store.checkpoint_path(name).unlink(missing_ok=True)
+
+
+def _remove_checkpoint(store: ExperimentStore, name: str) -> None:
+    store.checkpoint_path(name).unlink(missing_ok=True)
+    _remove_parts(store, name)
+
+
 def _copy_checkpoints(source: ExperimentStore, target: ExperimentStore, run_ids: list[str], report: ArchiveReport,
-                      busy: set[str] = frozenset(), max_bytes: int | None = None) -> None:
+                      busy: set[str] = frozenset(), max_bytes: int | None = None, part_bytes: int | None = None) -> None:
     for name, members in _in_progress(source, run_ids).items():
         if any(target.is_complete(rid) for rid in members):
             report.skipped[name] = "a member is already finished in the target"
@@ -102,22 +202,27 @@ def _copy_checkpoints(source: ExperimentStore, target: ExperimentStore, run_ids:
         if busy & set(members):
             report.skipped[name] = "a sweep running now holds its runs"
             continue
-        step = source.checkpoint_step(name)
+        step = _checkpoint_step(source, name)
         if step is None:
-            report.skipped[name] = f"its checkpoint {source.checkpoint_path(name)} is unreadable"
+            report.skipped[name] = f"its checkpoint {source.checkpoint_path(name)} is unreadable or incomplete"
             continue
-        have = target.checkpoint_step(name)
+        have = _checkpoint_step(target, name)
         if have is not None and have >= step:
             continue
-        size = source.checkpoint_path(name).stat().st_size
+        size = _checkpoint_size(source, name)
         if max_bytes is not None and size > max_bytes:
             report.skipped[name] = (f"its checkpoint at step {step:,} is {size / 1e6:.1f} MB, over the archive's limit of "
                                     f"{max_bytes / 1e6:.1f} MB; it stays in {source.root} (resumed from there)")
             continue
+        try:
+            data = _read_checkpoint(source, name)
+        except ValueError as err:
+            report.skipped[name] = str(err)
+            continue
         for rid in members:  # the members' metadata first: it says how the ensemble is grouped
             if source.metadata_path(rid).exists():
                 _copy(source.metadata_path(rid), target.metadata_path(rid))
-        _copy(source.checkpoint_path(name), target.checkpoint_path(name))
+        _write_checkpoint(target, name, data, step, part_bytes)
         report.checkpoints[name] = step
 
 
@@ -130,13 +235,15 @@ def _check(run_ids: Iterable[str]) -> list[str]:
 
 
 def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: Iterable[str],
-                    max_checkpoint_bytes: int | None = MAX_ARCHIVED_CHECKPOINT_BYTES) -> ArchiveReport:
+                    max_checkpoint_bytes: int | None = MAX_ARCHIVED_CHECKPOINT_BYTES,
+                    part_bytes: int = ARCHIVE_PART_BYTES) -> ArchiveReport:
     """Copy the finished runs and the in-progress checkpoints of ``run_ids`` from ``store`` into
     ``archive`` (see the module docstring); returns what was copied.
 
     A checkpoint file larger than ``max_checkpoint_bytes`` (default
     :data:`MAX_ARCHIVED_CHECKPOINT_BYTES`; ``None``: no limit) is not copied and is named in
-    ``report.skipped`` with its size.
+    ``report.skipped`` with its size; one larger than ``part_bytes`` (default
+    :data:`ARCHIVE_PART_BYTES`) is written as parts of at most that size and a manifest.
 
     A finished run is copied when the archive lacks it or holds another table (a recomputed run);
     a run whose table no longer matches its recorded SHA-256 is left alone (named in
@@ -146,6 +253,8 @@ def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: I
     if max_checkpoint_bytes is not None and (isinstance(max_checkpoint_bytes, bool) or not isinstance(max_checkpoint_bytes, int)
                                              or max_checkpoint_bytes < 0):
         raise ValueError(f"max_checkpoint_bytes must be a non-negative int or None, got {max_checkpoint_bytes!r}")
+    if isinstance(part_bytes, bool) or not isinstance(part_bytes, int) or part_bytes < 1:
+        raise ValueError(f"part_bytes must be a positive int, got {part_bytes!r}")
     if store.root.resolve() == archive.root.resolve():
         raise ValueError(f"store and archive are the same folder: {store.root}")
     report = ArchiveReport()
@@ -161,16 +270,16 @@ def save_to_archive(store: ExperimentStore, archive: ExperimentStore, run_ids: I
             continue
         _copy_run(store, archive, rid)
         report.runs.append(rid)
-    _copy_checkpoints(store, archive, ids, report, max_bytes=max_checkpoint_bytes)
+    _copy_checkpoints(store, archive, ids, report, max_bytes=max_checkpoint_bytes, part_bytes=part_bytes)
     # checkpoints of runs that have all finished (in the archive) since they were saved
     folder = archive.root / "checkpoints"
     if folder.is_dir():
         live = set(_in_progress(archive, ids))
-        for path in sorted(folder.glob("*.pt")):
-            name = path.stem
+        names = sorted({p.name[:-len(".pt")] for p in folder.glob("*.pt")} | {p.name[:-len(".parts.json")] for p in folder.glob("*.parts.json")})
+        for name in names:
             owners = [rid for rid in ids if rid == name or ((archive.read_metadata(rid) or {}).get("ensemble") or {}).get("id") == name]
             if owners and name not in live and all(archive.is_complete(rid) for rid in owners):
-                path.unlink()
+                _remove_checkpoint(archive, name)
                 report.removed.append(name)
     return report
 
