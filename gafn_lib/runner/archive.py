@@ -185,11 +185,11 @@ def _write_checkpoint(store: ExperimentStore, name: str, data: bytes, step: int,
     atomic_write_json(_manifest_path(store, name), {"name": name, "step": int(step), "bytes": len(data), "parts": n,
                                                    "part_bytes": part_bytes, "sha256": hashlib.sha256(data).hexdigest()})
     _remove_parts(store, name, keep=n)
-    store.checkpoint_path(name).unlink(missing_ok=True)
+    store.remove_checkpoint(name)
 
 
 def _remove_checkpoint(store: ExperimentStore, name: str) -> None:
-    store.checkpoint_path(name).unlink(missing_ok=True)
+    store.remove_checkpoint(name)
     _remove_parts(store, name)
 
 
