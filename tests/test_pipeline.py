@@ -133,8 +133,26 @@ def test_parallel_jobs_run_every_notebook_and_stop_launching_after_a_failure(pro
     assert sorted((project / "ran.log").read_text().splitlines()) == ["01 smoke 0", "02 smoke 0", "03 smoke 0"]
     assert "all 3 notebooks done in" in capsys.readouterr().out
     (project / "ran.log").unlink()
+    # 02 must still be running when 01's failure is seen, whatever the kernels' start-up times (a fixed
+    # sleep in 02 was not enough on a loaded machine: 02 finished first, freed its slot and 03 started).
+    # So 02 waits for a file written once the pipeline's worker has returned 01's failure.
+    failure_seen = project / "01.failure-seen"
+    real_execute_one = pipeline._execute_one
+
+    def signalling_execute_one(notebook, *args, **kwargs):
+        ok = real_execute_one(notebook, *args, **kwargs)
+        if not ok:
+            failure_seen.touch()
+        return ok
+
+    monkeypatch.setattr(pipeline, "_execute_one", signalling_execute_one)
+    wait_for_failure = (
+        "import time\nfrom pathlib import Path\ndeadline = time.monotonic() + 300\n"
+        f"while not Path({str(failure_seen)!r}).exists():\n"
+        "    assert time.monotonic() < deadline, '01 never failed'\n    time.sleep(0.05)\ntime.sleep(1)"
+    )
     write_notebook(project / "notebooks" / "01_nb.ipynb", "raise ValueError('first fails')")
-    write_notebook(project / "notebooks" / "02_nb.ipynb", "import time; time.sleep(3)", marker("02"))
+    write_notebook(project / "notebooks" / "02_nb.ipynb", wait_for_failure, marker("02"))
     assert run_pipeline(project, "--profile", "smoke", "--jobs", "2") == 1
     err = capsys.readouterr().err
     assert "FAILED 01_nb.ipynb" in err and "FAILED 02" not in err, err
