@@ -271,6 +271,41 @@ def test_claims_and_hit_rate_tests_cover_the_gflownet_without_log_reg_c():
     assert sampler.hit_rate_vs_random(table)["method"].tolist() == learners  # in table order
 
 
+def test_plain_findings_say_every_seed_only_when_the_table_verdict_does():
+    from gafn_lib.repro.molecules import findings
+
+    table = _table(methods=mx.RELEASE_PROFILE_METHODS)
+    vs_random = sampler.hit_rate_vs_random(table)
+    sentences = dict(zip(vs_random["method"], findings.table_sentences(vs_random, reference="random search")))
+    for method, verdict in zip(vs_random["method"], vs_random["verdict"]):
+        # "in every seed" exactly when the table's verdict is one-sided in every seed, and then in the verdict's direction
+        assert ("in every seed" in sentences[method]) == (verdict != "inconclusive"), (method, verdict, sentences[method])
+        assert ("more often" in sentences[method]) == (verdict == "beats random") or verdict == "inconclusive"
+    assert sentences[mx.PPO].startswith("PPO's sampler hits more often than random search's") and "4 of 4" in sentences[mx.PPO]
+    assert "no verdict" in sentences[mx.GAFN] and "no difference in seeds 0, 1, 2, 3" in sentences[mx.GAFN]
+    vs_gfn = sampler.gafn_vs_gflownets(table)  # against each GFlowNet, named in the sentence
+    against_gfn, against_no_c = findings.table_sentences(vs_gfn, reference_column="reference")
+    assert against_gfn.startswith(f"{mx.GAFN} against {mx.GFN}, late-training hit rate: no verdict")
+    assert against_no_c.startswith(f"{mx.GAFN}'s sampler hits less often than {mx.GFN_RELEASE_NO_C}'s late in training in every seed (4 of 4; z = ")
+    # mixed seeds: each side named, no verdict
+    mixed = findings.comparison_sentence("A", "B", [0, 1, 2], [2.0, -1.7, 1.6])
+    assert mixed == "A against B, late-training hit rate: no verdict (more often in seed 0; less often in seed 1; no difference in seed 2; z = +2.0, -1.7, +1.6)."
+    assert findings.seed_sides([0, 1], [-decisive.Z_CRITICAL - 1e-9, decisive.Z_CRITICAL]) == {"above": [], "below": [0], "level": [1]}
+    # ranks, best first by each metric's direction; the best method named when it is not GAFlowNet
+    summary = sampler.summary_table(table)
+    ranks = findings.rank_sentences(summary)
+    assert ranks[0] == f"{mx.GAFN} ranks 4 of 6 on mean top-10 reward: 0.715 ± 0.013; best: {mx.PPO}, 1.41 ± 0.013."  # 1.4 + 0.01·seed, seeds 0–3
+    # diversity: the lowest Tanimoto is best (GFlowNet 0.26 < GAFlowNet 0.27 < ... < PPO 0.53)
+    assert ranks[2].startswith(f"{mx.GAFN} ranks 2 of 6 on top-10 diversity") and ranks[2].endswith(f"best: {mx.GFN}, 0.262 ± 0.0013.")
+    assert findings.rank_sentences(summary, method=mx.GFN)[2] == f"{mx.GFN} ranks 1 of 6 on top-10 diversity (lower Tanimoto similarity): 0.262 ± 0.0013."
+    assert len(findings.plain_findings(vs_random, vs_gfn, summary)) == len(vs_random) + len(vs_gfn) + 4
+    assert findings.plain_findings(None, None, None) == [] and findings.rank_sentences(summary, method="absent") == []
+    with pytest.raises(ValueError, match="z must be"):
+        findings.seed_values("+1.0; n/a")
+    with pytest.raises(ValueError, match="one value per seed"):
+        findings.seed_sides([0, 1], [1.0])
+
+
 def test_sampler_panels_draw_four_axes():
     import matplotlib
 

@@ -11,6 +11,8 @@ re-exports:
 - :mod:`~gafn_lib.repro.molecules.sampler` — what each sampler produces now: late-training hit
   rates (per seed against random search) and the summary table, from the per-window columns;
 - :mod:`~gafn_lib.repro.molecules.claims` — the paper's claims as tests over seeds;
+- :mod:`~gafn_lib.repro.molecules.findings` — the seed-by-seed tables and GAFlowNet's ranks in
+  plain sentences;
 - :mod:`~gafn_lib.repro.molecules.decisive` — the decisive run's statistic, figure and report;
 - :mod:`~gafn_lib.repro.molecules.cost` — core-hours of a sweep from measured step rates;
 - :mod:`~gafn_lib.repro.molecules.probe` — the release-option probe.
@@ -38,6 +40,7 @@ from gafn_lib.repro.molecules.configs import (
     variant_fields,
 )
 from gafn_lib.repro.molecules.cost import RELEASE_CPU_STEPS_PER_SECOND, cost_estimate, format_cost
+from gafn_lib.repro.molecules.findings import plain_findings
 from gafn_lib.repro.molecules.load import (
     MOL_STORE, best_molecules, load_molecules, progress_of, run_molecules, split_complete,
 )
@@ -57,7 +60,7 @@ __all__ = [
     "REDUCED_REWARD", "RELEASE_CPU_STEPS_PER_SECOND", "RELEASE_PROFILE_METHODS", "REWARD_FIELDS", "SAMPLER_PANELS", "SWEEPS", "TAIL", "best_molecules",
     "collapse_probe", "collapse_summary", "cost_estimate", "decisive", "decisive_runs", "draw_best_molecules", "format_cost", "format_summary", "has_window_columns", "hit_rate_vs", "hit_rate_vs_random",
     "finished_runs", "format_finished_runs", "load_molecules", "long_runs", "main", "method_config", "molecule_claims", "molecule_runs", "notebook_runs", "notebook_settings",
-    "option_probe", "paper_runs", "read_collapse_probe", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
+    "option_probe", "paper_runs", "plain_findings", "read_collapse_probe", "plot_panels", "plot_sampler_panels", "progress_of", "release_fields", "release_method_fields",
     "report_decisive", "reward_label", "run_archive", "run_molecules", "scale_note", "seeds_label", "split_complete", "summary_table",
     "sweep_runs", "tail_table", "thousands", "VARIANT_BASE", "variant_fields", "gafn_vs_gflownets",
 ]
