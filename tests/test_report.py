@@ -225,6 +225,33 @@ def test_results_page_has_a_section_per_notebook_with_claims_counts_and_figures(
     assert "| quick | " + GRID_TITLE + " | 3 | 2 | 1 h 03 min |" in text
 
 
+def test_results_page_shows_the_seed_by_seed_tables_of_each_profile(project):
+    results = project / "data" / "results"
+    quick, long = results / "06_molecule_generation", results / "long" / "06_molecule_generation"
+    for folder in (quick, long):
+        folder.mkdir(parents=True)
+    pd.DataFrame({"method": ["GAFlowNet", "PPO"], "seeds": ["0, 1, 2", "0, 1, 2"], "hit_rate": ["x", "y"],
+                  "z": ["+10.9; +15.5; +8.4", "+1.0; +2.0; +3.0"], "verdict": ["beats random", "inconclusive"]}).to_csv(long / "hit_rate_vs_random.csv", index=False)
+    pd.DataFrame({"method": ["GAFlowNet"] * 2, "reference": ["GFlowNet", "GFlowNet (release, log_reg_c 0)"], "seeds": ["0, 1, 2"] * 2,
+                  "z": ["+14.5; +19.1; -6.9", "-2.0; -135.4; -61.8"], "verdict": ["inconclusive", "worse than GFlowNet"]}).to_csv(long / "hit_rate_gafn_vs_gfn.csv", index=False)
+    # a table written before the reference column existed (one GFlowNet), and one that cannot be read as seed by seed
+    pd.DataFrame({"method": ["GAFlowNet"], "seeds": ["0, 1"], "z": ["-2.6; -0.1"], "verdict": ["inconclusive"]}).to_csv(quick / "hit_rate_gafn_vs_gfn.csv", index=False)
+    pd.DataFrame({"method": ["GAFlowNet"], "seeds": ["0"]}).to_csv(quick / "hit_rate_vs_random.csv", index=False)
+    text = report.results_markdown(project, project / "docs" / "results.md")
+    section = _section(text, "06_molecule_generation")
+    seedwise = section[section.index("**Seed by seed**"):]
+    rows = [line for line in seedwise.splitlines() if line.startswith("| quick |") or line.startswith("| long |")]
+    assert rows == [
+        "| quick | [hit_rate_vs_random.csv](../data/results/06_molecule_generation/hit_rate_vs_random.csv): lacks the columns z, verdict | | | | |",
+        "| quick | GAFlowNet | GFlowNet | 0, 1 | -2.6; -0.1 | inconclusive |",
+        "| long | GAFlowNet | Random | 0, 1, 2 | +10.9; +15.5; +8.4 | beats random |",
+        "| long | PPO | Random | 0, 1, 2 | +1.0; +2.0; +3.0 | inconclusive |",
+        "| long | GAFlowNet | GFlowNet | 0, 1, 2 | +14.5; +19.1; -6.9 | inconclusive |",
+        "| long | GAFlowNet | GFlowNet (release, log_reg_c 0) | 0, 1, 2 | -2.0; -135.4; -61.8 | worse than GFlowNet |",
+    ]
+    assert "**Seed by seed**" in section and "**Seed by seed**" not in _section(text, GRID_TITLE)  # only where the tables are
+
+
 def test_results_page_reads_older_tables_and_marks_their_repeats(tmp_path):
     root = tmp_path / "project"
     folder = root / "data" / "results" / "01_gridworld_comparison"

@@ -349,8 +349,9 @@ NOTEBOOK_INTROS: dict[str, NotebookIntro] = {
         "molecules than MARS but both produce highly similar molecules, the GFlowNet is diverse but lower in quality, and "
         "GAFlowNet is best on both quality and diversity (the molecule experiment).",
         "GAFlowNet, GFlowNet, PPO, MARS and random search (the floor every learner must beat) on the final top-10 reward, "
-        "the modes above the score threshold and the top-10 Tanimoto similarity. The scale (reward threshold, molecules "
-        "per run) is each profile's: see the scope column.",
+        "the modes above the score threshold and the top-10 Tanimoto similarity, over seeds; and seed by seed, each "
+        "learner's late-training hit rate against random search's and GAFlowNet's against each GFlowNet's. The scale "
+        "(reward threshold, molecules per run) is each profile's: see the scope column.",
     ),
     "07": NotebookIntro(
         "None: the notebook shows how to extend the library.",
@@ -676,6 +677,48 @@ def _statistics(table: pd.DataFrame) -> str:
     return text
 
 
+#: Per notebook number: its seed-by-seed tables (file name, and the reference method of a row
+#: without a ``reference`` column: tables of one reference, or written before the column existed). Each row compares one method with a reference seed against seed (a
+#: pooled two-proportion z per seed, columns ``method``, ``seeds``, ``z``, ``verdict``); this decides
+#: about the runs at any number of seeds, where the claims over seeds need 4 seeds per group.
+SEEDWISE_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "06": (("hit_rate_vs_random.csv", "Random"), ("hit_rate_gafn_vs_gfn.csv", "GFlowNet")),
+}
+SEEDWISE_COLUMNS = ("method", "seeds", "z", "verdict")
+
+
+def _seedwise_section(out_dir: Path, notebook: str, found: dict[tuple[str, str], NotebookResults], profiles: Sequence[str]) -> list[str]:
+    """The rows of the notebook's :data:`SEEDWISE_TABLES` of every profile that wrote them, as one
+    markdown table (empty when there are none). A table without the columns is named, not raised."""
+    lines: list[str] = []
+    for profile in profiles:
+        folder = found[(notebook, profile)].folder
+        for name, reference in SEEDWISE_TABLES.get(notebook[:2], ()):
+            path = None if folder is None else folder / name
+            if path is None or not path.is_file():
+                continue
+            table = pd.read_csv(path, dtype=str).fillna("")
+            missing = [c for c in SEEDWISE_COLUMNS if c not in table.columns]
+            link = f"[{name}]({_link(path, out_dir)})"
+            if missing:
+                lines.append(f"| {profile} | {link}: lacks the columns {', '.join(missing)} | | | | |")
+                continue
+            for _, row in table.iterrows():
+                against = row.get("reference") or reference
+                lines.append("| " + " | ".join(_escape(c) for c in (profile, row["method"], against, row["seeds"], row["z"], row["verdict"])) + " |")
+    if not lines:
+        return []
+    return [
+        "**Seed by seed** (late-training hit rate, seed against the same seed of the reference: pooled two-proportion "
+        "z, one-sided 5 % at z > 1.645; *beats* or *worse than* only when every seed agrees). This decides about these "
+        "runs at any number of seeds; the claims above are over seeds.\n",
+        "| profile | method | against | seeds | z per seed | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *lines,
+        "",
+    ]
+
+
 def _notebook_section(out_dir: Path, notebook: str, title: str, found: dict[tuple[str, str], NotebookResults],
                       figures_root: Path, profiles: Sequence[str]) -> str:
     intro = NOTEBOOK_INTROS.get(notebook[:2])
@@ -719,6 +762,7 @@ def _notebook_section(out_dir: Path, notebook: str, title: str, found: dict[tupl
         if missing:
             out.append("\n" + "; ".join(f"{p}: {NOT_RUN if not found[(notebook, p)].ran else 'no claims table'}" for p in missing) + ".")
         out.append("")
+    out.extend(_seedwise_section(out_dir, notebook, found, profiles))
     figures = {p: notebook_figures(figures_root, notebook, p) for p in profiles}
     if any(figures.values()):
         out.append(f"### Figures of {notebook}\n")
