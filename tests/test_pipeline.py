@@ -194,6 +194,32 @@ def test_prefetch_plans_the_paper_profiles_ppo_tuning_sweep_with_notebook_01():
     assert not tuning & quick
 
 
+def test_prefetch_ensemble_size_caps_the_members_of_each_task(tmp_path, capsys, monkeypatch):
+    """--ensemble-size splits a group of compatible runs into smaller ensembles (smaller checkpoints,
+    sooner finished), in --status and in the sweep it starts; bad values are refused by name."""
+    import gafn_lib.runner
+    from gafn_lib.repro import prefetch
+
+    def task_sizes(ensemble_size: int | None = None) -> list[int]:
+        tables = prefetch.status(["03"], "smoke", tmp_path, workers=1, ensemble_size=ensemble_size)
+        return sorted(tables["gridworld"]["runs"].tolist())
+
+    assert task_sizes() == [14]  # smoke 03: one group of 14 compatible runs under the default cap (32)
+    assert task_sizes(5) == [4, 5, 5]
+    assert prefetch.main(["--profile", "smoke", "--only", "03", "--results-dir", str(tmp_path), "--workers", "1",
+                          "--ensemble-size", "5", "--status"]) == 0
+    assert "3 task(s) left" in capsys.readouterr().out
+    calls = []
+    monkeypatch.setattr(gafn_lib.runner, "run_sweep", lambda *args, **kwargs: calls.append(kwargs))
+    assert prefetch.main(["--profile", "smoke", "--only", "03", "--results-dir", str(tmp_path), "--workers", "1", "--ensemble-size", "5"]) == 0
+    assert [c.get("ensemble_size") for c in calls] == [5]
+    assert prefetch.main(["--profile", "smoke", "--only", "03", "--results-dir", str(tmp_path), "--workers", "1"]) == 0
+    assert "ensemble_size" not in calls[-1]  # the runner's default
+    with pytest.raises(SystemExit):
+        prefetch.main(["--profile", "smoke", "--only", "03", "--ensemble-size", "0"])
+    assert "--ensemble-size must be >= 1, got 0" in capsys.readouterr().err
+
+
 def test_prefetch_command_trains_the_runs_once_and_then_skips_them(tmp_path, capsys):
     from gafn_lib.repro import experiments as ex
     from gafn_lib.repro.prefetch import main as prefetch_main
