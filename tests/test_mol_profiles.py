@@ -291,6 +291,9 @@ def test_plain_findings_say_every_seed_only_when_the_table_verdict_does():
     mixed = findings.comparison_sentence("A", "B", [0, 1, 2], [2.0, -1.7, 1.6])
     assert mixed == "A against B, late-training hit rate: no verdict (more often in seed 0; less often in seed 1; no difference in seed 2; z = +2.0, -1.7, +1.6)."
     assert findings.seed_sides([0, 1], [-decisive.Z_CRITICAL - 1e-9, decisive.Z_CRITICAL]) == {"above": [], "below": [0], "level": [1]}
+    # the table's verdict (from unrounded z) decides "every seed" when a rounded z sits at the threshold
+    assert "in every seed (2 of 2; z = +1.6, +3.0)" in findings.comparison_sentence("A", "B", [0, 1], [1.6, 3.0], verdict="beats B")
+    assert "no verdict (more often in seed 1; no difference in seed 0" in findings.comparison_sentence("A", "B", [0, 1], [1.6, 3.0], verdict="inconclusive")
     # ranks, best first by each metric's direction; the best method named when it is not GAFlowNet
     summary = sampler.summary_table(table)
     ranks = findings.rank_sentences(summary)

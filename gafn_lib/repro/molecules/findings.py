@@ -61,10 +61,17 @@ def _seed_list(seeds: list[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 
 
-def comparison_sentence(method: str, reference: str, seeds: Sequence[int], zs: Sequence[float]) -> str:
-    """One sentence: ``method``'s late-training hit rate against ``reference``'s, seed by seed."""
+def comparison_sentence(method: str, reference: str, seeds: Sequence[int], zs: Sequence[float], verdict: str | None = None) -> str:
+    """One sentence: ``method``'s late-training hit rate against ``reference``'s, seed by seed.
+
+    ``verdict``: the table's own verdict (``beats …`` / ``worse than …`` / ``inconclusive``),
+    computed from the unrounded z; when given it decides the "every seed" sentences, so a z shown
+    rounded next to the threshold (1.6449 as +1.6) cannot contradict the table."""
     sides = seed_sides(seeds, zs)
     n = len(zs)
+    if verdict is not None:
+        one_sided = "above" if verdict.startswith("beats") else "below" if verdict.startswith("worse than") else None
+        sides = {"above": [], "below": [], "level": [], one_sided: list(seeds)} if one_sided else sides
     shown = ", ".join(f"{z:+.1f}" for z in zs)
     if len(sides["above"]) == n:
         return f"{method}'s sampler hits more often than {reference}'s late in training in every seed ({n} of {n}; z = {shown})."
@@ -85,7 +92,7 @@ def table_sentences(table: pd.DataFrame | None, reference_column: str | None = N
     for _, row in table.iterrows():
         against = row[reference_column] if reference_column else reference
         seeds = [int(s) for s in seed_values(row["seeds"].replace(",", ";"), "seeds")]
-        sentences.append(comparison_sentence(row["method"], against, seeds, seed_values(row["z"])))
+        sentences.append(comparison_sentence(row["method"], against, seeds, seed_values(row["z"]), row.get("verdict")))
     return sentences
 
 
