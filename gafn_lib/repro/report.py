@@ -678,9 +678,10 @@ def _statistics(table: pd.DataFrame) -> str:
 
 
 #: Per notebook number: its seed-by-seed tables (file name, and the reference method of a row
-#: without a ``reference`` column: tables of one reference, or written before the column existed). Each row compares one method with a reference seed against seed (a
-#: pooled two-proportion z per seed, columns ``method``, ``seeds``, ``z``, ``verdict``); this decides
-#: about the runs at any number of seeds, where the claims over seeds need 4 seeds per group.
+#: without a ``reference`` column: tables of one reference, or written before the column existed).
+#: Each row compares one method with a reference, seed against seed (a pooled two-proportion z per
+#: seed; columns ``method``, ``seeds``, ``z``, ``verdict``): this decides about the runs at any
+#: number of seeds, where the claims over seeds need 4 seeds per group.
 SEEDWISE_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "06": (("hit_rate_vs_random.csv", "Random"), ("hit_rate_gafn_vs_gfn.csv", "GFlowNet")),
 }
