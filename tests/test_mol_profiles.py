@@ -302,6 +302,8 @@ def test_plain_findings_say_every_seed_only_when_the_table_verdict_does():
     assert ranks[2].startswith(f"{mx.GAFN} ranks 2 of 6 on top-10 diversity") and ranks[2].endswith(f"best: {mx.GFN}, 0.262 ± 0.0013.")
     assert findings.rank_sentences(summary, method=mx.GFN)[2] == f"{mx.GFN} ranks 1 of 6 on top-10 diversity (lower Tanimoto similarity): 0.262 ± 0.0013."
     assert len(findings.plain_findings(vs_random, vs_gfn, summary)) == len(vs_random) + len(vs_gfn) + 4
+    no_hits = summary.assign(tail_hit_rate_mean=[np.nan if m == mx.GAFN else v for m, v in zip(summary["method"], summary["tail_hit_rate_mean"])])
+    assert len(findings.rank_sentences(no_hits)) == 3  # a metric GAFlowNet has no value for gets no rank
     assert findings.plain_findings(None, None, None) == [] and findings.rank_sentences(summary, method="absent") == []
     with pytest.raises(ValueError, match="z must be"):
         findings.seed_values("+1.0; n/a")

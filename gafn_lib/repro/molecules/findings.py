@@ -107,6 +107,8 @@ def rank_sentences(summary: pd.DataFrame | None, method: str = GAFN) -> list[str
         if mean not in summary.columns or summary[mean].isna().all():
             continue
         ordered = summary.dropna(subset=[mean]).sort_values(mean, ascending=not higher, kind="stable").reset_index(drop=True)
+        if method not in set(ordered["method"]):  # no value of its own for this metric: no rank
+            continue
         rank = int(ordered.index[ordered["method"] == method][0]) + 1
 
         def value(row) -> str:
