@@ -15,6 +15,12 @@ floor: ``gflop_per_step`` (multiply-adds ×2 through the dense layers, backward 
 forward), ``gflops_measured`` (a 1600×256 @ 256×256 float32 matmul on this machine) and
 ``floor_ms_per_step`` = their ratio, beside ``ms_per_step``.
 
+``--compare-sampling`` (with ``--ensemble``): the same ``K`` GAFlowNet seeds trained twice side by
+side, with ``sampling="auto"`` and ``sampling="per_move"`` (:attr:`gafn_lib.core.config.TrainConfig.sampling`),
+in alternating blocks: ``ms_per_step`` of each, their ratio, which path ``"auto"`` took, and
+``same_numbers`` (every member's loss at every step, and the parameters at the end, equal bit for
+bit between the two).
+
 ``--method ppo`` (with ``--ensemble``): the same row for ensembles of ``K`` PPO seeds
 (:class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, no intrinsic reward); its floor
 counts the sampling / old-policy forwards and the ``epochs × n_minibatches`` training passes.
@@ -144,6 +150,51 @@ def _measure_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, q
     })
 
 
+def _measure_sampling(k: int, height: int, steps: int, warmup: int, ndim: int, queue) -> None:
+    import torch
+
+    from gafn_lib.core.ensemble import EnsembleTrainer
+    from gafn_lib.core.runtime import configure_threads
+    from gafn_lib.grid.config import GridTrainConfig
+
+    configure_threads(1)
+    trainers = {
+        sampling: EnsembleTrainer([GridTrainConfig(ndim=ndim, height=height, objective="tb", augment="joint", n_steps=10**9,
+                                                   batch_size=16, seed=s, threads=1, sampling=sampling) for s in range(k)])
+        for sampling in ("auto", "per_move")
+    }
+    losses: dict[str, list] = {name: [] for name in trainers}
+    seconds: dict[str, list[float]] = {name: [] for name in trainers}
+    lengths = []
+
+    def run(name: str, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            infos = trainers[name].step()
+            losses[name].append([i["loss"] for i in infos])
+            if name == "auto":
+                lengths.append(sum(i["mean_length"] for i in infos) / len(infos))
+        return (time.perf_counter() - start) / n
+
+    for name in trainers:
+        run(name, warmup)
+    block = max(1, steps // 3)
+    for _ in range(3):  # alternating blocks: both see the same machine load; keep the best block of each
+        for name in trainers:
+            seconds[name].append(run(name, block))
+    params = {name: torch.cat([p.detach().flatten() for p in t.policy_net.parameters()]) for name, t in trainers.items()}
+    auto = trainers["auto"]
+    queue.put({
+        "K": k, "height": height, "ndim": ndim, "objective": "tb", "augment": "joint", "intrinsic": "rnd", "batch_size": 16,
+        "threads": 1, "steps_measured": 3 * block,
+        "auto_mode": "table" if auto.table_mode else ("sampling-table" if auto.sampling_table else "per-move"),
+        "auto_ms_per_step": round(min(seconds["auto"]) * 1e3, 1), "per_move_ms_per_step": round(min(seconds["per_move"]) * 1e3, 1),
+        "per_move_speedup": round(min(seconds["auto"]) / min(seconds["per_move"]), 2),
+        "mean_trajectory_length": round(sum(lengths) / len(lengths), 1),
+        "same_numbers": losses["auto"] == losses["per_move"] and torch.equal(params["auto"], params["per_move"]),
+    })
+
+
 def _measure_ppo_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, queue) -> None:
     """The PPO row of ``--method ppo``: ``K`` seeds of PPO (no intrinsic reward) as one
     :class:`gafn_lib.baselines.ppo_ensemble.PPOEnsembleTrainer`, against every member trained
@@ -224,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON line per configuration")
     parser.add_argument("--method", choices=("gafn", "ppo"), default="gafn",
                         help="with --ensemble: GAFlowNet (TB, joint, RND; default) or PPO ensembles")
+    parser.add_argument("--compare-sampling", action="store_true",
+                        help="with --ensemble: GAFlowNet ensembles with sampling='auto' against sampling='per_move', side by side")
     args = parser.parse_args(argv)
+    if args.compare_sampling and (args.ensemble is None or args.method != "gafn"):
+        parser.error("--compare-sampling needs --ensemble (and the default --method gafn)")
     if args.method != "gafn" and args.ensemble is None:
         parser.error("--method ppo needs --ensemble (--ensemble 1 measures a solo run)")
     if args.ensemble is not None:
@@ -235,10 +290,14 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps or 30
         for height in heights:
             for k in sizes:
-                measure = _measure_ppo_ensemble if args.method == "ppo" else _measure_ensemble
+                measure = _measure_sampling if args.compare_sampling else (_measure_ppo_ensemble if args.method == "ppo" else _measure_ensemble)
                 result = _in_fresh_process(measure, (k, height, steps, args.warmup, args.ndim))
                 if args.json:
                     print(json.dumps(result), flush=True)
+                elif args.compare_sampling:
+                    print(f"K={k:<3} H={height:<4} auto ({result['auto_mode']}) {result['auto_ms_per_step']:8.1f} ms/step  "
+                          f"per_move {result['per_move_ms_per_step']:8.1f} ms/step  speedup {result['per_move_speedup']:5.2f}  "
+                          f"same numbers: {result['same_numbers']}", flush=True)
                 else:
                     print(f"K={k:<3} H={height:<4} {result['run_steps_per_second']:8.1f} run-steps/s  speedup {result['speedup']:5.2f}  "
                           f"{result['ms_per_step']:8.2f} ms/step (floor {result['floor_ms_per_step']:.2f})  "

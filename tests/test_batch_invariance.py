@@ -140,6 +140,40 @@ def test_the_mode_is_the_runs_own_choice():
             assert (trainer.table_mode, trainer.sampling_table) == modes
 
 
+def test_the_sampling_field_chooses_the_path_and_is_refused_where_it_cannot_work():
+    """``sampling`` overrides the cost model (a field of the run, so still the run's own choice)."""
+    small = Hypergrid(HypergridConfig(ndim=2, height=16))
+    large = Hypergrid(HypergridConfig(ndim=2, height=64))
+    huge = Hypergrid(HypergridConfig(ndim=2, height=256))  # auto: one network call per move
+    assert [evaluation_modes(small, 16, s) for s in ("auto", "tables", "per_move")] == [(True, True), (True, True), (False, False)]
+    assert [evaluation_modes(large, 16, s) for s in ("auto", "tables", "per_move")] == [(False, True), (False, True), (False, False)]
+    assert [evaluation_modes(huge, 16, s) for s in ("auto", "tables", "per_move")] == [(False, False), (False, True), (False, False)]
+    unlisted = Unlisted(Hypergrid(HypergridConfig(ndim=2, height=6)))
+    assert evaluation_modes(unlisted, 16, "per_move") == (False, False)
+    with pytest.raises(ValueError, match="sampling='tables' needs an environment that lists its states"):
+        EnsembleTrainer([GridTrainConfig(**TINY, sampling="tables")], env=unlisted)
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        evaluation_modes(small, 16, "rows")
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        GridTrainConfig(sampling="table")
+    for k in (1, 3):
+        trainer = EnsembleTrainer([GridTrainConfig(height=16, hidden=16, seed=s, sampling="per_move") for s in range(k)])
+        assert (trainer.table_mode, trainer.sampling_table) == (False, False)
+
+
+def test_per_move_members_log_exactly_their_solo_histories():
+    """Chosen by the field (not the thresholds): members of every objective and augmentation alone
+    and together, in visited mode with one network call per move."""
+    members = [5, 1, 9, 4, 0]
+    solo = {i: strip(EnsembleTrainer(configs([i], sampling="per_move")).train(progress=False)[0].rows) for i in members}
+    trainer = EnsembleTrainer(configs(members, sampling="per_move"))
+    assert (trainer.table_mode, trainer.sampling_table) == (False, False)
+    histories = [strip(h.rows) for h in trainer.train(progress=False)]
+    assert_first_visits_compared(histories)
+    for i, rows in zip(members, histories):
+        assert rows == solo[i], f"run {RUNS[i]} differs from its solo run"
+
+
 def test_trajectories_are_padded_to_max_moves(mode):
     """A batch's shape never depends on its draws (nor on the partners' trajectories)."""
     trainer = EnsembleTrainer(configs([0, 5]))

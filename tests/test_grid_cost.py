@@ -45,6 +45,9 @@ def test_seconds_per_step_by_method_and_height():
     # larger grids never cost less for the GFlowNets
     costs = [grid_cost.seconds_per_step(GridTrainConfig(height=h)) for h in (8, 12, 16, 24, 32, 48, 64, 96, 128)]
     assert costs == sorted(costs)
+    # per-move sampling (the notebooks' runs at H = 128) costs its measured fraction
+    assert grid_cost.seconds_per_step(GridTrainConfig(height=128, sampling="per_move")) == pytest.approx(
+        grid_cost.PER_MOVE_FACTOR * grid_cost.seconds_per_step(gafn))
     # not a grid run: no estimate
     assert grid_cost.seconds_per_step(MolTrainConfig()) is None
     assert grid_cost.run_seconds(MolTrainConfig()) is None

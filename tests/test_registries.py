@@ -138,6 +138,19 @@ def test_the_experiments_layer_still_builds_every_committed_paper_run():
     assert committed <= built
 
 
+def test_notebook_gflownet_runs_sample_per_move_from_the_stated_height():
+    from gafn_lib.repro import experiments as ex
+
+    pairs = ex.notebook_labelled_runs("paper")["01"]
+    per_move = {(label, c.height) for label, c in pairs if getattr(c, "sampling", None) == "per_move"}
+    assert per_move == {(ex.GAFN, 128), (ex.TB, 128)}
+    assert ex.PER_MOVE_FROM_HEIGHT == 128
+    # a caller's own choice wins; the baselines have no such field
+    assert ex.method_config(ex.GAFN, height=128, seed=0, n_steps=10, log_every=5, sampling="tables").sampling == "tables"
+    assert ex.method_config(ex.TB, height=64, seed=0, n_steps=10, log_every=5).sampling == "auto"
+    assert not hasattr(ex.method_config(ex.MCMC, height=128, seed=0, n_steps=10, log_every=5), "sampling")
+
+
 def test_run_ids_of_every_profile_are_pinned():
     """Every run id the repro layer builds, in order, per profile (sha256 of the joined ids)."""
     from gafn_lib.repro import experiments as ex
@@ -145,7 +158,10 @@ def test_run_ids_of_every_profile_are_pinned():
     # Changed on purpose (issue 24): notebook 03 runs the count bonus at every η of RND's sweep (every
     # profile), the paper profile has seeds 0-9 and 01's PPO tuning sweep. Every earlier run id is
     # still built (test above; the quick and smoke ids of 01, 02, 04 and 05 are unchanged).
-    expected = {"quick": "44e92b3fb30ffdc7", "paper": "2c38b93316e04b8a", "smoke": "6741a47f1e04d7c1"}
+    # Changed on purpose again (issue 24): the paper profile's GFlowNet runs at H = 128 sample per
+    # move (sampling="per_move", same draws, 1.54× faster in ensembles of 10); no H = 128 run of the
+    # 10-seed sweep had started. Every other id is unchanged (the quick and smoke digests).
+    expected = {"quick": "44e92b3fb30ffdc7", "paper": "19e241de1defbf90", "smoke": "6741a47f1e04d7c1"}
     for profile, digest in expected.items():
         runs = ex.notebook_runs(profile)
         assert _digest([run_id(c) for nb in ("01", "02", "03", "04", "05") for c in runs[nb]]) == digest, profile

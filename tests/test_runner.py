@@ -86,6 +86,8 @@ def test_run_id_is_stable_across_processes_and_pinned():
     text = json.dumps(documented, sort_keys=True, separators=(",", ":"))
     assert hashlib.sha256(text.encode()).hexdigest()[:16] == run_id(PinnedConfig())
     assert len(run_id(config)) == 16 and int(run_id(config), 16) >= 0
+    # a grid run's id from before the ``sampling`` field existed (added_field: "auto" is left out)
+    assert run_id(config) == "8ec2978678bfbe55"
 
 
 def test_run_id_changes_with_every_field():
@@ -94,7 +96,7 @@ def test_run_id_changes_with_every_field():
         ndim=3, height=9, reward="dense", termination="exit", r0=0.2, r1=0.6, r2=3.0, objective="db",
         augment="edge", intrinsic="count", eta=0.02, subtb_lambda=0.5, hidden=33, n_layers=3, uniform_pb=True,
         lr=2e-3, lr_logz=0.2, batch_size=8, n_steps=41, epsilon=0.1, temperature=2.0, log_every=5, seed=1,
-        device="cuda", threads=2,
+        device="cuda", threads=2, sampling="per_move",
     )
     assert set(alternatives) == set(GridTrainConfig.field_names()), "list an alternative value for every field"
     ids = {run_id(base)}

@@ -51,6 +51,12 @@ MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
 INTRINSIC_FACTOR = 1.25
 PLAIN_FACTOR = 0.75
 
+#: A GFlowNet run that samples per move (``sampling="per_move"``; the notebooks' runs from H = 128,
+#: :data:`gafn_lib.repro.experiments.PER_MOVE_FROM_HEIGHT`) costs this times the anchor, which was
+#: measured with sampling tables: ``python -m gafn_lib.bench --ensemble 10 --heights 128
+#: --compare-sampling`` gave 1.54× a step at H = 128 (2026-12-07).
+PER_MOVE_FACTOR = 0.65
+
 #: Config class name → method family of :data:`MS_PER_MEMBER_STEP`.
 FAMILY_OF_CONFIG = {"GridTrainConfig": "gflownet", "PPOConfig": "ppo", "MCMCConfig": "mcmc"}
 
@@ -86,6 +92,8 @@ def seconds_per_step(config: Any) -> float | None:
     ms = interpolate_log_log(MS_PER_MEMBER_STEP[family], height)
     if family == "gflownet":
         ms *= INTRINSIC_FACTOR if getattr(config, "intrinsic", "none") != "none" else PLAIN_FACTOR
+        if getattr(config, "sampling", "auto") == "per_move":
+            ms *= PER_MOVE_FACTOR
     return ms / 1000.0
 
 

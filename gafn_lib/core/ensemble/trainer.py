@@ -15,7 +15,8 @@ One step, top to bottom:
 1. each member draws its uniforms; all ``K·B`` trajectories are sampled in lockstep, without
    gradient: from tables of every member's policy on every state when the environment lists its
    states and that is cheaper (:data:`MOVE_CALL_ROWS`; a move is then a few gathers on state
-   indices), else with one stacked network call per move;
+   indices), else with one stacked network call per move (the run's ``sampling`` field may choose
+   either; the draws are the same);
 2. the policy evaluates, with gradient, ``log P_F``, ``log P_B``, ``log F`` of every state (*table
    mode*, small environments: one stacked call for all members), of the member's distinct visited
    states (*visited mode*, larger enumerable environments: each member alone, its own row count)
@@ -56,7 +57,7 @@ import numpy as np
 import torch
 
 from gafn_lib.core.augment import augment
-from gafn_lib.core.config import TrainConfig
+from gafn_lib.core.config import SAMPLING_MODES, TrainConfig
 from gafn_lib.core.ensemble.features import Featurizer
 from gafn_lib.core.ensemble.intrinsic import StackedCounts, StackedRND
 from gafn_lib.core.ensemble.policy import StackedPolicy
@@ -108,16 +109,34 @@ def make_adam(groups: list[dict]) -> torch.optim.Adam:
         return torch.optim.Adam(groups)
 
 
-def evaluation_modes(env, batch_size: int) -> tuple[bool, bool]:
-    """``(table_mode, sampling_table)`` of a run: a function of its environment and batch size only
-    (never of the runs it shares an ensemble with, so a member computes what it computes alone).
+def evaluation_modes(env, batch_size: int, sampling: str = "auto") -> tuple[bool, bool]:
+    """``(table_mode, sampling_table)`` of a run: a function of its environment, batch size and
+    ``sampling`` field only (never of the runs it shares an ensemble with, so a member computes what
+    it computes alone).
 
-    *Table mode* when the environment lists at most :data:`TABLE_MODE_MAX_STATES` states; *sampling
-    tables* also when ``n_states < max_moves · (MOVE_CALL_ROWS + B)`` (cheaper than one network call
-    per move); otherwise one network call per move."""
+    ``sampling="auto"``: *table mode* when the environment lists at most
+    :data:`TABLE_MODE_MAX_STATES` states; *sampling tables* also when ``n_states < max_moves ·
+    (MOVE_CALL_ROWS + B)`` (cheaper than one network call per move for one run); otherwise one
+    network call per move. ``"tables"``: table mode or sampling tables (the environment must list
+    its states). ``"per_move"``: one network call per move (and, for an environment that lists its
+    states, the loss on the distinct visited states).
+
+    Raises:
+        ValueError: ``sampling`` is unknown, or ``"tables"`` for an environment that cannot list its
+            states.
+    """
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
     if not is_enumerable(env):
+        if sampling == "tables":
+            raise ValueError(f"sampling='tables' needs an environment that lists its states (all_states / index); "
+                             f"{type(env).__name__} does not: use sampling='auto' or 'per_move'")
+        return False, False
+    if sampling == "per_move":
         return False, False
     table = env.n_states <= TABLE_MODE_MAX_STATES
+    if sampling == "tables":
+        return table, True
     return table, table or env.n_states < env.max_moves * (MOVE_CALL_ROWS + batch_size)
 
 
@@ -207,7 +226,7 @@ class EnsembleTrainer(MemberRuns):
             [c.uniform_pb for c in configs], self.generators, self.device,
         )
         self._custom_policy: _SoloPolicyAdapter | None = None
-        self.table_mode, self.sampling_table = evaluation_modes(self.env, base.batch_size)
+        self.table_mode, self.sampling_table = evaluation_modes(self.env, base.batch_size, base.sampling)
         self.last_step_rows: dict[str, int] = {}
         self._train_rows: dict[str, int] = {}
         self._pending: tuple | None = None  # table-mode outputs computed by sample(), used by the next loss()
