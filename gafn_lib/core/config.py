@@ -73,7 +73,7 @@ class TrainConfig:
             policy evaluated on every state once per step (an environment that lists its states);
             ``"per_move"``: one network call per move, on the batch's current states. In an
             ensemble the per-move calls are shared by the members and the tables are not, so large
-            ensembles on large grids gain from ``"per_move"`` (2-D, H = 128, 10 members: 1.3× a
+            ensembles on large grids gain from ``"per_move"`` (2-D, H = 128, 10 members: 1.54× a
             step). A field of the run, not of its ensemble, so that a member samples alike alone or
             with partners.
     """
