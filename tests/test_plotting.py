@@ -148,7 +148,7 @@ def test_identical_curves_are_labelled_so_no_method_seems_missing():
     fig, (a, b) = plt.subplots(1, 2)
     same = pd.concat([_runs({0: [3.0, 3.0]}), _runs({0: [3.0, 3.0]}, method="PPO")])
     plotting.plot_curves(same, "l1", a)
-    assert [t.get_text() for t in a.texts] == ["all 2 methods identical"]
+    assert [t.get_text() for t in a.texts] == ["both methods identical"]
     differ = pd.concat([_runs({0: [3.0, 3.0]}), _runs({0: [3.0, 2.0]}, method="PPO")])
     plotting.plot_curves(differ, "l1", b)
     assert len(b.texts) == 0
@@ -330,3 +330,15 @@ def test_every_notebook_figure_states_its_scope():
             if "plot_curves(" in source or "plot_panels(" in source:
                 assert ".legend(" not in source, f"{path.name}: an axes legend over the curves:\n{source}"
     assert figure_cells >= 12
+
+
+def test_overlap_notes_name_identical_curves_in_words():
+    from gafn_lib.repro.plotting import overlap_notes
+
+    x = np.arange(4.0)
+    same = {"A": (x, x), "B": (x, x.copy())}
+    assert overlap_notes(same) == ["both methods identical"]
+    assert overlap_notes({**same, "C": (x, x + 0.0)}) == ["all 3 methods identical"]
+    late = np.array([0.0, 1.0, 3.0, 3.0])
+    assert overlap_notes({"A": (x, x), "B": (x, late), "C": (x, x + 1)}) == []
+    assert overlap_notes({"A": (x, np.array([5.0, 1.0, 2.0, 3.0])), "B": (x, x)}) == ["A = B from x ≥ 1"]

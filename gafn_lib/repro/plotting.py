@@ -249,7 +249,8 @@ def label_colors(labels: Sequence[str], colors: Mapping[str, str] | None = None)
 
 
 def overlap_notes(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], rtol: float = 1e-9) -> list[str]:
-    """Which of ``curves`` (``label → (x, y)``) hide each other: ``"all 3 methods identical"``;
+    """Which of ``curves`` (``label → (x, y)``) hide each other: ``"all 3 methods identical"`` (two:
+    ``"both methods identical"``);
     else ``"A = B (overlap)"`` for every group of identical curves, and ``"A = B from x ≥ 4.8k"``
     for two curves (or groups) that coincide over at least their second half but not before."""
     labels = list(curves)
@@ -267,7 +268,7 @@ def overlap_notes(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], rtol: flo
         return eq is not None and bool(eq.all())
 
     if all(identical(labels[0], other) for other in labels[1:]):
-        return [f"all {len(labels)} methods identical"]
+        return ["both methods identical" if len(labels) == 2 else f"all {len(labels)} methods identical"]
     notes, units, grouped = [], [], set()  # units: (name, a member) of each group of identical curves
     for i, a in enumerate(labels):
         if a in grouped:
