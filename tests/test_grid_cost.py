@@ -42,9 +42,12 @@ def test_seconds_per_step_by_method_and_height():
     assert (grid_cost.INTRINSIC_FACTOR + grid_cost.PLAIN_FACTOR) / 2 == 1.0
     assert grid_cost.seconds_per_step(PPOConfig(height=8)) == pytest.approx(table["ppo"][8] / 1000)
     assert grid_cost.seconds_per_step(MCMCConfig(height=64)) == pytest.approx(table["mcmc"][8] / 1000)
-    # larger grids never cost less for the GFlowNets
-    costs = [grid_cost.seconds_per_step(GridTrainConfig(height=h)) for h in (8, 12, 16, 24, 32, 48, 64, 96, 128)]
+    # from H = 32 on (visited mode) larger grids never cost less for the GFlowNets; below, table
+    # mode makes H = 16 a little dearer per step than H = 32 (measured)
+    costs = [grid_cost.seconds_per_step(GridTrainConfig(height=h)) for h in (32, 48, 64, 96, 128)]
     assert costs == sorted(costs)
+    small = [grid_cost.seconds_per_step(GridTrainConfig(height=h)) for h in (8, 12, 16)]
+    assert small == sorted(small) and max(small) < costs[-1]
     # per-move sampling (the notebooks' runs at H = 128) costs its measured fraction
     assert grid_cost.seconds_per_step(GridTrainConfig(height=128, sampling="per_move")) == pytest.approx(
         grid_cost.PER_MOVE_FACTOR * grid_cost.seconds_per_step(gafn))

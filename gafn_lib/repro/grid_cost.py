@@ -30,19 +30,26 @@ from typing import Any, Mapping
 #: - ``"gflownet"``, H = 8 and 16: the 10-seed paper sweep (2026-12-06/07, engine of issue 22),
 #:   GAFlowNet and TB seeds 0–9 as one ensemble of 20, the other core busy: 18.6 steps/s (2.7 ms) at
 #:   H = 8, 7.1 steps/s (7.0 ms) at H = 16.
-#: - ``"gflownet"``, H = 32, 64, 128: H = 16's 7.0 ms times the growth between heights of the
-#:   3-seed paper sweep (2026-12-05, the engine before issue 22; GAFlowNet ensembles of 3 took 3,
-#:   4.5, 12 and 37 min at H = 16, 32, 64, 128): 10.5, 28 and 86 ms. To be replaced by the 10-seed
-#:   sweep's own rates as its ensembles finish (the progress lines print them).
+#: - ``"gflownet"``, H = 32 and 64: the same sweep's ensembles of 20 (GAFlowNet and TB, seeds 0–9;
+#:   2026-12-07, the other core busy): 7.58 steps/s (6.6 ms) at H = 32, 2.94 steps/s (17.0 ms) at
+#:   H = 64. Notebook 03's GAFlowNet-only ensembles of 10 at H = 32 took 26 min for 20,000 steps
+#:   (7.8 ms per member-step, i.e. 6.2 for the mixed mean), in line. H = 32 costs less than H = 16
+#:   per step: H = 16 (256 states) trains in table mode, the policy with gradient on every state,
+#:   while H = 32 evaluates only the visited states.
+#: - ``"gflownet"``, H = 128: an ensemble of 10 fresh GAFlowNet seeds with sampling tables, the
+#:   stop action's logit lowered by 5 so that trajectories have trained lengths (mean 154 moves;
+#:   2026-12-07): 803 ms a step, 80 ms per member, 64 ms for the mixed mean. To be replaced by the
+#:   sweep's own rate. The notebooks' H = 128 runs sample per move (:data:`PER_MOVE_FACTOR`).
 #: - ``"ppo"``, H = 8: the 10-seed sweep's PPO ensemble of 10 at 5.05 steps/s (19.8 ms); H = 16:
-#:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H ≥ 32:
-#:   PPO stops after about 2 moves there (it never reaches a goal), and the 3-seed sweep's PPO runs
-#:   took 5–10 min at every height, so H = 8's 19.8 ms is used.
+#:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H = 32:
+#:   the tuning ensemble of 16 (two entropy coefficients, with and without RND) at 2.36 steps/s
+#:   (26.5 ms); H ≥ 64: untuned PPO stops after about 2 moves there (it never reaches a goal), and
+#:   the 3-seed sweep's PPO runs took 5–10 min at every height, so H = 8's 19.8 ms is used.
 #: - ``"mcmc"``: the 10-seed sweep's 50 chains (H = 8…128, 20,000 steps, checkpointed every 1,000)
 #:   took 319 s in all on one core (2026-12-07): 0.32 ms per step at every height.
 MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
-    "gflownet": {8: 2.7, 16: 7.0, 32: 10.5, 64: 28.0, 128: 86.0},
-    "ppo": {8: 19.8, 16: 39.0, 32: 19.8, 64: 19.8, 128: 19.8},
+    "gflownet": {8: 2.7, 16: 7.0, 32: 6.6, 64: 17.0, 128: 64.0},
+    "ppo": {8: 19.8, 16: 39.0, 32: 26.5, 64: 19.8, 128: 19.8},
     "mcmc": {8: 0.32, 128: 0.32},
 }
 
