@@ -16,7 +16,7 @@ One step, top to bottom:
    gradient: from tables of every member's policy on every state when the environment lists its
    states and that is cheaper (:data:`MOVE_CALL_ROWS`; a move is then a few gathers on state
    indices), else with one stacked network call per move (the run's ``sampling`` field may choose
-   either; the draws are the same);
+   either; the sampling distribution is the same);
 2. the policy evaluates, with gradient, ``log P_F``, ``log P_B``, ``log F`` of every state (*table
    mode*, small environments: one stacked call for all members), of the member's distinct visited
    states (*visited mode*, larger enumerable environments: each member alone, its own row count)
@@ -74,6 +74,7 @@ from gafn_lib.core.runtime import configure_threads, keep_freed_memory, resolve_
 from gafn_lib.core.sampling import Trajectories, action_probabilities
 from gafn_lib.core.terms import NEG_INF, FlowMatchingTerms, TrajectoryTerms
 from gafn_lib.core.tracking import make_tracker
+from gafn_lib.core.validation import check_choice
 
 #: Fields in which the members of one ensemble may differ.
 MEMBER_FIELDS = ("seed", "eta", "objective", "augment", "intrinsic", "subtb_lambda", "uniform_pb")
@@ -125,8 +126,7 @@ def evaluation_modes(env, batch_size: int, sampling: str = "auto") -> tuple[bool
         ValueError: ``sampling`` is unknown, or ``"tables"`` for an environment that cannot list its
             states.
     """
-    if sampling not in SAMPLING_MODES:
-        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
+    check_choice("sampling", sampling, SAMPLING_MODES)
     if not is_enumerable(env):
         if sampling == "tables":
             raise ValueError(f"sampling='tables' needs an environment that lists its states (all_states / index); "
