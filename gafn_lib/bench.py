@@ -98,6 +98,11 @@ def step_flops(trainer) -> float:
     return float(flops)
 
 
+def _mode_name(trainer) -> str:
+    """How ``trainer`` evaluates its policy: ``"table"``, ``"sampling-table"`` or ``"per-move"``."""
+    return "table" if trainer.table_mode else ("sampling-table" if trainer.sampling_table else "per-move")
+
+
 def _timed(trainer, steps: int) -> tuple[float, float, float]:
     """Seconds per step, mean trajectory length, mean FLOPs per step over ``steps`` steps."""
     lengths, flops = [], []
@@ -141,7 +146,7 @@ def _measure_ensemble(k: int, height: int, steps: int, warmup: int, ndim: int, q
     flop = sum(flops) / len(flops)
     queue.put({
         "K": k, "height": height, "ndim": ndim, "objective": "tb", "augment": "joint", "intrinsic": "rnd",
-        "batch_size": 16, "threads": 1, "steps_measured": 3 * block, "mode": "table" if ensemble.table_mode else ("sampling-table" if ensemble.sampling_table else "per-move"),
+        "batch_size": 16, "threads": 1, "steps_measured": 3 * block, "mode": _mode_name(ensemble),
         "ms_per_step": round(sec * 1e3, 2), "run_steps_per_second": round(k / sec, 1),
         "solo_steps_per_second": round(1 / solo_sec, 1), "speedup": round(k * solo_sec / sec, 2),
         "mean_trajectory_length": round(sum(lengths) / len(lengths), 1), "peak_memory_mb": round(peak_mb, 1),
@@ -187,7 +192,7 @@ def _measure_sampling(k: int, height: int, steps: int, warmup: int, ndim: int, q
     queue.put({
         "K": k, "height": height, "ndim": ndim, "objective": "tb", "augment": "joint", "intrinsic": "rnd", "batch_size": 16,
         "threads": 1, "steps_measured": 3 * block,
-        "auto_mode": "table" if auto.table_mode else ("sampling-table" if auto.sampling_table else "per-move"),
+        "auto_mode": _mode_name(auto),
         "auto_ms_per_step": round(min(seconds["auto"]) * 1e3, 1), "per_move_ms_per_step": round(min(seconds["per_move"]) * 1e3, 1),
         "per_move_speedup": round(min(seconds["auto"]) / min(seconds["per_move"]), 2),
         "mean_trajectory_length": round(sum(lengths) / len(lengths), 1),
