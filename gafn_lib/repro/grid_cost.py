@@ -43,13 +43,13 @@ from typing import Any, Mapping
 #: - ``"ppo"``, H = 8: the 10-seed sweep's PPO ensemble of 10 at 5.05 steps/s (19.8 ms); H = 16:
 #:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H = 32:
 #:   the tuning ensemble of 16 (two entropy coefficients, with and without RND) at 2.36 steps/s
-#:   (26.5 ms); H ≥ 64: untuned PPO stops after about 2 moves there (it never reaches a goal), and
-#:   the 3-seed sweep's PPO runs took 5–10 min at every height, so H = 8's 19.8 ms is used.
+#:   (26.5 ms); H = 64: the 10-seed sweep's ensemble of 10 at 3.40 steps/s (29.4 ms; 2026-12-07, the
+#:   other core busy); H = 128 (not measured yet) takes H = 64's value.
 #: - ``"mcmc"``: the 10-seed sweep's 50 chains (H = 8…128, 20,000 steps, checkpointed every 1,000)
 #:   took 319 s in all on one core (2026-12-07): 0.32 ms per step at every height.
 MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
     "gflownet": {8: 2.7, 16: 7.0, 32: 6.6, 64: 17.0, 128: 64.0},
-    "ppo": {8: 19.8, 16: 39.0, 32: 26.5, 64: 19.8, 128: 19.8},
+    "ppo": {8: 19.8, 16: 39.0, 32: 26.5, 64: 29.4},
     "mcmc": {8: 0.32, 128: 0.32},
 }
 
