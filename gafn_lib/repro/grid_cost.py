@@ -36,10 +36,11 @@ from typing import Any, Mapping
 #:   (7.8 ms per member-step, i.e. 6.2 for the mixed mean), in line. H = 32 costs less than H = 16
 #:   per step: H = 16 (256 states) trains in table mode, the policy with gradient on every state,
 #:   while H = 32 evaluates only the visited states.
-#: - ``"gflownet"``, H = 128: an ensemble of 10 fresh GAFlowNet seeds with sampling tables, the
-#:   stop action's logit lowered by 5 so that trajectories have trained lengths (mean 154 moves;
-#:   2026-12-07): 803 ms a step, 80 ms per member, 64 ms for the mixed mean. To be replaced by the
-#:   sweep's own rate. The notebooks' H = 128 runs sample per move (:data:`PER_MOVE_FACTOR`).
+#: - ``"gflownet"``, H = 128: the 10-seed sweep's GAFlowNet ensemble of 10, sampling per move,
+#:   2.22 steps/s over its first 6,000 steps (45 ms per member-step; 2026-12-07, the other core
+#:   busy), i.e. 45 / (INTRINSIC_FACTOR · PER_MOVE_FACTOR) = 55.4 ms for the mixed mean with sampling
+#:   tables. (A synthetic profile before the sweep, fresh seeds with the stop logit lowered, had
+#:   given 64 ms.)
 #: - ``"ppo"``, H = 8: the 10-seed sweep's PPO ensemble of 10 at 5.05 steps/s (19.8 ms); H = 16:
 #:   its ensemble of 10 at 2.4–2.6 steps/s (39 ms, with two other jobs on the two cores); H = 32:
 #:   the tuning ensemble of 16 (two entropy coefficients, with and without RND) at 2.36 steps/s
@@ -48,7 +49,7 @@ from typing import Any, Mapping
 #: - ``"mcmc"``: the 10-seed sweep's 50 chains (H = 8…128, 20,000 steps, checkpointed every 1,000)
 #:   took 319 s in all on one core (2026-12-07): 0.32 ms per step at every height.
 MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
-    "gflownet": {8: 2.7, 16: 7.0, 32: 6.6, 64: 17.0, 128: 64.0},
+    "gflownet": {8: 2.7, 16: 7.0, 32: 6.6, 64: 17.0, 128: 55.4},
     "ppo": {8: 19.8, 16: 39.0, 32: 26.5, 64: 29.4},
     "mcmc": {8: 0.32, 128: 0.32},
 }
