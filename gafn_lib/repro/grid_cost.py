@@ -46,7 +46,7 @@ from typing import Any, Mapping
 #:   the tuning ensemble of 16 (two entropy coefficients, with and without RND) at 2.36 steps/s
 #:   (26.5 ms); H = 64: the 10-seed sweep's ensemble of 10 at 3.40 steps/s (29.4 ms; 2026-12-07, the
 #:   other core busy); H = 128: the 10-seed sweep's ensemble of 10 at 1.26 steps/s over its first
-#:   8,000 steps (79 ms; 2026-12-08, the other core busy).
+#:   8,000 steps (79 ms; 2026-12-08, the other core busy for part of it).
 #: - ``"mcmc"``: the 10-seed sweep's 50 chains (H = 8…128, 20,000 steps, checkpointed every 1,000)
 #:   took 319 s in all on one core (2026-12-07): 0.32 ms per step at every height.
 MS_PER_MEMBER_STEP: Mapping[str, Mapping[int, float]] = {
